@@ -1,0 +1,60 @@
+# Deep generative models course. Everything runs from a fresh clone: the first target you call
+# creates .venv and installs the project into it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(abspath $(VENV))/bin
+STAMP  := $(VENV)/.installed
+# nbgrader's gradebook shells out to alembic: the venv's bin/ must be on PATH
+export PATH := $(BIN):$(PATH)
+# import course_lib and autograder from this checkout (also from a git worktree sharing one venv)
+export PYTHONPATH := $(CURDIR)
+PYTEST := $(BIN)/python -m pytest
+SOLUTION_NOTEBOOKS := $(wildcard solutions/*/*.ipynb)
+SUBMISSIONS ?= submissions
+COURSE_DIR  ?= grading/course
+
+.PHONY: setup demo test test-quick lab release check-release grade bench student-bundle clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## The main job, offline: release, run each solution (fast profile), autograde, report.
+demo: setup
+	COURSE_PROFILE=fast COURSE_STATIC_WIDGETS=1 $(BIN)/python -m autograder demo
+
+## Everything: unit tests, each solution notebook once (nbval), then the end-to-end tests that reuse
+## what those runs trained.
+test: setup
+	COURSE_PROFILE=fast COURSE_PROGRESS=0 COURSE_STATIC_WIDGETS=1 $(PYTEST) $(SOLUTION_NOTEBOOKS) tests \
+		--nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider
+
+## A few minutes: no notebook runs, no end-to-end grading.
+test-quick: setup
+	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(PYTEST) tests -m "not slow and not e2e" -q
+
+## JupyterLab on the student view (notebooks/), nbgrader's extension enabled.
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+release: setup
+	$(BIN)/python -m autograder release
+
+check-release: setup
+	$(BIN)/python -m autograder check-release
+
+grade: setup
+	$(BIN)/python -m autograder grade $(SUBMISSIONS) --course-dir $(COURSE_DIR)
+
+bench: setup
+	COURSE_PROFILE=fast $(BIN)/python -m course_lib.bench
+
+student-bundle: setup
+	$(BIN)/python -m autograder bundle --out dist/student-bundle.zip
+
+clean:
+	rm -rf grading dist reports solutions/*/checkpoints solutions/*/figures

@@ -1,0 +1,68 @@
+"""python -m autograder {release,check-release,grade,demo,bundle}"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import REPO
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("release", help="regenerate notebooks/ from solutions/")
+    p.add_argument("assignments", nargs="*")
+    p = sub.add_parser("check-release", help="fail if notebooks/ is stale or leaks solutions, hidden tests or outputs")
+    p.add_argument("assignments", nargs="*")
+    p = sub.add_parser("grade", help="autograde SUBMISSIONS/<student>/<assignment>/")
+    p.add_argument("submissions", type=Path)
+    p.add_argument("--course-dir", type=Path, required=True, help="scratch nbgrader course folder (outside the repo)")
+    p.add_argument("--csv", type=Path, help="also write per-cell scores here")
+    p = sub.add_parser("demo", help="release, run the solutions (fast profile), autograde, report")
+    p.add_argument("--work", type=Path, default=REPO / "grading" / "demo")
+    p = sub.add_parser("bundle", help="build the student archive")
+    p.add_argument("--out", type=Path, default=REPO / "dist" / "student-bundle.zip")
+    args = parser.parse_args(argv)
+
+    if args.command == "release":
+        from .release import generate
+
+        for path in generate(args.assignments or None):
+            print(f"wrote {path.relative_to(REPO)}")
+        return 0
+    if args.command == "check-release":
+        from .release import check
+
+        problems = check(args.assignments or None)
+        for line in problems:
+            print(line, file=sys.stderr)
+        print("release OK" if not problems else f"{len(problems)} problem(s)")
+        return 1 if problems else 0
+    if args.command == "grade":
+        from .grade import format_table, grade, write_csv
+
+        try:
+            results = grade(args.submissions, args.course_dir)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(format_table(results))
+        if args.csv:
+            write_csv(results, args.csv)
+        print(f"grades.csv: {args.course_dir / 'grades.csv'}")
+        return 0
+    if args.command == "demo":
+        from .demo import main as demo
+
+        return demo(args.work)
+    if args.command == "bundle":
+        from .bundle import build
+
+        print(f"wrote {build(args.out)}")
+        return 0
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

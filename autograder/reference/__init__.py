@@ -1,0 +1,1 @@
+"""Reference evaluators for hidden tests and threshold checks (instructors only, never shipped)."""

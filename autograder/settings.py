@@ -1,0 +1,29 @@
+"""nbgrader settings shared by the repository's nbgrader_config.py and the CLI's course folders."""
+from __future__ import annotations
+
+# Per-cell limit while executing notebooks (nbgrader reads Execute.timeout, not
+# ExecutePreprocessor.timeout). Fast-profile training cells take minutes on a laptop CPU.
+CELL_TIMEOUT_S = 1200
+# Files nbgrader copies along with a notebook: checkpoints of the full profile can be large (KB).
+MAX_FILE_SIZE_KB = 400_000
+# Never copied from a source folder into a release or over a submission.
+IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "checkpoints", "figures", "*.pt", "*.json"]
+
+
+def apply(c, *, root: str, source: str = "source", release: str = "release", db_url: str | None = None) -> None:
+    """Fill the traitlets config ``c`` for a course folder at ``root``."""
+    c.CourseDirectory.root = root
+    c.CourseDirectory.source_directory = source
+    c.CourseDirectory.release_directory = release
+    c.CourseDirectory.course_id = "dgm"
+    c.CourseDirectory.ignore = IGNORE
+    c.CourseDirectory.max_file_size = MAX_FILE_SIZE_KB
+    if db_url:
+        c.CourseDirectory.db_url = db_url
+    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+    # A released notebook may lose a graded cell; autograde puts the locked cells back.
+    c.OverwriteCells.add_missing_cells = True
+    c.Execute.timeout = CELL_TIMEOUT_S
+    c.Execute.interrupt_on_timeout = True
+    c.Execute.store_widget_state = False

@@ -1,0 +1,1 @@
+"""nets package: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,129 @@
+"""Run profiles: one frozen dataclass per assignment, in two flavours.
+
+* ``full``: the anchor courses' settings, real data sets, meant for a GPU.
+* ``fast``: offline data and small sizes that run in a few CPU minutes (what CI runs).
+
+The active profile comes from the ``COURSE_PROFILE`` environment variable; without it, ``full``
+when CUDA is available and ``fast`` otherwise. Each assignment's module in this package defines its
+dataclass and registers both flavours with :func:`register`.
+
+Example::
+
+    from course_lib.profiles import get_profile
+    cfg = get_profile("05_importance_sampling")            # active profile
+    cfg = get_profile("05_importance_sampling", "fast", epochs=2)  # checked override
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import typing
+from typing import Any
+
+PROFILE_NAMES = ("full", "fast")
+
+# assignment folder name -> module (in this package) that registers its profiles
+ASSIGNMENT_MODULES = {
+    "01_gan": "gan",
+    "02_vae": "vae",
+    "03_diffusion": "diffusion",
+    "04_simsiam": "simsiam",
+    "05_importance_sampling": "importance_sampling",
+}
+
+_REGISTRY: dict[str, dict[str, Any]] = {}
+
+
+def active_profile_name(env: dict[str, str] | None = None) -> str:
+    """Return ``"full"`` or ``"fast"`` from ``COURSE_PROFILE`` (default: full on CUDA, else fast)."""
+    env = os.environ if env is None else env
+    name = env.get("COURSE_PROFILE", "").strip().lower()
+    if not name:
+        import torch
+
+        return "full" if torch.cuda.is_available() else "fast"
+    if name not in PROFILE_NAMES:
+        raise ValueError(
+            f"unknown COURSE_PROFILE {name!r}; expected one of {', '.join(PROFILE_NAMES)}"
+        )
+    return name
+
+
+def register(assignment: str, *, full: Any, fast: Any) -> None:
+    """Register the two profiles of an assignment (called by each assignment's module)."""
+    for cfg in (full, fast):
+        if not (dataclasses.is_dataclass(cfg) and cfg.__dataclass_params__.frozen):
+            raise TypeError(f"profiles of {assignment!r} must be frozen dataclass instances")
+    _REGISTRY[assignment] = {"full": full, "fast": fast}
+
+
+def get_profile(assignment: str, name: str | None = None, **overrides: Any) -> Any:
+    """Return the profile of ``assignment`` (the active one unless ``name`` is given).
+
+    Keyword overrides replace fields through :func:`override`, which rejects unknown keys and
+    wrong types.
+    """
+    if assignment not in ASSIGNMENT_MODULES:
+        raise ValueError(
+            f"unknown assignment {assignment!r}; expected one of {', '.join(ASSIGNMENT_MODULES)}"
+        )
+    if assignment not in _REGISTRY:
+        try:
+            importlib.import_module(f"{__name__}.{ASSIGNMENT_MODULES[assignment]}")
+        except ModuleNotFoundError as exc:
+            raise ValueError(f"assignment {assignment!r} has no profiles yet ({exc})") from exc
+    name = active_profile_name() if name is None else name
+    if name not in PROFILE_NAMES:
+        raise ValueError(f"unknown profile {name!r}; expected one of {', '.join(PROFILE_NAMES)}")
+    return override(_REGISTRY[assignment][name], **overrides)
+
+
+def override(cfg: Any, **changes: Any) -> Any:
+    """Return a copy of the frozen dataclass ``cfg`` with ``changes`` applied, checked.
+
+    Raises:
+        KeyError: for a field the dataclass does not have (the message lists the valid ones).
+        TypeError: for a value whose type does not match the field's annotation.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    hints = typing.get_type_hints(type(cfg))
+    for key, value in changes.items():
+        if key not in fields:
+            raise KeyError(
+                f"{type(cfg).__name__} has no setting {key!r}; valid settings: {', '.join(fields)}"
+            )
+        if not _matches(value, hints[key]):
+            raise TypeError(
+                f"{type(cfg).__name__}.{key} expects {_type_name(hints[key])}, "
+                f"got {type(value).__name__} ({value!r})"
+            )
+    return dataclasses.replace(cfg, **changes)
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(args) == len(value) and all(_matches(v, a) for v, a in zip(value, args))
+    if origin is not None:
+        return isinstance(value, origin)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", str(hint))

@@ -1,0 +1,1 @@
+"""train package: see docs/ARCHITECTURE.md."""
