@@ -1,0 +1,77 @@
+"""`make bench`: throughput of the course's fast paths against the common way, measured in one run.
+
+Prints a Markdown table and writes it to bench/results.md. Each row times our code and a plain
+baseline on the same data and device; the ratio is baseline time / our time (> 1: ours is faster).
+"""
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from course_lib.data import load
+from course_lib.device import get_device
+
+
+def _best_of(fn: Callable[[], object], repeats: int = 3) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_loader(device: torch.device, batch_size: int = 128) -> dict[str, object]:
+    """One shuffled epoch over mnist5k: TensorLoader vs torch DataLoader over a TensorDataset."""
+    ds = load("mnist5k", "train")
+    ours = ds.loader(batch_size, device=device, with_labels=True)
+    plain = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ds.images, ds.labels),
+                                        batch_size=batch_size, shuffle=True)
+
+    def run_ours():
+        for xb, yb in ours:
+            pass
+
+    def run_plain():
+        for xb, yb in plain:
+            xb, yb = xb.to(device), yb.to(device)
+
+    t_ours, t_plain = _best_of(run_ours), _best_of(run_plain)
+    return {"what": f"mnist5k epoch, batch {batch_size}", "ours (s)": t_ours, "baseline (s)": t_plain,
+            "baseline": "DataLoader(TensorDataset)", "samples/s (ours)": len(ds) / t_ours,
+            "ratio": t_plain / t_ours}
+
+
+BENCHMARKS: list[Callable[[torch.device], dict[str, object]]] = [bench_loader]
+
+
+def format_table(rows: list[dict[str, object]]) -> str:
+    cols = ["what", "ours (s)", "baseline (s)", "ratio", "samples/s (ours)", "baseline"]
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    device = get_device()
+    rows = [bench(device) for bench in BENCHMARKS]
+    header = (f"device: {device} ({platform.processor() or platform.machine()}, "
+              f"{torch.get_num_threads()} threads), torch {torch.__version__}\n\n")
+    table = header + format_table(rows)
+    print(table)
+    out = Path("bench") / "results.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(table + "\n")
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

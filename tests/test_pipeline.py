@@ -1,0 +1,131 @@
+"""The nbgrader pipeline on a toy assignment: release, check-release, autograde, student bundle."""
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import nbformat
+import pytest
+
+from autograder import __main__ as cli
+from autograder import release
+from autograder.grade import format_table, grade
+from nbfactory import toy_assignment
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    toy_assignment(root / "solutions")
+    release.generate(out=root / "notebooks", solutions=root / "solutions")
+    return root
+
+
+def _release_nb(toy):
+    return nbformat.read(toy / "notebooks" / "00_toy" / "00_toy.ipynb", as_version=4)
+
+
+def test_release_strips_solutions_and_hidden_tests(toy):
+    nb = _release_nb(toy)
+    text = (toy / "notebooks" / "00_toy" / "00_toy.ipynb").read_text()
+    assert "return a + b" not in text and "add(-5, 5)" not in text
+    assert nb.cells[2].source == "def add(a, b):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    assert nb.cells[3].source.strip() == "assert add(1, 2) == 3"  # the visible test stays
+    assert nb.cells[3].metadata["nbgrader"]["locked"] is True
+    assert release.check(solutions=toy / "solutions", release=toy / "notebooks") == []
+
+
+def test_check_release_catches_stale_leaky_and_executed_notebooks(toy, tmp_path):
+    shutil.copytree(toy, tmp_path / "t")
+    sol, rel = tmp_path / "t" / "solutions", tmp_path / "t" / "notebooks"
+    path = rel / "00_toy" / "00_toy.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].source = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="hi")]
+    nbformat.write(nb, path)
+    problems = "\n".join(release.check(solutions=sol, release=rel))
+    assert "differs from what solutions/ generates: run `make release`" in problems
+    assert "contains '### BEGIN SOLUTION'" in problems
+    assert "carry outputs" in problems
+    path.unlink()
+    assert "is missing: run `make release`" in "\n".join(release.check(solutions=sol, release=rel))
+
+
+def _stage(subs, student, nb):
+    (subs / student / "00_toy").mkdir(parents=True)
+    nbformat.write(nb, subs / student / "00_toy" / "00_toy.ipynb")
+
+
+@pytest.mark.slow
+def test_autograde_scores_each_graded_cell(toy, tmp_path):
+    subs = tmp_path / "subs"
+    sol = nbformat.read(toy / "solutions" / "00_toy" / "00_toy.ipynb", as_version=4)
+    _stage(subs, "perfect", sol)
+    _stage(subs, "blank", _release_nb(toy))
+    hardcoded = _release_nb(toy)  # passes the visible check only
+    hardcoded.cells[2].source = "def add(a, b):\n    return 3"
+    hardcoded.cells[4].source = "def square(x):\n    return x * x"
+    _stage(subs, "hardcoded", hardcoded)
+    deleted = _release_nb(toy)  # the student deleted the graded cell of square
+    deleted.cells[2].source = "def add(a, b):\n    return a + b"
+    del deleted.cells[5]
+    _stage(subs, "deleted", deleted)
+    edited = _release_nb(toy)  # the student rewrote a locked test cell to pass
+    edited.cells[3].source = "assert True"
+    _stage(subs, "edited", edited)
+
+    results = {r.student: r for r in grade(subs, tmp_path / "course", solutions=toy / "solutions", log=lambda *_: None)}
+    assert results["perfect"].cells == {"test_add": (2.0, 2.0), "test_square": (1.0, 1.0)}
+    assert results["blank"].cells == {"test_add": (0.0, 2.0), "test_square": (0.0, 1.0)}
+    assert results["hardcoded"].cells == {"test_add": (0.0, 2.0), "test_square": (1.0, 1.0)}
+    assert results["deleted"].cells == {"test_add": (2.0, 2.0), "test_square": (0.0, 1.0)}
+    assert results["edited"].cells == {"test_add": (0.0, 2.0), "test_square": (0.0, 1.0)}
+    assert (tmp_path / "course" / "grades.csv").read_text().count("00_toy") == 5
+    assert (tmp_path / "course" / "feedback" / "perfect" / "00_toy" / "00_toy.html").exists()
+    table = format_table(list(results.values()))
+    assert "perfect" in table and "score" in table
+
+
+def test_grade_errors_are_clear(tmp_path, capsys):
+    assert cli.main(["grade", str(tmp_path / "nowhere"), "--course-dir", str(tmp_path / "c")]) == 2
+    assert "no submissions folder at" in capsys.readouterr().err
+    (tmp_path / "subs").mkdir()
+    assert cli.main(["grade", str(tmp_path / "subs"), "--course-dir", str(cli.REPO / "inside")]) == 2
+    assert "must lie outside the repository" in capsys.readouterr().err
+
+
+def test_demo_with_no_assignments_says_so(tmp_path, monkeypatch):
+    from autograder import demo
+
+    monkeypatch.setattr(demo, "assignments", lambda: [])
+    lines = []
+    assert demo.main(tmp_path, log=lines.append) == 0
+    assert "No assignments yet" in lines[0]
+
+
+def test_student_bundle_holds_no_solutions(tmp_path):
+    from autograder import REPO, bundle
+
+    out = bundle.build(tmp_path / "bundle.zip")
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        assert "dgm-course/environment.yml" in names and "dgm-course/README.md" in names
+        assert "dgm-course/course_lib/__init__.py" in names and "dgm-course/pyproject.toml" in names
+        assert not [n for n in names if n.startswith(("dgm-course/solutions", "dgm-course/autograder", "dgm-course/tests"))]
+        assert not [n for n in names if "checkpoints/" in n or n.endswith(".pyc")]
+        for name in names:
+            text = zf.read(name).decode("utf-8", errors="ignore")
+            for marker in release.FORBIDDEN:
+                assert marker not in text, f"{name} contains {marker}"
+        assert "autograder" not in zf.read("dgm-course/pyproject.toml").decode()
+    released = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "notebooks").glob("*/*.ipynb"))
+    assert all(f"dgm-course/{p}" in names for p in released)
+
+
+def test_repository_release_is_in_sync_and_clean():
+    """notebooks/ is exactly what solutions/ generates, and nothing committed carries outputs."""
+    from autograder import assignments
+
+    if not assignments():
+        pytest.skip("no assignments in solutions/ yet")
+    assert release.check() == []
