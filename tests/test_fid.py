@@ -184,6 +184,9 @@ def test_digit_fid_orders_corruptions(digits, tmp_path):
     assert noisy > 500.0
     mixes = [fid_score((1 - a) * val + a * noise, digits, ref) for a in (0.1, 0.3, 0.6)]
     assert real < mixes[0] < mixes[1] < mixes[2] < noisy
+    # max_images draws a random subset, not the first images (mnist5k is sorted by class)
+    sub = reference_statistics("mnist5k", "train", digits, cache_dir=tmp_path, max_images=1000)
+    assert frechet_distance(*sub, *ref) < 10.0
 
 
 @pytest.mark.slow
@@ -227,6 +230,16 @@ def test_reference_statistics_cache(digits, tmp_path, monkeypatch):
     other_weights = reference_statistics("synthetic", "val", random_digits, cache_dir=tmp_path)
     assert len(set(tmp_path.glob("*.npz"))) == 3
     assert not np.allclose(other_split[0], first[0]) and not np.allclose(other_weights[0], first[0])
+
+
+def test_reference_statistics_recomputes_a_corrupt_cache_file(digits, tmp_path):
+    first = reference_statistics("synthetic", "val", digits, cache_dir=tmp_path, max_images=32)
+    (path,) = tmp_path.glob("*.npz")
+    path.write_bytes(b"not an npz file")
+    again = reference_statistics("synthetic", "val", digits, cache_dir=tmp_path, max_images=32)
+    np.testing.assert_array_equal(first[1], again[1])
+    with np.load(path) as blob:  # rewritten
+        np.testing.assert_array_equal(blob["mu"], first[0])
 
 
 def test_reference_statistics_default_cache_dir_from_env(digits, tmp_path, monkeypatch):
