@@ -248,7 +248,7 @@ def reference_statistics(dataset: str, split: str, extractor: nn.Module, *,
         images = resize_images(images, image_size)  # (n, C, s, s)
     mu, sigma = compute_statistics(images, extractor, batch_size=batch_size, device=device)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # per process: parallel runs never share it
     meta = {"dataset": dataset, "split": split, "extractor": extractor.name, "layer": extractor.layer,
             "resolution": extractor.resolution, "num_images": int(images.shape[0]), "image_size": image_size}
     np.savez(tmp, mu=mu, sigma=sigma, key=np.array(key), meta=np.array(json.dumps(meta)))
