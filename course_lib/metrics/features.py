@@ -1,0 +1,187 @@
+"""Feature extractors for FID: the offline digit classifier and the FID Inception network.
+
+Every extractor is a ``torch.nn.Module`` in eval mode with attributes ``name``, ``layer``,
+``resolution`` (the side its input is resized to), ``num_features`` and ``weights_id`` (a short
+fingerprint of the weights, part of the reference-statistics cache key), and
+``forward(images) -> (B, F)`` float32 features for images (B, C, H, W) in [-1, 1].
+
+* ``"digits"``: :class:`course_lib.nets.digit_classifier.DigitClassifier`, penultimate layer (128-d),
+  weights shipped in ``course_lib/assets/digit_classifier.pt``. Offline; for MNIST-like data.
+* ``"inception"``: the FID Inception-v3 (pytorch-fid / TTUR protocol), pool3 (2048-d), inputs
+  resized to 299x299 bilinearly. Its weights are not shipped: see :data:`INCEPTION_FILE`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.checkpoints import load_into
+from course_lib.nets.digit_classifier import DIGIT_RESOLUTION, DigitClassifier
+from course_lib.nets.fid_inception import build_fid_inception, pool3_features
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DIGIT_WEIGHTS = ASSETS / "digit_classifier.pt"
+INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{INCEPTION_FILE}"
+INCEPTION_ENV = "COURSE_INCEPTION_WEIGHTS"
+RANDOM = "random"  # weights="random": random initialisation with a fixed seed, for offline tests only
+EXTRACTORS = ("digits", "inception")
+
+
+class InceptionWeightsMissingError(FileNotFoundError):
+    """The FID Inception weights file is absent; the message says what to fetch and where to put it."""
+
+
+def _check_images(images: torch.Tensor) -> None:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor of shape (B, C, H, W), got {type(images).__name__}")
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(
+            f"expected images of shape (B, C, H, W) with C = 1 or 3 in [-1, 1], got shape {tuple(images.shape)}; "
+            "add a channel axis with images.unsqueeze(1) for (B, H, W) grey images"
+        )
+
+
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def _random_init(build):
+    # a fixed seed without touching the caller's global random state
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build()
+
+
+class DigitFeatures(nn.Module):
+    """The offline extractor: penultimate-layer features of the shipped digit classifier.
+
+    Args:
+        weights: a checkpoint path (default: :data:`DIGIT_WEIGHTS`) or ``"random"`` (tests only).
+    """
+
+    name = "digits"
+    layer = "fc1"
+    resolution = DIGIT_RESOLUTION
+
+    def __init__(self, *, weights: str | os.PathLike | None = None):
+        super().__init__()
+        self.net = _random_init(DigitClassifier)
+        if weights == RANDOM:
+            self.weights_id, self.meta = f"{RANDOM}-seed0", {}
+        else:
+            path = Path(weights) if weights is not None else DIGIT_WEIGHTS
+            self.meta = load_into(self.net, path)
+            self.weights_id = _fingerprint(path)
+        self.num_features = self.net.num_features
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) in [-1, 1], C = 1 or 3, any H, W -> (B, 128) float32 features."""
+        _check_images(images)
+        return self.net.features(images)
+
+
+class InceptionFeatures(nn.Module):
+    """The FID Inception-v3 pool3 features (2048-d), pytorch-fid's protocol.
+
+    Images in [-1, 1] are clamped, quantised to 8 bits (as when saved to PNG, which FID reference
+    implementations read), grey is repeated to RGB, and the batch is resized to 299x299 bilinearly
+    (``align_corners=False``, as pytorch-fid).
+
+    Args:
+        weights: path to ``pt_inception-2015-12-05-6726825d.pth``; default: ``$COURSE_INCEPTION_WEIGHTS``,
+            else torch hub's cache (``$TORCH_HOME/hub/checkpoints/``, where pytorch-fid stores it).
+            ``"random"``: random weights with a fixed seed, only to test the mechanics offline.
+    """
+
+    name = "inception"
+    layer = "pool3"
+    resolution = 299
+    num_features = 2048
+
+    def __init__(self, *, weights: str | os.PathLike | None = None):
+        super().__init__()
+        path = None if weights == RANDOM else resolve_inception_weights(weights)  # fail before building
+        self.net = _random_init(build_fid_inception)
+        if path is None:
+            self.weights_id = f"{RANDOM}-seed0"
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            self.net.load_state_dict(state)
+            self.weights_id = _fingerprint(path)
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) in [-1, 1], C = 1 or 3 -> (B, 2048) float32 pool3 features."""
+        _check_images(images)
+        x = images.to(torch.float32).clamp(-1.0, 1.0)
+        # 8-bit quantisation: [-1, 1] -> {0, ..., 255} -> [-1, 1]
+        x = torch.round((x + 1.0) * 127.5) / 127.5 - 1.0
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)  # (B, 3, H, W)
+        if x.shape[-2:] != (self.resolution, self.resolution):
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
+                              align_corners=False)  # (B, 3, 299, 299)
+        return pool3_features(self.net, x)
+
+
+def inception_search_paths(weights: str | os.PathLike | None = None) -> list[Path]:
+    """Where the Inception weights are looked for, in order."""
+    if weights is not None:
+        return [Path(weights).expanduser()]
+    paths = []
+    if os.environ.get(INCEPTION_ENV):
+        paths.append(Path(os.environ[INCEPTION_ENV]).expanduser())
+    paths.append(Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE)
+    return paths
+
+
+def resolve_inception_weights(weights: str | os.PathLike | None = None) -> Path:
+    """The first existing Inception weights file, else :class:`InceptionWeightsMissingError`."""
+    paths = inception_search_paths(weights)
+    for path in paths:
+        if path.is_file():
+            return path
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    raise InceptionWeightsMissingError(
+        f"the FID Inception weights {INCEPTION_FILE} were not found (looked at: "
+        f"{', '.join(str(p) for p in paths)}). Download {INCEPTION_FILE} (about 91 MB, the TensorFlow "
+        f"Inception of 2015-12-05 ported by pytorch-fid) from {INCEPTION_URL} and put it at {hub}, or "
+        f"anywhere and set {INCEPTION_ENV}=/path/to/{INCEPTION_FILE}, or pass weights='/path/to/{INCEPTION_FILE}'. "
+        "Offline, use get_extractor('digits') for MNIST-like data."
+    )
+
+
+def get_extractor(name: str, *, device: torch.device | str | None = None,
+                  weights: str | os.PathLike | None = None) -> nn.Module:
+    """Build a feature extractor by name, in eval mode, on ``device`` (default CPU).
+
+    Args:
+        name: ``"digits"`` (offline, shipped weights) or ``"inception"`` (FID Inception-v3).
+        device: where the extractor lives.
+        weights: a weights file instead of the default; ``"random"`` for offline tests of the mechanics.
+
+    Raises:
+        ValueError: unknown ``name``.
+        InceptionWeightsMissingError: ``"inception"`` without its weights file (the message says what to fetch).
+        course_lib.checkpoints.CheckpointError: an unusable digit-classifier weights file.
+    """
+    if name == "digits":
+        extractor = DigitFeatures(weights=weights)
+    elif name == "inception":
+        extractor = InceptionFeatures(weights=weights)
+    else:
+        raise ValueError(f"unknown feature extractor {name!r}; expected one of {', '.join(map(repr, EXTRACTORS))}")
+    return extractor.to(torch.device(device) if device is not None else torch.device("cpu"))
