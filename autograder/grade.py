@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from . import SOLUTIONS
 from .release import nbgrader, write_course_config
 
 SUBMISSION_TIMEOUT_S = 3600
+SANDBOX = {"memory_mb": 8000, "cpu_s": 3600}
 
 
 @dataclasses.dataclass
@@ -28,6 +30,7 @@ class Result:
     cells: dict[str, tuple[float, float]]
     seconds: float
     error: str = ""
+    reasons: dict[str, str] = dataclasses.field(default_factory=dict)  # graded cell -> the error it raised
 
 
 def find_submissions(submissions: Path, solutions: Path = SOLUTIONS) -> list[tuple[str, str]]:
@@ -41,8 +44,13 @@ def find_submissions(submissions: Path, solutions: Path = SOLUTIONS) -> list[tup
 
 
 def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TIMEOUT_S, solutions: Path = SOLUTIONS,
-          log=print) -> list[Result]:
-    """Autograde every submission, generate feedback, export ``grades.csv``; return per-cell results."""
+          sandbox: dict[str, int] | None = SANDBOX, log=print) -> list[Result]:
+    """Autograde every submission, generate feedback, export ``grades.csv``; return per-cell results.
+
+    Each submission runs in its own nbgrader process under ``sandbox`` limits (memory, CPU time, no
+    network; see :mod:`autograder.sandbox`) and a wall-clock ``timeout``: one that crashes, hangs or
+    exhausts memory loses the points of the cells it broke, and nothing else is affected.
+    """
     submissions, course_dir = Path(submissions).resolve(), Path(course_dir).resolve()
     if not submissions.is_dir():
         raise FileNotFoundError(f"no submissions folder at {submissions}: expected <student>/<assignment>/ folders")
@@ -55,7 +63,7 @@ def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TI
         log(f"no submissions found under {submissions} (expected <student>/<assignment>/<assignment>.ipynb)")
         return []
     write_course_config(course_dir)
-    env = dict(os.environ, COURSE_PROGRESS="0")
+    env = dict(os.environ, COURSE_PROGRESS="0", IPYTHONDIR=str(_grading_ipython_dir(course_dir)))
     for name in sorted({a for _, a in pairs}):
         src_dir = course_dir / "source" / name
         src_dir.mkdir(parents=True, exist_ok=True)
@@ -74,17 +82,39 @@ def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TI
         error = ""
         try:
             proc = nbgrader(["autograde", name, "--student", student, "--force", "--log-level=WARN"],
-                            cwd=course_dir, env=env, timeout=timeout)
+                            cwd=course_dir, env=env, timeout=timeout, sandbox=sandbox)
             if proc.returncode != 0:
                 error = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["autograde failed"]
                 error = error[0]
-        except Exception as exc:  # subprocess.TimeoutExpired and friends
-            error = f"{type(exc).__name__}: {exc}"
+        except subprocess.TimeoutExpired:
+            error = f"stopped after {timeout:.0f} s (wall-clock limit)"
         times[(student, name)] = (time.monotonic() - start, error)
     for name in sorted({a for _, a in pairs}):
         nbgrader(["generate_feedback", name, "--force", "--log-level=WARN"], cwd=course_dir, env=env)
     nbgrader(["export", "--to", str(course_dir / "grades.csv"), "--log-level=WARN"], cwd=course_dir, env=env)
     return _collect(course_dir, pairs, times)
+
+
+KERNEL_GUARD = '''"""Loaded into every grading kernel: a submission that calls os._exit loses the cell that did it,
+instead of killing the kernel and with it the grades of every other cell."""
+import os as _os
+
+
+def _refuse_exit(status=0):
+    raise RuntimeError(f"os._exit({status}) was called while grading; the kernel keeps running")
+
+
+_os._exit = _refuse_exit
+'''
+
+
+def _grading_ipython_dir(course_dir: Path) -> Path:
+    """An IPYTHONDIR whose startup file guards the grading kernels (see KERNEL_GUARD)."""
+    folder = course_dir / ".ipython"
+    startup = folder / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-grading-guard.py").write_text(KERNEL_GUARD)
+    return folder
 
 
 def _collect(course_dir: Path, pairs, times) -> list[Result]:
@@ -103,8 +133,27 @@ def _collect(course_dir: Path, pairs, times) -> list[Result]:
             for nb in sub.notebooks:
                 for g in nb.grades:
                     cells[g.name] = (float(g.score), float(g.max_score))
-            results.append(Result(student, name, float(sub.score), float(sub.max_score), cells, seconds, error))
+            reasons = cell_errors(course_dir / "autograded" / student / name / f"{name}.ipynb")
+            results.append(Result(student, name, float(sub.score), float(sub.max_score), cells, seconds, error, reasons))
     return results
+
+
+def cell_errors(notebook: Path) -> dict[str, str]:
+    """grade_id -> 'ErrorName: first line of the message' for each graded cell that raised."""
+    import nbformat
+
+    if not notebook.is_file():
+        return {}
+    reasons = {}
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade"):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                message = (out.get("evalue") or "").strip().splitlines()
+                reasons[meta["grade_id"]] = f"{out.get('ename')}: {message[0][:200] if message else ''}".rstrip(": ")
+    return reasons
 
 
 def _max_score(gb, name) -> float:

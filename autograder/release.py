@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,13 +16,35 @@ from . import RELEASE, SOLUTIONS, assignments
 FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
-def nbgrader(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run the nbgrader command line of this Python environment in course folder ``cwd``."""
+def nbgrader(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float | None = None,
+             sandbox: dict[str, int] | None = None) -> subprocess.CompletedProcess:
+    """Run the nbgrader command line of this Python environment in course folder ``cwd``.
+
+    Args:
+        sandbox: ``{"memory_mb": M, "cpu_s": S}`` runs it under :mod:`autograder.sandbox` limits,
+            without network access.
+        timeout: wall-clock seconds; on expiry the whole process group (nbgrader and its kernel) is
+            killed and ``subprocess.TimeoutExpired`` raised.
+    """
     run_env = dict(os.environ if env is None else env)
     # the gradebook shells out to alembic: the environment's bin/ must be on PATH
     run_env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + run_env.get("PATH", "")
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=run_env, text=True,
-                          capture_output=True, timeout=timeout)
+    repo = str(Path(__file__).resolve().parent.parent)
+    run_env["PYTHONPATH"] = repo + os.pathsep + run_env.get("PYTHONPATH", "")
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    if sandbox:
+        from .sandbox import wrap
+
+        cmd = wrap(cmd, **sandbox)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=run_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def write_course_config(course: Path, *, source: str = "source", release: str = "release") -> None:

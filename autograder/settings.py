@@ -1,9 +1,11 @@
 """nbgrader settings shared by the repository's nbgrader_config.py and the CLI's course folders."""
 from __future__ import annotations
 
+import os
+
 # Per-cell limit while executing notebooks (nbgrader reads Execute.timeout, not
 # ExecutePreprocessor.timeout). Fast-profile training cells take minutes on a laptop CPU.
-CELL_TIMEOUT_S = 1200
+CELL_TIMEOUT_S = int(os.environ.get("COURSE_CELL_TIMEOUT", "1200"))
 # Files nbgrader copies along with a notebook: checkpoints of the full profile can be large (KB).
 MAX_FILE_SIZE_KB = 400_000
 # Never copied from a source folder into a release or over a submission.
