@@ -12,6 +12,7 @@ PYTEST := $(BIN)/python -m pytest
 SOLUTION_NOTEBOOKS := $(wildcard solutions/*/*.ipynb)
 SUBMISSIONS ?= submissions
 COURSE_DIR  ?= grading/course
+JOBS        ?= 1
 
 .PHONY: setup demo test test-quick lab release check-release grade bench student-bundle clean
 
@@ -48,7 +49,7 @@ check-release: setup
 	$(BIN)/python -m autograder check-release
 
 grade: setup
-	$(BIN)/python -m autograder grade $(SUBMISSIONS) --course-dir $(COURSE_DIR)
+	$(BIN)/python -m autograder grade $(SUBMISSIONS) --course-dir $(COURSE_DIR) --jobs $(JOBS)
 
 bench: setup
 	COURSE_PROFILE=fast $(BIN)/python -m course_lib.bench

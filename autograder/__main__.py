@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("submissions", type=Path)
     p.add_argument("--course-dir", type=Path, required=True, help="scratch nbgrader course folder (outside the repo)")
     p.add_argument("--csv", type=Path, help="also write per-cell scores here")
+    p.add_argument("--jobs", type=int, default=1, help="grade this many submissions at once on this machine")
+    p.add_argument("--dask-scheduler", help="fan the grading out over a Dask distributed cluster (shared file system)")
+    p.add_argument("--timeout", type=float, default=None, help="wall-clock seconds per submission (default 3600)")
     p = sub.add_parser("demo", help="release, run the solutions (fast profile), autograde, report")
     p.add_argument("--work", type=Path, default=REPO / "grading" / "demo")
     p = sub.add_parser("bundle", help="build the student archive")
@@ -43,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         from .grade import format_table, grade, write_csv
 
         try:
-            results = grade(args.submissions, args.course_dir)
+            kwargs = {"timeout": args.timeout} if args.timeout else {}
+            results = grade(args.submissions, args.course_dir, jobs=args.jobs, dask_scheduler=args.dask_scheduler, **kwargs)
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -44,12 +44,18 @@ def find_submissions(submissions: Path, solutions: Path = SOLUTIONS) -> list[tup
 
 
 def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TIMEOUT_S, solutions: Path = SOLUTIONS,
-          sandbox: dict[str, int] | None = SANDBOX, log=print) -> list[Result]:
+          sandbox: dict[str, int] | None = SANDBOX, jobs: int = 1, dask_scheduler: str | None = None,
+          log=print) -> list[Result]:
     """Autograde every submission, generate feedback, export ``grades.csv``; return per-cell results.
 
     Each submission runs in its own nbgrader process under ``sandbox`` limits (memory, CPU time, no
     network; see :mod:`autograder.sandbox`) and a wall-clock ``timeout``: one that crashes, hangs or
     exhausts memory loses the points of the cells it broke, and nothing else is affected.
+
+    With ``jobs > 1`` (threads on this machine) or ``dask_scheduler`` (a Dask distributed cluster
+    whose workers share this file system), each submission is graded in a private course folder
+    with its own gradebook, and the results are merged into ``course_dir``'s gradebook afterwards
+    (nbgrader's own autograde is serial and its SQLite gradebook takes one writer).
     """
     submissions, course_dir = Path(submissions).resolve(), Path(course_dir).resolve()
     if not submissions.is_dir():
@@ -58,41 +64,114 @@ def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TI
     inside = course_dir == repo or repo in course_dir.parents
     if inside and (repo / "grading") not in (course_dir, *course_dir.parents):
         raise ValueError(f"the course folder {course_dir} must lie outside the repository (or under grading/)")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     pairs = find_submissions(submissions, solutions)
     if not pairs:
         log(f"no submissions found under {submissions} (expected <student>/<assignment>/<assignment>.ipynb)")
         return []
+    names = sorted({a for _, a in pairs})
+    env = _prepare_course(course_dir, names, solutions)
+
+    def work(pair: tuple[str, str]) -> tuple[float, str]:
+        student, name = pair
+        log(f"autograding {student}/{name} ...")
+        if jobs == 1 and dask_scheduler is None:
+            return _autograde_one(course_dir, submissions, student, name, env, timeout, sandbox)
+        private = course_dir / ".parallel" / f"{student}--{name}"
+        if private.exists():
+            shutil.rmtree(private)
+        private_env = _prepare_course(private, [name], solutions)
+        outcome = _autograde_one(private, submissions, student, name, private_env, timeout, sandbox)
+        return outcome
+
+    if dask_scheduler is not None:
+        from distributed import Client
+
+        with Client(dask_scheduler) as client:
+            outcomes = client.gather(client.map(work, pairs, pure=False))
+    elif jobs > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(jobs) as pool:
+            outcomes = list(pool.map(work, pairs))
+    else:
+        outcomes = [work(pair) for pair in pairs]
+    times = dict(zip(pairs, outcomes))
+    if jobs > 1 or dask_scheduler is not None:
+        for student, name in pairs:
+            _merge(course_dir / ".parallel" / f"{student}--{name}", course_dir, student, name)
+        shutil.rmtree(course_dir / ".parallel", ignore_errors=True)
+    for name in names:
+        nbgrader(["generate_feedback", name, "--force", "--log-level=WARN"], cwd=course_dir, env=env)
+    nbgrader(["export", "--to", str(course_dir / "grades.csv"), "--log-level=WARN"], cwd=course_dir, env=env)
+    return _collect(course_dir, pairs, times)
+
+
+def _prepare_course(course_dir: Path, names: list[str], solutions: Path) -> dict[str, str]:
+    """Write the course config, copy each assignment's source notebook, generate it; return the env."""
     write_course_config(course_dir)
     env = dict(os.environ, COURSE_PROGRESS="0", IPYTHONDIR=str(_grading_ipython_dir(course_dir)))
-    for name in sorted({a for _, a in pairs}):
+    for name in names:
         src_dir = course_dir / "source" / name
         src_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(solutions / name / f"{name}.ipynb", src_dir / f"{name}.ipynb")
         proc = nbgrader(["generate_assignment", name, "--force", "--log-level=WARN"], cwd=course_dir, env=env)
         if proc.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{proc.stderr}")
-    times: dict[tuple[str, str], tuple[float, str]] = {}
-    for student, name in pairs:
-        target = course_dir / "submitted" / student / name
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(submissions / student / name, target)
-        log(f"autograding {student}/{name} ...")
-        start = time.monotonic()
-        error = ""
+    return env
+
+
+def _autograde_one(course_dir: Path, submissions: Path, student: str, name: str, env, timeout, sandbox) -> tuple[float, str]:
+    """Copy one submission into ``course_dir`` and autograde it; return (seconds, error or "")."""
+    target = course_dir / "submitted" / student / name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(submissions / student / name, target)
+    start = time.monotonic()
+    error = ""
+    try:
+        proc = nbgrader(["autograde", name, "--student", student, "--force", "--log-level=WARN"],
+                        cwd=course_dir, env=env, timeout=timeout, sandbox=sandbox)
+        if proc.returncode != 0:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            error = lines[-1] if lines else "autograde failed"
+    except subprocess.TimeoutExpired:
+        error = f"stopped after {timeout:.0f} s (wall-clock limit)"
+    return time.monotonic() - start, error
+
+
+def _merge(private: Path, course_dir: Path, student: str, name: str) -> None:
+    """Copy one privately graded submission (files and gradebook rows) into the course folder."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    for kind in ("submitted", "autograded"):
+        src, dst = private / kind / student / name, course_dir / kind / student / name
+        if dst.exists():
+            shutil.rmtree(dst)
+        if src.exists():
+            shutil.copytree(src, dst)
+    with Gradebook(f"sqlite:///{private / 'gradebook.db'}") as src, Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as dst:
         try:
-            proc = nbgrader(["autograde", name, "--student", student, "--force", "--log-level=WARN"],
-                            cwd=course_dir, env=env, timeout=timeout, sandbox=sandbox)
-            if proc.returncode != 0:
-                error = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["autograde failed"]
-                error = error[0]
-        except subprocess.TimeoutExpired:
-            error = f"stopped after {timeout:.0f} s (wall-clock limit)"
-        times[(student, name)] = (time.monotonic() - start, error)
-    for name in sorted({a for _, a in pairs}):
-        nbgrader(["generate_feedback", name, "--force", "--log-level=WARN"], cwd=course_dir, env=env)
-    nbgrader(["export", "--to", str(course_dir / "grades.csv"), "--log-level=WARN"], cwd=course_dir, env=env)
-    return _collect(course_dir, pairs, times)
+            sub = src.find_submission(name, student)
+        except MissingEntry:
+            return
+        dst.update_or_create_student(student)
+        try:
+            dst.remove_submission(name, student)
+        except MissingEntry:
+            pass
+        dst.add_submission(name, student, timestamp=sub.timestamp)
+        for nb in sub.notebooks:
+            for g in nb.grades:
+                row = dst.find_grade(g.name, nb.name, name, student)
+                row.auto_score, row.manual_score = g.auto_score, g.manual_score
+                row.extra_credit, row.needs_manual_grade = g.extra_credit, g.needs_manual_grade
+            for c in nb.comments:
+                row = dst.find_comment(c.name, nb.name, name, student)
+                row.auto_comment, row.manual_comment = c.auto_comment, c.manual_comment
+            dst.find_submission_notebook(nb.name, name, student).flagged = nb.flagged
+        dst.db.commit()
 
 
 KERNEL_GUARD = '''"""Loaded into every grading kernel: a submission that calls os._exit loses the cell that did it,

@@ -129,3 +129,31 @@ def test_repository_release_is_in_sync_and_clean():
     if not assignments():
         pytest.skip("no assignments in solutions/ yet")
     assert release.check() == []
+
+
+@pytest.mark.slow
+def test_parallel_and_dask_grading_match_serial_grading(toy, tmp_path):
+    from distributed import LocalCluster
+
+    subs = tmp_path / "subs"
+    sol = nbformat.read(toy / "solutions" / "00_toy" / "00_toy.ipynb", as_version=4)
+    _stage(subs, "perfect", sol)
+    _stage(subs, "blank", _release_nb(toy))
+    half = _release_nb(toy)
+    half.cells[4].source = "def square(x):\n    return x * x"
+    _stage(subs, "half", half)
+    quiet = dict(solutions=toy / "solutions", log=lambda *_: None)
+
+    def summary(results):
+        return {(r.student, r.assignment): (r.score, r.cells) for r in results}
+
+    serial = summary(grade(subs, tmp_path / "serial", **quiet))
+    parallel = summary(grade(subs, tmp_path / "parallel", jobs=2, **quiet))
+    with LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster:
+        dask = summary(grade(subs, tmp_path / "dask", dask_scheduler=cluster.scheduler_address, **quiet))
+    assert serial[("half", "00_toy")] == (1.0, {"test_add": (0.0, 2.0), "test_square": (1.0, 1.0)})
+    assert parallel == serial and dask == serial
+    # the merged gradebook exports the same grades as the serial one
+    assert (tmp_path / "parallel" / "grades.csv").read_text().count("00_toy") == 3
+    assert (tmp_path / "parallel" / "feedback" / "half" / "00_toy" / "00_toy.html").exists()
+    assert not (tmp_path / "parallel" / ".parallel").exists()
