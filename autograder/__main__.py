@@ -51,9 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        from .report import write_summary
+
         print(format_table(results))
         if args.csv:
             write_csv(results, args.csv)
+        if results:
+            print(f"class summary: {write_summary(results, args.course_dir / 'reports')}")
         print(f"grades.csv: {args.course_dir / 'grades.csv'}")
         return 0
     if args.command == "demo":

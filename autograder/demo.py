@@ -10,6 +10,7 @@ from . import REPO, RELEASE, SOLUTIONS, assignments
 from .grade import format_table, grade, write_csv
 from .notebooks import run_notebook
 from .release import generate
+from .report import write_summary
 
 FIXTURES = REPO / "autograder" / "fixtures"
 
@@ -61,8 +62,10 @@ def main(work: Path, *, log=print) -> int:
     table = format_table(results)
     log(table)
     write_csv(results, work / "cells.csv")
-    report = work / "report.md"
-    lines = ["# Demo report", "", "Grades (fast profile):", "", "```", table, "```", ""]
+    write_summary(results, work)
+    report = work / "report.md"  # summary.md (written above) holds the class statistics
+    lines = ["# Demo report", "", "Grades (fast profile):", "", "```", table, "```", "",
+             "Class summary (pass rates, histogram, slowest): [summary.md](summary.md)", ""]
     for name in names:
         figs = sorted((subs / "solution" / name / "figures").glob("*.png"))
         if figs:

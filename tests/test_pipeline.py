@@ -157,3 +157,21 @@ def test_parallel_and_dask_grading_match_serial_grading(toy, tmp_path):
     assert (tmp_path / "parallel" / "grades.csv").read_text().count("00_toy") == 3
     assert (tmp_path / "parallel" / "feedback" / "half" / "00_toy" / "00_toy.html").exists()
     assert not (tmp_path / "parallel" / ".parallel").exists()
+
+
+def test_class_summary_counts_full_marks_per_cell(tmp_path):
+    from autograder.grade import Result
+    from autograder.report import pass_rates, write_summary
+
+    results = [
+        Result("a", "00_toy", 3, 3, {"test_add": (2, 2), "test_square": (1, 1)}, 12.0),
+        Result("b", "00_toy", 1, 3, {"test_add": (0, 2), "test_square": (1, 1)}, 40.0, reasons={"test_add": "AssertionError: hint"}),
+        Result("c", "00_toy", 1, 3, {"test_add": (1, 2), "test_square": (0, 1)}, 5.0, error="stopped after 60 s"),
+    ]
+    assert pass_rates(results) == {("00_toy", "test_add"): (1, 3), ("00_toy", "test_square"): (2, 3)}
+    text = write_summary(results, tmp_path, slowest=2).read_text()
+    assert "| 00_toy | test_add | 1/3 | 33% |" in text
+    slow = text.split("## Slowest 2 submissions")[1]
+    assert slow.index("| b |") < slow.index("| a |") and "| c |" not in slow.split("## Why")[0]
+    assert "| b | 00_toy | test_add | AssertionError: hint |" in text
+    assert (tmp_path / "score_histogram.png").read_bytes()[:4] == b"\x89PNG"
