@@ -15,5 +15,8 @@ sys.path.insert(0, str(_REPO))
 from autograder import settings  # noqa: E402
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+# solutions/<a>/ also holds the checkpoints and figures of solution runs: keep them out of the release.
+# (With this config, nbgrader autograde would skip submitted checkpoints too: grade with
+# `python -m autograder grade`, whose course folders do not ignore them.)
 settings.apply(c, root=str(_REPO), source="solutions", release="notebooks",
-               db_url=f"sqlite:///{_REPO / 'grading' / 'gradebook.db'}")
+               db_url=f"sqlite:///{_REPO / 'grading' / 'gradebook.db'}", ignore_run_outputs=True)

@@ -8,17 +8,24 @@ import os
 CELL_TIMEOUT_S = int(os.environ.get("COURSE_CELL_TIMEOUT", "1200"))
 # Files nbgrader copies along with a notebook: checkpoints of the full profile can be large (KB).
 MAX_FILE_SIZE_KB = 400_000
-# Never copied from a source folder into a release or over a submission.
-IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "checkpoints", "figures", "*.pt", "*.json"]
+# Never copied between course folders. CourseDirectory.ignore applies to every step, autograde's copy
+# of submitted/ to autograded/ included, so it must NOT list checkpoints: graded notebooks need the
+# checkpoints students submit. The CLI keeps run outputs out of releases by copying only the notebook
+# into its scratch source folder.
+IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+# Run outputs of the solution notebooks in solutions/: ignored only by the repository-level config,
+# whose source folder is solutions/ itself (see nbgrader_config.py).
+RUN_OUTPUTS = ["checkpoints", "figures"]
 
 
-def apply(c, *, root: str, source: str = "source", release: str = "release", db_url: str | None = None) -> None:
+def apply(c, *, root: str, source: str = "source", release: str = "release", db_url: str | None = None,
+          ignore_run_outputs: bool = False) -> None:
     """Fill the traitlets config ``c`` for a course folder at ``root``."""
     c.CourseDirectory.root = root
     c.CourseDirectory.source_directory = source
     c.CourseDirectory.release_directory = release
     c.CourseDirectory.course_id = "dgm"
-    c.CourseDirectory.ignore = IGNORE
+    c.CourseDirectory.ignore = IGNORE + (RUN_OUTPUTS if ignore_run_outputs else [])
     c.CourseDirectory.max_file_size = MAX_FILE_SIZE_KB
     if db_url:
         c.CourseDirectory.db_url = db_url

@@ -175,3 +175,24 @@ def test_class_summary_counts_full_marks_per_cell(tmp_path):
     assert slow.index("| b |") < slow.index("| a |") and "| c |" not in slow.split("## Why")[0]
     assert "| b | 00_toy | test_add | AssertionError: hint |" in text
     assert (tmp_path / "score_histogram.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_graded_notebook_sees_the_files_submitted_with_it(toy, tmp_path):
+    """Checkpoints travel with a submission into nbgrader's autograded/ folder (CourseDirectory.ignore
+    applies to that copy too, so it must not list them)."""
+    nb = _release_nb(toy)
+    nb.cells[2].source = ("import json, pathlib\n"
+                          "_saved = json.loads(pathlib.Path('checkpoints/run.json').read_text())\n"
+                          "def add(a, b):\n    return a + b + _saved['offset']")
+    nb.cells[4].source = "import torch\n_w = torch.load('checkpoints/run.pt', weights_only=True)['w']\n" \
+                         "def square(x):\n    return x * x * int(_w.item())"
+    subs = tmp_path / "subs"
+    _stage(subs, "ckpt", nb)
+    (subs / "ckpt" / "00_toy" / "checkpoints").mkdir()
+    (subs / "ckpt" / "00_toy" / "checkpoints" / "run.json").write_text('{"offset": 0}')
+    import torch
+
+    torch.save({"w": torch.tensor(1)}, subs / "ckpt" / "00_toy" / "checkpoints" / "run.pt")
+    [result] = grade(subs, tmp_path / "course", solutions=toy / "solutions", log=lambda *_: None)
+    assert result.cells == {"test_add": (2.0, 2.0), "test_square": (1.0, 1.0)}, result.reasons
