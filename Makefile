@@ -14,7 +14,7 @@ SUBMISSIONS ?= submissions
 COURSE_DIR  ?= grading/course
 JOBS        ?= 1
 
-.PHONY: setup demo test test-quick lab release check-release grade bench student-bundle clean
+.PHONY: setup browser-deps demo test test-quick lab release check-release grade bench student-bundle clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,13 +24,21 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+## Debian's chromium for the browser tests (they skip, saying why, where it cannot be installed).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: the browser tests will be skipped"; \
+	  else echo "chromium is not installed (apt-get install chromium as root): the browser tests will be skipped"; fi; }
+
 ## The main job, offline: release, run each solution (fast profile), autograde, report.
 demo: setup
 	COURSE_PROFILE=fast COURSE_STATIC_WIDGETS=1 $(BIN)/python -m autograder demo
 
 ## Everything: unit tests, each solution notebook once (nbval), then the end-to-end tests that reuse
 ## what those runs trained.
-test: setup
+test: setup browser-deps
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 COURSE_STATIC_WIDGETS=1 $(PYTEST) $(SOLUTION_NOTEBOOKS) tests \
 		--nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider
 

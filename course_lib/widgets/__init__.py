@@ -21,21 +21,27 @@ def has_frontend() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def interactive_or_static(frame: Callable[..., Any], **sliders: Any):
+def interactive_or_static(frame: Callable[..., Any], **sliders: Any) -> None:
     """Show ``frame`` driven by ``sliders`` (ipywidgets widgets) in a front end, else one static frame.
 
+    Displays the widget (or the static frame) itself and returns None, so it can end a cell without
+    being shown twice.
+
     Args:
-        frame: called with the sliders' values as keyword arguments; draws or returns a figure.
+        frame: called with the sliders' values as keyword arguments; returns what to show (a
+            matplotlib Figure, an image...) or draws it itself.
         sliders: name -> ipywidgets widget (its ``value`` is the static default).
     """
     import ipywidgets as w
     from IPython.display import display
 
-    if not has_frontend():
-        out = frame(**{k: s.value for k, s in sliders.items()})
-        if out is not None:
+    def shown(**values):
+        out = frame(**values)
+        if out is not None:  # a returned figure or image is what the slider redraws
             display(out)
+
+    if not has_frontend():
+        shown(**{k: s.value for k, s in sliders.items()})
         return None
-    ui = w.interactive(frame, **sliders)
-    display(ui)
-    return ui
+    display(w.interactive(shown, **sliders))
+    return None
