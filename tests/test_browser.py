@@ -134,3 +134,68 @@ def test_nbgrader_assignment_list_fetch_and_validate(tmp_path):
         (student / "solved").mkdir()
         nbformat.write(solved, student / "solved" / "00_toy.ipynb")
         assert "Success! Your notebook passes all the tests." in validate("solved/00_toy.ipynb")
+
+
+def _solved_release(name: str, folder: Path) -> Path:
+    """The student release of ``name`` with every answer cell filled in from the solution, next to
+    the checkpoints the solution run trained (so nothing trains in the browser)."""
+    from autograder.notebooks import is_answer_cell
+    from conftest import solution_checkpoints
+
+    solution = nbformat.read(REPO / "solutions" / name / f"{name}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: "\n".join(
+        line for line in c.source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+        for c in solution.cells if is_answer_cell(c)}
+    nb = nbformat.read(REPO / "notebooks" / name / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    target = folder / name / f"{name}.ipynb"
+    target.parent.mkdir(parents=True)
+    nbformat.write(nb, target)
+    shutil.copytree(solution_checkpoints(name), target.parent / "checkpoints")
+    return target
+
+
+def _move_slider(page, index: int) -> float:
+    """Set slider ``index`` to a value away from its current one (from the handle's aria range)."""
+    handle = page.locator(".widget-slider .noUi-handle").nth(index)
+    lo, hi, now = (float(handle.get_attribute(a)) for a in ("aria-valuemin", "aria-valuemax", "aria-valuenow"))
+    target = lo + 0.7 * (hi - lo) if abs(now - (lo + 0.7 * (hi - lo))) > 1e-9 else lo + 0.3 * (hi - lo)
+    readout = page.locator(".widget-slider .widget-readout").nth(index).inner_text()
+    if "." not in readout:
+        target = round(target)
+    set_slider(page, index, target)
+    return target
+
+
+def _assignments():
+    from autograder import assignments
+
+    return assignments()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _assignments())
+def test_released_assignment_runs_in_lab_and_its_sliders_redraw(name, tmp_path):
+    _solved_release(name, tmp_path)
+    art = _artifacts(tmp_path)
+    with browser.lab_server(tmp_path) as url, browser.browser_page() as page:
+        browser.open_notebook(page, url, f"{name}/{name}.ipynb")
+        browser.run_all(page, timeout_s=1500)
+        assert browser.errors(page) == [], f"{name}: cells raised in the browser"
+        assert page.locator(".jp-OutputArea-output img").count() >= 1, f"{name}: no figure rendered"
+        sliders = page.locator(".widget-slider").count()
+        assert sliders >= 1, f"{name}: no slider widget rendered"
+        for i in range(sliders):
+            page.locator(".widget-slider").nth(i).scroll_into_view_if_needed()
+            before = widget_images(page)
+            page.screenshot(path=str(art / f"{name}-slider{i}-before.png"))
+            _move_slider(page, i)
+            for _ in range(60):  # the redraw is a kernel round trip
+                page.wait_for_timeout(500)
+                if widget_images(page) != before:
+                    break
+            page.screenshot(path=str(art / f"{name}-slider{i}-after.png"))
+            assert widget_images(page) != before, f"{name}: moving slider {i} did not change its image"
