@@ -39,7 +39,7 @@ demo: setup
 ## Everything: unit tests, each solution notebook once (nbval), then the end-to-end tests that reuse
 ## what those runs trained.
 test: setup browser-deps
-	COURSE_PROFILE=fast COURSE_PROGRESS=0 COURSE_STATIC_WIDGETS=1 $(PYTEST) $(SOLUTION_NOTEBOOKS) tests \
+	COURSE_PROFILE=fast COURSE_PROGRESS=0 COURSE_STATIC_WIDGETS=1 COURSE_GRADE_JOBS=2 $(PYTEST) $(SOLUTION_NOTEBOOKS) tests \
 		--nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider
 
 ## A few minutes: no notebook runs, no end-to-end grading.

@@ -44,7 +44,7 @@ def find_submissions(submissions: Path, solutions: Path = SOLUTIONS) -> list[tup
 
 
 def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TIMEOUT_S, solutions: Path = SOLUTIONS,
-          sandbox: dict[str, int] | None = SANDBOX, jobs: int = 1, dask_scheduler: str | None = None,
+          sandbox: dict[str, int] | None = SANDBOX, jobs: int | None = None, dask_scheduler: str | None = None,
           log=print) -> list[Result]:
     """Autograde every submission, generate feedback, export ``grades.csv``; return per-cell results.
 
@@ -55,8 +55,11 @@ def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TI
     With ``jobs > 1`` (threads on this machine) or ``dask_scheduler`` (a Dask distributed cluster
     whose workers share this file system), each submission is graded in a private course folder
     with its own gradebook, and the results are merged into ``course_dir``'s gradebook afterwards
-    (nbgrader's own autograde is serial and its SQLite gradebook takes one writer).
+    (nbgrader's own autograde is serial and its SQLite gradebook takes one writer). ``jobs=None``
+    reads ``$COURSE_GRADE_JOBS`` (default 1).
     """
+    if jobs is None:
+        jobs = int(os.environ.get("COURSE_GRADE_JOBS", "1"))
     submissions, course_dir = Path(submissions).resolve(), Path(course_dir).resolve()
     if not submissions.is_dir():
         raise FileNotFoundError(f"no submissions folder at {submissions}: expected <student>/<assignment>/ folders")
