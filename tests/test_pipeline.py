@@ -147,7 +147,7 @@ def test_parallel_and_dask_grading_match_serial_grading(toy, tmp_path):
     def summary(results):
         return {(r.student, r.assignment): (r.score, r.cells) for r in results}
 
-    serial = summary(grade(subs, tmp_path / "serial", **quiet))
+    serial = summary(grade(subs, tmp_path / "serial", jobs=1, **quiet))
     parallel = summary(grade(subs, tmp_path / "parallel", jobs=2, **quiet))
     with LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster:
         dask = summary(grade(subs, tmp_path / "dask", dask_scheduler=cluster.scheduler_address, **quiet))
