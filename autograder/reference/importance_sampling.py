@@ -26,12 +26,13 @@ ASSIGNMENT = "05_importance_sampling"
 def log_bernoulli(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """log Bernoulli(target | sigmoid(logits)) summed over the last dimension."""
     logits, target = torch.broadcast_tensors(logits, target)
-    return Bernoulli(logits=logits).log_prob(target).sum(-1)
+    return Bernoulli(logits=logits, validate_args=False).log_prob(target).sum(-1)
 
 
 def log_normal(mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Diagonal Gaussian log density summed over the last dimension (broadcasting)."""
-    return Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+    # validate_args=False: a broken checkpoint (sigma underflowing to 0) scores -inf/nan, it does not crash
+    return Normal(mu, torch.exp(0.5 * logvar), validate_args=False).log_prob(z).sum(-1)
 
 
 def elbo(model, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -40,7 +41,8 @@ def elbo(model, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     std = torch.exp(0.5 * logvar)
     z = mu + std * eps  # (B, D)
     rec = log_bernoulli(model.decode(z), x.reshape(x.shape[0], -1))
-    kl = kl_divergence(Normal(mu, std), Normal(torch.zeros_like(mu), torch.ones_like(std))).sum(-1)
+    kl = kl_divergence(Normal(mu, std, validate_args=False),
+                       Normal(torch.zeros_like(mu), torch.ones_like(std), validate_args=False)).sum(-1)
     return rec - kl
 
 
@@ -106,9 +108,11 @@ def evaluate_model(model, cfg, *, seed: int = 0, batch_size: int = 100, device: 
             else:
                 eps = torch.randn(x.shape[0], cfg.eval_k, model.latent_dim, device=device, generator=gen)  # (B, K, D)
                 total += importance_sampling_log_px(model, x, eps).sum().item()
-        totals[key] = total / len(x_all)
+        # a nan (e.g. sigma = 0 in a degenerate checkpoint) counts as the worst possible score
+        totals[key] = -math.inf if math.isnan(total) else total / len(x_all)
     # the gap on the same digits, when both are measured on one split
-    totals["gap"] = totals["log_px"] - totals["elbo"]
+    both_inf = math.isinf(totals["log_px"]) and math.isinf(totals["elbo"])
+    totals["gap"] = -math.inf if both_inf else totals["log_px"] - totals["elbo"]
     return totals
 
 
