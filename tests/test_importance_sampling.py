@@ -299,3 +299,21 @@ def test_threshold_checks_reject_an_untrained_model(tmp_path, monkeypatch):
         ref.check_elbo_threshold(path)
     with pytest.raises(AssertionError, match="below the threshold"):
         ref.check_log_px_threshold(path)
+
+
+def test_evaluate_model_measures_the_gap_on_the_same_digits():
+    """When the ELBO and log p(x) splits differ (as in the full profile), the gap uses the ELBO of the IS digits."""
+    cfg = get_profile(NAME, "fast", elbo_split="train", is_split="val", eval_size=40, eval_k=20)
+    torch.manual_seed(0)
+    model = MLPVAE(latent_dim=5, hidden=16)
+    res = ref.evaluate_model(model, cfg)
+    assert set(res) == {"elbo", "log_px", "elbo_is_split", "gap"}
+    assert res["gap"] == pytest.approx(res["log_px"] - res["elbo_is_split"])
+    assert res["gap"] > 0
+    x = load("binarized_mnist5k", "val").images[:40]
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # an independent evaluation of the same quantities, with other noise
+        elbo_val = torch.stack([ref.elbo(model, x, torch.randn(40, 5, generator=g)) for _ in range(50)]).mean()
+        log_px = ref.importance_sampling_log_px(model, x, torch.randn(40, 2000, 5, generator=g)).mean()
+    assert abs(res["elbo_is_split"] - elbo_val.item()) < 2.0
+    assert abs(res["log_px"] - log_px.item()) < 1.0
