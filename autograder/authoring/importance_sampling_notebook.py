@@ -546,7 +546,8 @@ plot_curves({"train ELBO": history["train_elbo"], "validation ELBO": history["va
 plt.show()
 """),
 code(r"""
-x_show = val_set.images[:16].to(device)  # (16, 1, 28, 28)
+picks = torch.arange(16) * (len(val_set) // 16)  # the validation split is sorted by class: take every digit
+x_show = val_set.images[picks].to(device)  # (16, 1, 28, 28)
 with torch.no_grad():
     mu, logvar = model.encode(x_show)
     recon = torch.sigmoid(model.decode(mu)).view(-1, 1, 28, 28)  # (16, 1, 28, 28) pixel probabilities
@@ -561,12 +562,12 @@ plt.show()
 md(r"""
 ## 7. From the ELBO up to log p(x)
 
-For a few validation digits we estimate $\log p(x)$ with $K = 1, 2, 5, \dots, 1000$ samples, five independent
+For the 16 validation digits shown above we estimate $\log p(x)$ with $K = 1, 2, 5, \dots, 1000$ samples, five independent
 times for each $K$. At $K=1$ the estimate *is* a one-sample ELBO (with a Monte Carlo KL); as $K$ grows the mean
 rises and the spread shrinks. Move the slider to redraw the estimate for another $K$.
 """),
 code(r"""
-x_eval = val_set.images[:16].to(device)  # (16, 1, 28, 28)
+x_eval = val_set.images[picks].to(device)  # (16, 1, 28, 28), the digits shown above
 with torch.no_grad():
     elbo_mean = torch.stack([elbo(model, x_eval, torch.randn(16, cfg.latent_dim, device=device))
                              for _ in range(20)]).mean().item()
