@@ -1,0 +1,87 @@
+"""Training loop of 05_importance_sampling: maximise the student's ELBO with Adam.
+
+The loop takes the student's ``elbo(model, x, eps)`` as an argument; it draws ``eps`` itself (from a
+seeded generator on the device), so the student's function never draws random numbers.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import torch
+
+from ..data import Dataset
+from ..progress import progress
+
+ElboFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Adam settings of :func:`train_vae` (see ImportanceSamplingProfile for the course's values)."""
+
+    epochs: int
+    batch_size: int = 64
+    lr: float = 3e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError(f"epochs and batch_size must be >= 1 and lr > 0, got {self}")
+
+
+def train_vae(model: torch.nn.Module, elbo_fn: ElboFn, train: Dataset, *, config: TrainConfig,
+              val: Dataset | None = None, device: torch.device | str = "cpu",
+              callback: Callable[[int, dict], None] | None = None) -> dict[str, list[float]]:
+    """Train ``model`` to maximise the mean of ``elbo_fn`` over mini-batches.
+
+    Args:
+        model: has ``encode(x) -> (mu, logvar)`` and ``decode(z) -> logits`` and ``latent_dim``.
+        elbo_fn: the student's ``elbo(model, x, eps)``: x (B, 1, 28, 28) in {0, 1}, eps (B, D) ->
+            (B,) one-sample ELBO per digit.
+        train, val: binarized data sets; ``val`` (optional) is scored once per epoch.
+        config: epochs, batch size, learning rate, seed.
+        device: where to train.
+        callback: called as ``callback(epoch, history)`` after each epoch.
+
+    Returns:
+        ``{"train_elbo": [...], "val_elbo": [...]}``: mean ELBO per epoch (nats per digit).
+    """
+    device = torch.device(device)
+    model.to(device).train()
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    loader = train.loader(config.batch_size, device=device, generator=torch.Generator().manual_seed(config.seed))
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    history: dict[str, list[float]] = {"train_elbo": [], "val_elbo": []}
+    for epoch in progress(range(config.epochs), desc="VAE epochs"):
+        total = torch.zeros((), device=device)  # summed on the device: no host sync per step
+        for x in loader:
+            eps = torch.randn(x.shape[0], model.latent_dim, device=device, generator=gen)  # (B, D)
+            value = elbo_fn(model, x, eps)  # (B,)
+            if value.shape != (x.shape[0],):
+                raise ValueError(f"elbo must return shape (B,) = ({x.shape[0]},), got {tuple(value.shape)}")
+            loss = -value.mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += value.detach().sum()
+        history["train_elbo"].append(total.item() / len(train))
+        if val is not None:
+            history["val_elbo"].append(evaluate_elbo(model, elbo_fn, val, device=device, generator=gen))
+            model.train()
+        if callback is not None:
+            callback(epoch, history)
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def evaluate_elbo(model: torch.nn.Module, elbo_fn: ElboFn, data: Dataset, *, batch_size: int = 500,
+                  device: torch.device | str = "cpu", generator: torch.Generator | None = None) -> float:
+    """Mean one-sample ELBO of ``elbo_fn`` over ``data`` (nats per digit)."""
+    model.eval()
+    total = torch.zeros((), device=device)
+    for x in data.loader(batch_size, shuffle=False, device=device):
+        eps = torch.randn(x.shape[0], model.latent_dim, device=device, generator=generator)  # (B, D)
+        total += elbo_fn(model, x, eps).sum()
+    return total.item() / len(data)
