@@ -11,11 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.checkpoints import load_into
-from course_lib.data import load
 from course_lib.metrics.knn import extract_features, knn_accuracy
 from course_lib.nets.simsiam import SimSiamNet
 from course_lib.profiles import get_profile
-from course_lib.train.simsiam import prepare_images
+from course_lib.train.simsiam import profile_data
 
 
 def negative_cosine_similarity(p, z, stop_gradient=True):
@@ -64,10 +63,8 @@ def load_model(path: str | Path, *, profile: str, predictor: str = "mlp") -> Sim
 
 def heldout_data(profile: str):
     """(bank images, bank labels, query images, query labels) of the profile, resized for the nets."""
-    cfg = get_profile("04_simsiam", profile)
-    train, test = load(cfg.dataset, "train"), load(cfg.dataset, cfg.heldout_split)
-    return (prepare_images(train.images, cfg.image_size), train.labels,
-            prepare_images(test.images, cfg.image_size), test.labels)
+    train, test = profile_data(get_profile("04_simsiam", profile))
+    return train.images, train.labels, test.images, test.labels
 
 
 def evaluate(model: SimSiamNet, *, profile: str, device: str | torch.device = "cpu") -> dict:

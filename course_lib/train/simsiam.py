@@ -91,3 +91,37 @@ def train_simsiam(model: nn.Module, data: Dataset, *, forward: Callable, loss_fn
         bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", std=f"{history['std'][-1]:.3f}")
     bar.close()
     return history
+
+
+def profile_data(cfg) -> tuple[Dataset, Dataset]:
+    """The (train, held-out) splits of a ``SimSiamProfile``'s data set, resized to its image size."""
+    from course_lib.data import load
+
+    out = []
+    for split in ("train", cfg.heldout_split):
+        ds = load(cfg.dataset, split)
+        out.append(Dataset(prepare_images(ds.images, cfg.image_size), ds.labels, ds.name, split))
+    return out[0], out[1]
+
+
+def train_profile(model: nn.Module, cfg, *, forward: Callable, loss_fn: Callable, output_std: Callable,
+                  knn_predict: Callable | None = None, stop_gradient: bool = True, seed: int = 0,
+                  device: torch.device | str = "cpu", desc: str = "simsiam") -> dict:
+    """:func:`train_simsiam` with every setting taken from the profile ``cfg`` (a ``SimSiamProfile``).
+
+    The kNN monitor (when ``knn_predict`` is given) classifies the held-out split with the training
+    split as the bank, using ``cfg.knn_k`` neighbours and temperature ``cfg.knn_t``.
+    """
+    from course_lib.metrics.knn import knn_accuracy
+
+    train, heldout = profile_data(cfg)
+    monitor = None
+    if knn_predict is not None:
+        def monitor(m):
+            return knn_accuracy(m.backbone, knn_predict, bank_images=train.images, bank_labels=train.labels,
+                                query_images=heldout.images, query_labels=heldout.labels, k=cfg.knn_k,
+                                temperature=cfg.knn_t, num_classes=int(train.labels.max()) + 1, device=device)
+    return train_simsiam(model, train, forward=forward, loss_fn=loss_fn, output_std=output_std, epochs=cfg.epochs,
+                         batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                         stop_gradient=stop_gradient, augment=cfg.augment_config(), monitor=monitor,
+                         monitor_every=cfg.knn_every, seed=seed, device=device, desc=desc)
