@@ -101,7 +101,10 @@ def write_table(rows: list[dict], th: dict, path: Path = OUT) -> str:
         t = th[key]
         lines.append(f"| {label} | {t['worst_correct']:.4f} | {t['best_broken']:.4f} | {t['threshold']:.4f} | "
                      f"{t['margin']:.4f} |")
-    lines += ["", "The profile's thresholds (course_lib/profiles/simsiam.py, FAST) are rounded from these midpoints.", ""]
+    lines += ["", "The profile's thresholds (course_lib/profiles/simsiam.py, FAST) are rounded from these midpoints: "
+              f"kNN accuracy >= {cfg.min_knn_accuracy}, gain over the seed-0 random-init backbone >= {cfg.min_knn_gain}, "
+              f"output std of the stop-gradient run >= {cfg.min_healthy_std}, output std of each ablation <= "
+              f"{cfg.max_collapsed_std}.", ""]
     text = "\n".join(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -104,10 +104,12 @@ Each image gets its own random resized crop (area 20% to 100%), horizontal flip,
 (probability 0.8) and grayscale (probability 0.2). `course_lib.kernels.augment` draws these
 parameters for a whole batch and applies them on the device in one go (no per-image Python loop);
 on digits the saturation and hue parts of the jitter do nothing. Top: the originals; then two views.
+(Horizontal flips are part of the paper's recipe for natural images; on digits they are one more
+nuisance the features must ignore.)
 """),
     code(r"""
 gen = torch.Generator().manual_seed(0)
-originals = train_set.images[:16]
+originals = train_set.images[torch.randperm(len(train_set), generator=gen)[:16]]
 aug_cfg = cfg.augment_config()
 unit = (originals + 1) / 2  # [-1, 1] -> [0, 1]
 views = [augment_batch(unit, sample_params(16, unit.shape[2], unit.shape[3], aug_cfg, generator=gen), aug_cfg) * 2 - 1
