@@ -20,8 +20,13 @@ from course_lib.profiles import get_profile
 TINY = SimSiamNetConfig(backbone="small", in_channels=1, width=4, proj_dim=8, proj_hidden=8, pred_hidden=2)
 
 
-@pytest.fixture(scope="module")
-def sol():
+@pytest.fixture(scope="module", params=["solution", "reference"])
+def sol(request):
+    """The solution notebook's functions, and the reference the hidden tests compare students with."""
+    if request.param == "reference":
+        import autograder.reference.simsiam as ref
+
+        return ref
     return solution_functions("04_simsiam")
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.checkpoints import load_into
-from course_lib.metrics.knn import extract_features, knn_accuracy
+from course_lib.metrics.knn import knn_accuracy, mean_output_std
 from course_lib.nets.simsiam import SimSiamNet
 from course_lib.profiles import get_profile
 from course_lib.train.simsiam import profile_data
@@ -74,8 +74,7 @@ def evaluate(model: SimSiamNet, *, profile: str, device: str | torch.device = "c
     model = model.to(device)
     acc = knn_accuracy(model.backbone, knn_predict, bank_images=bank_x, bank_labels=bank_y, query_images=query_x,
                        query_labels=query_y, k=cfg.knn_k, temperature=cfg.knn_t, num_classes=10, device=device)
-    z = extract_features(model.encoder, query_x, device=device)  # (M, d)
-    return {"knn_accuracy": acc, "output_std": float(output_std(z))}
+    return {"knn_accuracy": acc, "output_std": mean_output_std(model, query_x, output_std, device=device)}
 
 
 def random_init_accuracy(*, profile: str, seed: int = 0, device: str | torch.device = "cpu") -> float:
