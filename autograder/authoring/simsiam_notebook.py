@@ -424,9 +424,11 @@ fig.savefig("figures/pca.png", dpi=100)
     md(r"""
 ## 8. Graded on your checkpoints
 
-The grader loads `checkpoints/simsiam.pt`, `checkpoints/simsiam_no_stopgrad.pt` and
-`checkpoints/simsiam_identity_predictor.pt` and measures them itself on the held-out split (the
-numbers printed here are for you; the grader never reads them).
+The grader measures `checkpoints/simsiam.pt`, `checkpoints/simsiam_no_stopgrad.pt` and
+`checkpoints/simsiam_identity_predictor.pt` itself on the held-out split with its own kNN classifier
+and output std (the numbers printed here are for you; the grader never reads them). In the full
+profile it evaluates the checkpoints you submit; in the fast profile it retrains the three runs
+with your functions (a few CPU minutes), so a mistake in the loss shows up here too.
 """),
     graded("test_simsiam_knn_threshold", r'''
 acc = knn_accuracy(models["stop-gradient"].backbone, knn_predict, bank_images=train_set.images, bank_labels=train_set.labels,
