@@ -175,11 +175,11 @@ def resized_crop(x: torch.Tensor, params: AugmentParams, size: int) -> torch.Ten
     # rows first: gather along H with per-sample row indices
     rows0 = x.gather(2, r0.view(b, 1, size, 1).expand(b, c, size, w))  # (B, C, S, W)
     rows1 = x.gather(2, r1.view(b, 1, size, 1).expand(b, c, size, w))  # (B, C, S, W)
-    rl = rl.view(b, 1, size, 1)
+    rl = rl.view(b, 1, size, 1)  # (B, 1, S, 1)
     y = rows0 + rl * (rows1 - rows0)  # (B, C, S, W)
     cols0 = y.gather(3, c0.view(b, 1, 1, size).expand(b, c, size, size))  # (B, C, S, S)
     cols1 = y.gather(3, c1.view(b, 1, 1, size).expand(b, c, size, size))  # (B, C, S, S)
-    cl = cl.view(b, 1, 1, size)
+    cl = cl.view(b, 1, 1, size)  # (B, 1, 1, S)
     return cols0 + cl * (cols1 - cols0)
 
 
@@ -230,7 +230,7 @@ def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
 def _apply_op(x: torch.Tensor, op: int, value: torch.Tensor) -> torch.Tensor:
     """One colour-jitter operation with per-sample value (B,)."""
     if op == 0:  # brightness: x * f
-        return (x * value.view(-1, 1, 1, 1)).clamp(0, 1)
+        return (x * value.view(-1, 1, 1, 1)).clamp(0, 1)  # factor as (B, 1, 1, 1)
     if op == 1:  # contrast: blend with the mean luma of each image
         return _blend(x, grayscale(x).mean(dim=(1, 2, 3), keepdim=True), value)
     if x.shape[1] == 1:  # saturation and hue leave a grayscale image unchanged
@@ -238,7 +238,7 @@ def _apply_op(x: torch.Tensor, op: int, value: torch.Tensor) -> torch.Tensor:
     if op == 2:  # saturation: blend with the luma image
         return _blend(x, grayscale(x), value)
     hsv = rgb_to_hsv(x)
-    hue = torch.remainder(hsv[:, 0] + value.view(-1, 1, 1), 1.0)
+    hue = torch.remainder(hsv[:, 0] + value.view(-1, 1, 1), 1.0)  # (B, H, W)
     return hsv_to_rgb(torch.stack([hue, hsv[:, 1], hsv[:, 2]], 1))
 
 
@@ -250,7 +250,7 @@ def color_jitter(x: torch.Tensor, params: AugmentParams) -> torch.Tensor:
         for op in range(4):
             mask = (op_here == op) & params.jitter  # (B,)
             changed = _apply_op(out, op, params.factors[:, op])
-            out = torch.where(mask.view(-1, 1, 1, 1), changed, out)
+            out = torch.where(mask.view(-1, 1, 1, 1), changed, out)  # mask as (B, 1, 1, 1)
     return out
 
 
@@ -267,10 +267,10 @@ def augment_batch(x: torch.Tensor, params: AugmentParams, cfg: AugmentConfig = A
     if len(params) != x.shape[0]:
         raise ValueError(f"{len(params)} parameter sets for a batch of {x.shape[0]} images")
     y = resized_crop(x, params, cfg.size)
-    y = torch.where(params.flip.view(-1, 1, 1, 1), y.flip(-1), y)
+    y = torch.where(params.flip.view(-1, 1, 1, 1), y.flip(-1), y)  # flag as (B, 1, 1, 1)
     y = color_jitter(y, params)
     gray = grayscale(y).expand_as(y)  # (B, C, S, S): luma replicated to every channel
-    return torch.where(params.gray.view(-1, 1, 1, 1), gray, y)
+    return torch.where(params.gray.view(-1, 1, 1, 1), gray, y)  # flag as (B, 1, 1, 1)
 
 
 def two_views(x: torch.Tensor, cfg: AugmentConfig = AugmentConfig(), *,
