@@ -1,0 +1,90 @@
+"""Instructors' reference for 04_simsiam: the kNN classifier and output std used by hidden tests,
+and the evaluator that scores a submitted checkpoint on held-out data (never a printed number).
+
+Students never see this module; the hidden parts of the graded cells import it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from course_lib.checkpoints import load_into
+from course_lib.metrics.knn import knn_accuracy, mean_output_std
+from course_lib.nets.simsiam import SimSiamNet
+from course_lib.profiles import get_profile
+from course_lib.train.simsiam import profile_data
+
+
+def negative_cosine_similarity(p, z, stop_gradient=True):
+    """-mean_b cos(p_b, z_b), z detached when ``stop_gradient`` (paper Eq. 1)."""
+    if stop_gradient:
+        z = z.detach()
+    return -F.cosine_similarity(p, z, dim=1).mean()
+
+
+def simsiam_loss(p1, p2, z1, z2, stop_gradient=True):
+    """Symmetrised loss L = D(p1, z2)/2 + D(p2, z1)/2 (paper Eq. 2 / Eq. 4)."""
+    return (negative_cosine_similarity(p1, z2, stop_gradient) + negative_cosine_similarity(p2, z1, stop_gradient)) / 2
+
+
+def simsiam_forward(model, x1, x2):
+    """(p1, p2, z1, z2) with z = encoder(x), p = predictor(z)."""
+    z1, z2 = model.encoder(x1), model.encoder(x2)
+    return model.predictor(z1), model.predictor(z2), z1, z2
+
+
+def knn_predict(query, bank, bank_labels, k, temperature, num_classes):
+    """Weighted kNN vote (Wu et al., 2018): cosine similarities, top k, weights exp(s / t)."""
+    q = F.normalize(query.float(), dim=1)  # (M, F)
+    b = F.normalize(bank.float(), dim=1)  # (N, F)
+    sim = q @ b.T  # (M, N)
+    top_sim, top_idx = sim.topk(k, dim=1)  # (M, k)
+    weights = torch.exp(top_sim / temperature)  # (M, k)
+    votes = torch.zeros(len(q), num_classes, device=q.device, dtype=weights.dtype)
+    votes.scatter_add_(1, bank_labels[top_idx], weights)  # (M, C)
+    return votes.argmax(dim=1)
+
+
+def output_std(z):
+    """Mean over dimensions of the per-dimension std (over the batch) of z / ||z|| (paper Sec. 3)."""
+    zn = F.normalize(z.float(), dim=1)  # (B, d)
+    return zn.std(dim=0).mean()
+
+
+def load_model(path: str | Path, *, profile: str, predictor: str = "mlp") -> SimSiamNet:
+    """Build the profile's network and load a submitted checkpoint into it (CheckpointError if unfit)."""
+    cfg = get_profile("04_simsiam", profile)
+    model = SimSiamNet(cfg.net_config(predictor=predictor))
+    load_into(model, path)
+    return model.eval()
+
+
+def heldout_data(profile: str):
+    """(bank images, bank labels, query images, query labels) of the profile, resized for the nets."""
+    train, test = profile_data(get_profile("04_simsiam", profile))
+    return train.images, train.labels, test.images, test.labels
+
+
+def evaluate(model: SimSiamNet, *, profile: str, device: str | torch.device = "cpu") -> dict:
+    """kNN accuracy (reference classifier) and output std of ``model`` on the held-out split."""
+    cfg = get_profile("04_simsiam", profile)
+    bank_x, bank_y, query_x, query_y = heldout_data(profile)
+    model = model.to(device)
+    acc = knn_accuracy(model.backbone, knn_predict, bank_images=bank_x, bank_labels=bank_y, query_images=query_x,
+                       query_labels=query_y, k=cfg.knn_k, temperature=cfg.knn_t, num_classes=10, device=device)
+    return {"knn_accuracy": acc, "output_std": mean_output_std(model, query_x, output_std, device=device)}
+
+
+def random_init_accuracy(*, profile: str, seed: int = 0, device: str | torch.device = "cpu") -> float:
+    """kNN accuracy of the profile's backbone at random initialisation (``seed``): the baseline."""
+    cfg = get_profile("04_simsiam", profile)
+    torch.manual_seed(seed)
+    return evaluate(SimSiamNet(cfg.net_config()), profile=profile, device=device)["knn_accuracy"]
+
+
+def evaluate_checkpoint(path: str | Path, *, profile: str, predictor: str = "mlp",
+                        device: str | torch.device = "cpu") -> dict:
+    """Load a submitted checkpoint and :func:`evaluate` it."""
+    return evaluate(load_model(path, profile=profile, predictor=predictor), profile=profile, device=device)

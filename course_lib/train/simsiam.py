@@ -1,0 +1,127 @@
+"""The SimSiam training loop: two augmented views, the student's forward and loss, SGD + cosine.
+
+The loop takes the student's functions as arguments (``simsiam_forward``, ``simsiam_loss``,
+``output_std``, and a ``monitor`` callback that usually wraps ``knn_predict``), so the same loop
+trains the healthy run and both ablations (``stop_gradient=False``; an identity predictor is a
+property of the model). It keeps running sums on the device and syncs once per epoch.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+from course_lib.data import Dataset
+from course_lib.device import autocast
+from course_lib.kernels.augment import AugmentConfig, two_views
+from course_lib.progress import progress
+
+
+def prepare_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize (N, C, H, W) images to ``size`` x ``size`` (antialiased bilinear); a no-op at that size."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
+                                           antialias=True).clamp(-1, 1)  # (N, C, size, size)
+
+
+def sgd_with_cosine(model: nn.Module, *, lr: float, momentum: float, weight_decay: float, total_steps: int):
+    """SGD and a per-step cosine decay of the learning rate to 0 (paper Sec. 4)."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    # lr_t = lr * 0.5 * (1 + cos(pi t / T))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total_steps) / total_steps)))
+    return opt, sched
+
+
+def train_simsiam(model: nn.Module, data: Dataset, *, forward: Callable, loss_fn: Callable,
+                  output_std: Callable, epochs: int, batch_size: int, lr: float, momentum: float = 0.9,
+                  weight_decay: float = 5e-4, stop_gradient: bool = True, augment: AugmentConfig = AugmentConfig(),
+                  monitor: Callable[[nn.Module], float] | None = None, monitor_every: int = 1,
+                  seed: int = 0, device: torch.device | str = "cpu", desc: str = "simsiam") -> dict:
+    """Train ``model`` (a ``SimSiamNet``) with SimSiam on ``data.images``; return the history.
+
+    Args:
+        forward: ``simsiam_forward(model, x1, x2) -> (p1, p2, z1, z2)``.
+        loss_fn: ``simsiam_loss(p1, p2, z1, z2, stop_gradient=...) -> scalar``.
+        output_std: ``(B, d) -> scalar``: logged on z1 of every batch, averaged over the epoch.
+        monitor: ``model -> kNN accuracy``, called before training (epoch 0) and every
+            ``monitor_every`` epochs and after the last one.
+        stop_gradient: passed to ``loss_fn`` (False is the collapse ablation).
+        seed: seeds the data order and the augmentation (the model is built by the caller).
+
+    Returns:
+        ``{"loss": [...], "std": [...]}`` per epoch (1..epochs) and ``"knn": {epoch: accuracy}``.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
+    device = torch.device(device)
+    model.to(device).train()
+    cpu_gen = torch.Generator().manual_seed(seed)
+    aug_gen = torch.Generator(device=device).manual_seed(seed + 1)
+    loader = data.loader(batch_size, shuffle=True, drop_last=True, device=device, generator=cpu_gen)
+    total = epochs * len(loader)
+    opt, sched = sgd_with_cosine(model, lr=lr, momentum=momentum, weight_decay=weight_decay, total_steps=total)
+    history = {"loss": [], "std": [], "knn": {}}
+    if monitor is not None:
+        history["knn"][0] = monitor(model)
+        model.train()
+    bar = progress(total=total, desc=desc)
+    for epoch in range(1, epochs + 1):
+        loss_sum = torch.zeros((), device=device)
+        std_sum = torch.zeros((), device=device)
+        for x in loader:
+            x1, x2 = two_views(x, augment, generator=aug_gen)
+            with autocast(device):
+                p1, p2, z1, z2 = forward(model, x1, x2)
+            loss = loss_fn(p1.float(), p2.float(), z1.float(), z2.float(), stop_gradient=stop_gradient)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach()
+            std_sum += output_std(z1.detach().float())
+            bar.update(1)
+        history["loss"].append(float(loss_sum) / len(loader))  # one sync per epoch
+        history["std"].append(float(std_sum) / len(loader))
+        if monitor is not None and (epoch % monitor_every == 0 or epoch == epochs):
+            history["knn"][epoch] = monitor(model)
+            model.train()
+        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", std=f"{history['std'][-1]:.3f}")
+    bar.close()
+    return history
+
+
+def profile_data(cfg) -> tuple[Dataset, Dataset]:
+    """The (train, held-out) splits of a ``SimSiamProfile``'s data set, resized to its image size."""
+    from course_lib.data import load
+
+    out = []
+    for split in ("train", cfg.heldout_split):
+        ds = load(cfg.dataset, split)
+        out.append(Dataset(prepare_images(ds.images, cfg.image_size), ds.labels, ds.name, split))
+    return out[0], out[1]
+
+
+def train_profile(model: nn.Module, cfg, *, forward: Callable, loss_fn: Callable, output_std: Callable,
+                  knn_predict: Callable | None = None, stop_gradient: bool = True, seed: int = 0,
+                  device: torch.device | str = "cpu", desc: str = "simsiam") -> dict:
+    """:func:`train_simsiam` with every setting taken from the profile ``cfg`` (a ``SimSiamProfile``).
+
+    The kNN monitor (when ``knn_predict`` is given) classifies the held-out split with the training
+    split as the bank, using ``cfg.knn_k`` neighbours and temperature ``cfg.knn_t``.
+    """
+    from course_lib.metrics.knn import knn_accuracy
+
+    train, heldout = profile_data(cfg)
+    monitor = None
+    if knn_predict is not None:
+        def monitor(m):
+            return knn_accuracy(m.backbone, knn_predict, bank_images=train.images, bank_labels=train.labels,
+                                query_images=heldout.images, query_labels=heldout.labels, k=cfg.knn_k,
+                                temperature=cfg.knn_t, num_classes=int(train.labels.max()) + 1, device=device)
+    return train_simsiam(model, train, forward=forward, loss_fn=loss_fn, output_std=output_std, epochs=cfg.epochs,
+                         batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                         stop_gradient=stop_gradient, augment=cfg.augment_config(), monitor=monitor,
+                         monitor_every=cfg.knn_every, seed=seed, device=device, desc=desc)
