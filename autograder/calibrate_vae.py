@@ -91,7 +91,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     cfg = get_profile("02_vae", "fast")
-    train_images = load_images(cfg.dataset, "train", image_size=cfg.image_size)
+    train_images = load_images(cfg.dataset, "train", image_size=cfg.image_size, limit=cfg.train_size)
     val_images = load_images(cfg.dataset, "val", image_size=cfg.image_size)
     start = time.monotonic()
     rows = []
@@ -120,7 +120,7 @@ def render(cfg, seeds, rows, seconds) -> str:
         "Written by `autograder/calibrate_vae.py`. Validation reconstruction loss (squared error summed over",
         "C, H, W, mean over the 1,000 mnist5k validation digits padded to 32x32) after the last epoch, evaluated",
         "as the hidden threshold tests do (`autograder.reference.vae.evaluate`, one posterior sample with a",
-        f"fixed eps). Profile: widths {cfg.widths}, batch {cfg.batch_size}, {cfg.epochs} epochs, latent {cfg.vae_latent}.",
+        f"fixed eps). Profile: widths {cfg.widths}, batch {cfg.batch_size}, {cfg.epochs} epochs on {cfg.train_size or 'all'} training digits, latent {cfg.vae_latent}.",
         f"Correct runs: reference losses with seeds {', '.join(map(str, seeds))}. Mistakes: one run each.",
         "",
         "| run | threshold | correct runs (recon / KL) | worst correct | margin below | mistake | recon / KL | margin above |",

@@ -63,7 +63,7 @@ def load_images(dataset: str, split: str, *, image_size: int = 32, limit: int | 
         (N, C, image_size, image_size) float32 (the first ``limit`` images when given).
     """
     images = load(dataset, split).images  # (N, C, H, W)
-    if limit is not None:
+    if limit:
         images = images[:limit]
     h, w = images.shape[-2:]
     if h > image_size or w > image_size:
