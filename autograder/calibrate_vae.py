@@ -8,10 +8,13 @@ docs/calibration/02_vae.md. A threshold is well placed when it sits between the 
 and the best broken one.
 
     PYTHONPATH=. OMP_NUM_THREADS=2 python -m autograder.calibrate_vae --seeds 0 1 2
+    # re-render the table (e.g. after moving a threshold) from the raw results it saved:
+    PYTHONPATH=. python -m autograder.calibrate_vae --render docs/calibration/02_vae.json
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -89,8 +92,15 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--mistake-seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--render", type=Path, help="re-render the table from a saved results JSON; train nothing")
     args = parser.parse_args(argv)
     cfg = get_profile("02_vae", "fast")
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        rows = [(r["label"], r["field"], r["correct"], r["mistakes"]) for r in saved["rows"]]
+        args.out.write_text(render(cfg, saved["seeds"], rows, saved["seconds"]))
+        print(args.out.read_text())
+        return
     train_images = load_images(cfg.dataset, "train", image_size=cfg.image_size, limit=cfg.train_size)
     val_images = load_images(cfg.dataset, "val", image_size=cfg.image_size)
     start = time.monotonic()
@@ -107,8 +117,13 @@ def main(argv=None) -> None:
             mistakes[name] = train_and_eval(cfg, kind, fn, schedule, args.mistake_seed, train_images, val_images)
             print(label, name, mistakes[name], flush=True)
         rows.append((label, field, correct, mistakes))
-    text = render(cfg, args.seeds, rows, time.monotonic() - start)
+    seconds = time.monotonic() - start
+    text = render(cfg, args.seeds, rows, seconds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(
+        {"seeds": args.seeds, "seconds": seconds,
+         "rows": [{"label": label, "field": field, "correct": correct, "mistakes": mistakes}
+                  for label, field, correct, mistakes in rows]}, indent=1) + "\n")
     args.out.write_text(text)
     print(text)
 
