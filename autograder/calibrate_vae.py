@@ -151,7 +151,19 @@ def render(cfg, seeds, rows, seconds) -> str:
                     else "| | | | | |")
             lines.append(f"{head} {name} | {r['recon']:.1f} / {r['kl']:.1f} | {r['recon'] - limit:+.1f} |")
             first = False
-    lines += ["", f"Total time: {seconds:.0f} s on this machine.", ""]
+    kls = {label: [r["kl"] for r in correct] for label, _f, correct, _m in rows if label.startswith("VAE beta")}
+    lines += [
+        "",
+        "A negative margin above means the threshold cannot catch that mistake; those mistakes are caught by",
+        "the unit-test cells only (Adam makes an AE nearly insensitive to the loss scale; the log-variance",
+        "mix-up weakens the KL and so reconstructs better).",
+        "",
+        "Validation KL per seed (the KL-order cell checks the profile's `kl_order_betas`, "
+        f"here {cfg.kl_order_betas}): " + "; ".join(f"{k}: {', '.join(f'{v:.2f}' for v in vs)}" for k, vs in kls.items()),
+        "",
+        f"Total time: {seconds:.0f} s on this machine (2 cores shared with other jobs, OMP_NUM_THREADS=1).",
+        "",
+    ]
     return "\n".join(lines)
 
 
