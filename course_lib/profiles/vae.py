@@ -1,0 +1,89 @@
+"""Profiles of assignment 02_vae (AE, VAE and beta-VAE; CMU 16-824 vae/ homework).
+
+``full`` follows the anchor: CIFAR-10 in [-1, 1], batch 256, Adam 1e-3, gradient clipping at norm 1,
+20 epochs, latent sizes 16 / 128 / 1024, the anchor's widths 32-64-128-256. Its thresholds are the
+anchor's reference values of the validation reconstruction loss (sum over C, H, W, mean over the
+batch) at the last epoch (epoch 19).
+
+``fast`` runs the whole notebook in about three CPU minutes: mnist5k padded to 1x32x32, widths
+8-16-32-64, fewer epochs, and a small beta-VAE on the shapes data set for the traversal widget. Its
+thresholds come from ``autograder/calibrate_vae.py`` (table in docs/calibration/02_vae.md).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from . import register
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEProfile:
+    """Settings and reference thresholds of 02_vae.
+
+    Thresholds are upper bounds on the validation reconstruction loss (squared error summed over
+    C, H, W, averaged over the validation images) of the submitted checkpoints after the last epoch.
+    """
+
+    dataset: str = "cifar10"
+    in_channels: int = 3
+    image_size: int = 32  # mnist5k's 28x28 digits are padded to this size with the background value
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    batch_size: int = 256
+    train_size: int = 0  # 0: the whole training split; else its first train_size images
+    lr: float = 1e-3
+    grad_clip: float = 1.0
+    epochs: int = 20
+    latent_sizes: tuple[int, ...] = (16, 128, 1024)  # the AE runs
+    vae_latent: int = 1024  # latent size of every VAE run
+    betas: tuple[float, ...] = (0.8, 1.0, 1.2)
+    linear_target: float = 1.0  # the linear schedule goes from 0 to this value at the last epoch
+    seed: int = 0
+    eval_seed: int = 1234  # the eps of the reference evaluation
+    # the shapes beta-VAE for the traversal widget (0 epochs: not trained)
+    shapes_latent: int = 10
+    shapes_beta: float = 4.0
+    shapes_epochs: int = 20
+    shapes_train_size: int = 8192
+    # thresholds on the validation reconstruction loss at the last epoch
+    ae_recon_max: float = 40.0  # AE, latent size vae_latent (1024)
+    vae_recon_max: float = 145.0  # beta = 1
+    beta08_recon_max: float = 130.0
+    beta12_recon_max: float = 155.0
+    linear_recon_max: float = 125.0
+    # the validation KL must decrease along these betas (constant-beta runs)
+    kl_order_betas: tuple[float, ...] = (0.8, 1.0, 1.2)
+
+    def __post_init__(self) -> None:
+        if self.image_size % 8:
+            raise ValueError(f"image_size must be a multiple of 8, got {self.image_size}")
+        if self.vae_latent not in self.latent_sizes:
+            raise ValueError(f"vae_latent {self.vae_latent} must be one of latent_sizes {self.latent_sizes}")
+        if self.epochs < 2:
+            raise ValueError("epochs must be at least 2 (the linear schedule needs a first and a last epoch)")
+        if not set(self.kl_order_betas) <= set(self.betas):
+            raise ValueError(f"kl_order_betas {self.kl_order_betas} must be among betas {self.betas}")
+
+
+FULL = VAEProfile()
+
+FAST = VAEProfile(
+    dataset="mnist5k",
+    in_channels=1,
+    image_size=32,
+    widths=(8, 16, 32, 64),
+    batch_size=32,
+    train_size=2000,
+    epochs=4,
+    shapes_epochs=0,  # over the CPU budget: the traversal widget uses the mnist5k VAE instead
+    # calibrated by autograder/calibrate_vae.py (docs/calibration/02_vae.md)
+    # the mean-image predictor scores 209 and an untrained net 213-260; see the calibration table
+    ae_recon_max=205.0,
+    vae_recon_max=200.0,
+    beta08_recon_max=200.0,
+    beta12_recon_max=200.0,
+    linear_recon_max=210.0,
+    # after 4 short epochs the KL of beta 1 and 1.2 are within noise of each other (calibration table)
+    kl_order_betas=(0.8, 1.2),
+)
+
+register("02_vae", full=FULL, fast=FAST)

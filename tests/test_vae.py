@@ -1,0 +1,245 @@
+"""02_vae: the solution's functions against torch.distributions and closed forms; nets, loop, widgets."""
+from __future__ import annotations
+
+import math
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.distributions import Normal, kl_divergence
+
+from conftest import SOLUTIONS, solution_functions
+from course_lib.nets.conv_vae import AutoEncoder, VAE, build_model
+from course_lib.profiles import get_profile
+from course_lib.train.vae import TrainConfig, load_images, train, validate
+from course_lib.widgets import vae as widgets
+
+NAME = "02_vae"
+
+
+@pytest.fixture(scope="module")
+def sol():
+    return solution_functions(NAME)
+
+
+def _tiny(kind, seed=0, c=1, size=8, d=3):
+    torch.manual_seed(seed)
+    return build_model(kind, latent_dim=d, in_channels=c, image_size=size, widths=(2, 3, 4, 5))
+
+
+# --- student functions -----------------------------------------------------------------------------
+def test_kl_matches_torch_distributions(sol):
+    torch.manual_seed(0)
+    mu, log_std = torch.randn(10, 7, dtype=torch.float64), torch.randn(10, 7, dtype=torch.float64)
+    want = kl_divergence(Normal(mu, log_std.exp()), Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(1)
+    got = sol.kl_to_standard_normal(mu, log_std)
+    assert got.shape == (10,)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_reparameterize_formula_and_gradients(sol):
+    torch.manual_seed(1)
+    mu = torch.randn(4, 3, requires_grad=True)
+    log_std = torch.randn(4, 3, requires_grad=True)
+    eps = torch.randn(4, 3)
+    z = sol.reparameterize(mu, log_std, eps)
+    # closed form: sigma = exp(log_std)
+    torch.testing.assert_close(z, mu + log_std.exp() * eps)
+    z.sum().backward()
+    torch.testing.assert_close(mu.grad, torch.ones(4, 3))
+    torch.testing.assert_close(log_std.grad, (log_std.exp() * eps).detach())
+    # the same draw as torch.distributions' rsample with the same eps (loc + scale * eps)
+    torch.manual_seed(5)
+    sample = Normal(mu.detach(), log_std.detach().exp()).rsample()
+    torch.manual_seed(5)
+    torch.testing.assert_close(sol.reparameterize(mu.detach(), log_std.detach(), torch.randn(4, 3)), sample)
+
+
+def test_ae_loss_reduction(sol):
+    model = _tiny("ae", c=3, size=16)
+    x = torch.rand(6, 3, 16, 16) * 2 - 1
+    loss, parts = sol.ae_loss(model, x)
+    want = F.mse_loss(model(x), x, reduction="sum") / 6  # sum over C, H, W and batch, / B
+    torch.testing.assert_close(loss, want)
+    assert parts["recon_loss"] is loss or torch.equal(parts["recon_loss"], loss)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.8, 1.2])
+def test_vae_loss_matches_independent_terms(sol, beta):
+    model = _tiny("vae", c=3, size=16, d=4)
+    x, eps = torch.rand(5, 3, 16, 16) * 2 - 1, torch.randn(5, 4)
+    total, parts = sol.vae_loss(model, x, eps, beta=beta)
+    mu, log_std = model.encoder(x)
+    q = Normal(mu, log_std.exp())
+    recon = F.mse_loss(model.decoder(mu + log_std.exp() * eps), x, reduction="sum") / 5
+    kl = kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(1).mean()
+    torch.testing.assert_close(parts["recon_loss"], recon)
+    torch.testing.assert_close(parts["kl_loss"], kl)
+    torch.testing.assert_close(total, recon + beta * kl)
+
+
+def test_schedules_first_middle_last(sol):
+    f = sol.linear_beta_schedule(20, 1.0)
+    assert f(0) == 0.0
+    assert f(19) == pytest.approx(1.0, abs=1e-12)  # exactly the target at max_epochs - 1
+    assert f(9.5) == pytest.approx(0.5)
+    g = sol.linear_beta_schedule(5, 1.2)
+    assert [g(e) for e in range(5)] == pytest.approx([0.0, 0.3, 0.6, 0.9, 1.2])
+    assert all(sol.constant_beta_schedule(0.8)(e) == 0.8 for e in (0, 10, 19))
+
+
+# --- the hidden tests catch each common mistake, each in its own cell --------------------------------
+MISTAKES = {
+    "mean over all elements": ("ae_loss", "def ae_loss(model, x):\n"
+                               "    loss = ((model.decoder(model.encoder(x)) - x) ** 2).mean()\n"
+                               "    return loss, {'recon_loss': loss}\n", "test_ae_loss", "mean over all elements"),
+    "KL summed over the batch": ("vae_loss", "def vae_loss(model, x, eps, beta=1.0):\n"
+                                 "    mu, log_std = model.encoder(x)\n"
+                                 "    x_hat = model.decoder(reparameterize(mu, log_std, eps))\n"
+                                 "    recon = ((x_hat - x) ** 2).flatten(1).sum(1).mean()\n"
+                                 "    kl = kl_to_standard_normal(mu, log_std).sum()\n"
+                                 "    return recon + beta * kl, {'recon_loss': recon, 'kl_loss': kl}\n",
+                                 "test_vae_loss", "summed over the batch"),
+    "log_std as log-variance": ("kl_to_standard_normal", "def kl_to_standard_normal(mu, log_std):\n"
+                                "    return 0.5 * (mu ** 2 + torch.exp(log_std) - 1 - log_std).sum(1)\n",
+                                "test_kl_to_standard_normal", "log-variance"),
+}
+
+
+def _unit_test_cells():
+    nb = nbformat.read(SOLUTIONS / NAME / f"{NAME}.ipynb", as_version=4)
+    cells = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta["grade_id"].endswith(("_threshold", "_with_beta")):
+            cells[meta["grade_id"]] = cell.source
+    return cells
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_each_mistake_fails_exactly_its_hidden_test(mistake):
+    fn, source, cell_id, hint = MISTAKES[mistake]
+    module = solution_functions(NAME)
+    exec(source, module.__dict__)
+    failed = {}
+    for gid, src in _unit_test_cells().items():
+        try:
+            exec(src, dict(module.__dict__))
+        except AssertionError as exc:
+            failed[gid] = str(exc)
+    assert list(failed) == [cell_id], f"{mistake}: failed {failed}"
+    assert hint in failed[cell_id]
+
+
+def test_solution_passes_all_unit_test_cells():
+    module = solution_functions(NAME)
+    for src in _unit_test_cells().values():
+        exec(src, dict(module.__dict__))
+
+
+# --- nets ---------------------------------------------------------------------------------------------
+def test_encoder_returns_mu_log_std_and_decoder_mirrors():
+    model = VAE(in_channels=3, image_size=32, latent_dim=16)
+    mu, log_std = model.encoder(torch.zeros(2, 3, 32, 32))
+    assert mu.shape == log_std.shape == (2, 16)
+    assert model.decoder(mu).shape == (2, 3, 32, 32)
+    assert [m.out_channels for m in model.encoder.convs if isinstance(m, torch.nn.Conv2d)] == [32, 64, 128, 256]
+    ae = AutoEncoder(in_channels=1, image_size=32, latent_dim=5, widths=(4, 4, 8, 8))
+    assert ae.encoder(torch.zeros(3, 1, 32, 32)).shape == (3, 5)
+
+
+def test_nets_reject_bad_input():
+    model = VAE(in_channels=1, image_size=32, latent_dim=4, widths=(2, 2, 2, 2))
+    with pytest.raises(ValueError, match=r"\(B, 1, 32, 32\)"):
+        model.encoder(torch.zeros(2, 1, 28, 28))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        VAE(in_channels=1, image_size=28, latent_dim=4)
+    with pytest.raises(ValueError, match="'ae' or 'vae'"):
+        build_model("gan", latent_dim=2, in_channels=1, image_size=8, widths=(1, 1, 1, 1))
+
+
+# --- data, loop, evaluator ----------------------------------------------------------------------------
+def test_load_images_pads_with_background():
+    raw = __import__("course_lib.data", fromlist=["load"]).load("mnist5k", "val").images
+    padded = load_images("mnist5k", "val", image_size=32)
+    assert padded.shape == (raw.shape[0], 1, 32, 32)
+    torch.testing.assert_close(padded[:, :, 2:30, 2:30], raw)
+    assert torch.all(padded[:, :, :2] == -1) and torch.all(padded[:, :, :, 30:] == -1)
+
+
+def test_training_loop_lowers_the_loss_and_records_history(sol):
+    x = load_images("synthetic", "train", image_size=32)[:64]
+    torch.manual_seed(0)
+    model = build_model("vae", latent_dim=4, in_channels=3, image_size=32, widths=(4, 4, 8, 8))
+    config = TrainConfig(epochs=3, batch_size=16, lr=3e-3)
+    before = validate(model, sol.vae_loss, x, config=config, beta=0.5)
+    hist = train(model, sol.vae_loss, x, x, config=config, beta_schedule=sol.linear_beta_schedule(3, 0.5),
+                 device="cpu")
+    assert hist["beta"] == pytest.approx([0.0, 0.25, 0.5])
+    assert len(hist["val_recon"]) == len(hist["val_kl"]) == 3
+    assert hist["val_recon"][-1] < before[0]
+    with pytest.raises(ValueError, match="beta_schedule"):
+        train(model, sol.vae_loss, x, x, config=config, device="cpu")
+
+
+def test_reference_evaluate_matches_mse():
+    from autograder.reference import vae as ref
+
+    model = _tiny("ae", c=1, size=16)
+    x = torch.rand(30, 1, 16, 16) * 2 - 1
+    got = ref.evaluate(model, x, batch_size=7)
+    with torch.no_grad():
+        want = F.mse_loss(model(x), x, reduction="sum").item() / 30
+    assert got["recon"] == pytest.approx(want, rel=1e-5) and got["kl"] == 0.0
+
+
+def test_profiles_registered_with_anchor_thresholds():
+    full = get_profile(NAME, "full")
+    assert (full.dataset, full.batch_size, full.epochs, full.latent_sizes) == ("cifar10", 256, 20, (16, 128, 1024))
+    assert (full.ae_recon_max, full.vae_recon_max, full.beta08_recon_max, full.beta12_recon_max,
+            full.linear_recon_max) == (40, 145, 130, 155, 125)
+    with pytest.raises(KeyError):
+        get_profile(NAME, "fast", epoch=3)
+
+
+# --- widgets ------------------------------------------------------------------------------------------
+def test_interpolation_endpoints_and_midpoint():
+    model = _tiny("vae", c=1, size=8)
+    xa, xb = torch.rand(1, 8, 8), torch.rand(1, 8, 8)
+    with torch.no_grad():
+        za, zb = model.encode(xa[None])[0], model.encode(xb[None])[0]
+        torch.testing.assert_close(widgets.interpolation_frame(model, xa, xb, 0.0), model.decoder(za[None])[0])
+        torch.testing.assert_close(widgets.interpolation_frame(model, xa, xb, 1.0), model.decoder(zb[None])[0])
+    codes = widgets.interpolate_codes(za, zb, torch.tensor([0.25]))
+    torch.testing.assert_close(codes[0], 0.75 * za + 0.25 * zb)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        widgets.interpolation_frame(model, xa, xb, 1.5)
+
+
+def test_traversal_changes_one_dimension_only():
+    model = _tiny("vae", c=1, size=8, d=4)
+    x = torch.rand(1, 8, 8)
+    strip = widgets.traverse(model, x, 2, [-1.0, 0.0, 1.0])
+    assert strip.shape == (3, 1, 8, 8)
+    with torch.no_grad():
+        z = model.encode(x[None])[0].clone()
+        z[2] = 1.0
+        torch.testing.assert_close(strip[2], model.decoder(z[None])[0])
+    with pytest.raises(ValueError, match="dim"):
+        widgets.traverse(model, x, 4, [0.0])
+
+
+def test_factor_correlation_matches_numpy():
+    model = _tiny("vae", c=1, size=32, d=3)
+    from course_lib.data import load
+
+    data = load("shapes", "val")
+    got = widgets.factor_correlation(model, data.images[:200], data.factors[:200])
+    with torch.no_grad():
+        z = model.encode(data.images[:200]).double().numpy()
+    f = data.factors[:200].double().numpy()
+    want = np.abs(np.corrcoef(z.T, f.T)[:3, 3:])
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-10)
+    assert not math.isnan(float(got.sum()))
