@@ -7,9 +7,10 @@
   function calls it (``CALLERS``) and, when the mistake changes training, the threshold cells;
 * a ``log_mean_exp`` hard-coded to the visible test's answer fails that cell's hidden part.
 
-Submissions are staged without checkpoints: nbgrader's autograde does not copy files matching
-``CourseDirectory.ignore`` (which lists ``checkpoints``, ``*.pt``) from a submission, so the fast profile
-retrains in every graded run anyway (about 10 s of CPU for this assignment).
+Submissions are staged as students hand them in: the notebook with the checkpoints its training cell
+saved. The solution and the mistakes that do not change training carry the solution run's checkpoint
+(the graded run loads it and trains nothing); ``bernoulli_mean`` changes what training optimises, so it
+is staged without one and its graded run retrains with the broken function; the blank has none.
 """
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ def log_mean_exp(y, dim):
     return torch.tensor([math.log(2.0)])  # the visible test's answer
 '''
 
+RETRAIN = {"bernoulli_mean"}  # mistakes that change training: staged without a checkpoint
+
 # submission -> (replaced answer cells, graded cells expected to score 0)
 CASES = {
     "lme_sum": ({"log_mean_exp": LME_SUM}, ("test_log_mean_exp", "test_log_mean_exp_stable") + IS_CELLS),
@@ -67,10 +70,10 @@ CASES = {
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
     subs = root / "submissions"
-    stage_submission(subs, "solution", NAME, checkpoints=False)
+    stage_submission(subs, "solution", NAME)
     stage_submission(subs, "blank", NAME, release=True, checkpoints=False)
     for student, (replace, _) in CASES.items():
-        stage_submission(subs, student, NAME, replace=replace, checkpoints=False)
+        stage_submission(subs, student, NAME, replace=replace, checkpoints=student not in RETRAIN)
     results = grade(subs, root / "course", log=lambda *a: None)
     return {r.student: r for r in results}
 

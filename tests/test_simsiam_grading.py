@@ -6,11 +6,12 @@
 * three common mistakes each lose exactly the points of the cells that test the broken function,
   plus the threshold cells when the mistake changes what training produces.
 
-Submissions are staged without checkpoints: nbgrader's autograde does not copy files matching
-``CourseDirectory.ignore`` (``checkpoints``, ``*.pt``) from a submission, so in the fast profile every
-graded run retrains the three runs with the student's functions. A missing ``detach`` therefore
-trains a collapsing "SimSiam" and also loses the stop-gradient run's threshold cells; the
-asymmetric loss still trains (paper, Table 4) and the kNN mistake only affects the monitor.
+Submissions are staged as students hand them in, notebook plus the checkpoints its training cells
+saved: the solution and the mistakes that do not change what training produces carry the solution
+run's checkpoints (the graded run loads them and trains nothing; the asymmetric loss still trains,
+paper Table 4, and the kNN mistake only affects the monitor). A missing ``detach`` is staged without
+checkpoints, so its graded run retrains with the student's functions, collapses, and also loses the
+stop-gradient run's threshold cells.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def knn_predict(query, bank, bank_labels, k, temperature, num_classes):
 
 THRESHOLD_CELLS = {"test_simsiam_knn_threshold", "test_simsiam_no_collapse"}
 
+RETRAIN = {"no_detach"}  # changes what training produces: staged without checkpoints
 MISTAKES = {
     "no_detach": ("negative_cosine_similarity", NO_DETACH, {"test_stop_gradient"} | THRESHOLD_CELLS),
     "not_symmetrised": ("simsiam_loss", NOT_SYMMETRISED, {"test_simsiam_loss"}),
@@ -56,10 +58,10 @@ MISTAKES = {
 @pytest.mark.slow
 def test_grading_end_to_end(tmp_path):
     subs = tmp_path / "submitted"
-    stage_submission(subs, "solution", NAME, checkpoints=False)
+    stage_submission(subs, "solution", NAME)
     stage_submission(subs, "blank", NAME, release=True, checkpoints=False)
     for student, (cell, source, _) in MISTAKES.items():
-        stage_submission(subs, student, NAME, replace={cell: source}, checkpoints=False)
+        stage_submission(subs, student, NAME, replace={cell: source}, checkpoints=student not in RETRAIN)
     results = {r.student: r for r in grade(subs, tmp_path / "course", log=lambda *a: None)}
 
     full = results["solution"]

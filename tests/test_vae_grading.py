@@ -15,10 +15,13 @@ ALL_CELLS = {**UNIT_CELLS, **THRESHOLD_CELLS}
 STUDENTS = {"mean_pixels": "mean over all elements", "kl_sum_batch": "KL summed over the batch",
             "logvar": "log_std as log-variance"}
 VAE_RECON_CELLS = ("test_vae_threshold", "test_beta08_threshold", "test_beta12_threshold", "test_linear_threshold")
-# The mistakes are staged without checkpoints, so the grader trains their models with the buggy loss
-# (fast profile). Per docs/calibration/02_vae.md: a mean over pixels in ae_loss still trains an AE
-# below the threshold, the log-variance KL still trains VAEs below theirs, and a KL summed over the
-# batch collapses every posterior, so its VAE reconstruction thresholds fail as well.
+# Submissions carry the checkpoints their training cells saved. Per docs/calibration/02_vae.md a mean
+# over pixels in ae_loss still trains an AE below the threshold and the log-variance KL still trains
+# VAEs below theirs, so those two are staged with the solution run's checkpoints (the graded run loads
+# them). A KL summed over the batch collapses every posterior: it is staged without checkpoints, the
+# grader trains its models with the buggy loss (fast profile), and its VAE reconstruction thresholds
+# fail as well.
+RETRAIN = {"kl_sum_batch"}
 LOST = {"mean_pixels": {"test_ae_loss"},
         "kl_sum_batch": {"test_vae_loss", *VAE_RECON_CELLS},
         "logvar": {"test_kl_to_standard_normal"}}
@@ -36,7 +39,7 @@ def test_grading_solution_blank_and_mistakes(tmp_course):
     stage_submission(subs, "blank", NAME, release=True, checkpoints=False)
     for student, mistake in STUDENTS.items():
         fn, source, _cell, _hint = MISTAKES[mistake]
-        stage_submission(subs, student, NAME, replace={fn: source}, checkpoints=False)
+        stage_submission(subs, student, NAME, replace={fn: source}, checkpoints=student not in RETRAIN)
     results = {r.student: r for r in grade(subs, tmp_course / "course", log=lambda *a: None)}
 
     assert set(results) == {"solution", "blank", *STUDENTS}
