@@ -38,6 +38,15 @@ def lab_server(root: Path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("COURSE_STATIC_WIDGETS", "NBGRADER_EXECUTION")}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    # render every cell (JupyterLab 4 virtualises long notebooks: off-screen cells have no DOM), and
+    # no news pop-up over the screenshots
+    settings = root / ".lab-settings"
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True, exist_ok=True)
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}')
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     log = open(root / "lab.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",

@@ -158,16 +158,13 @@ def _solved_release(name: str, folder: Path) -> Path:
     return target
 
 
-def _move_slider(page, index: int) -> float:
-    """Set slider ``index`` to a value away from its current one (from the handle's aria range)."""
+def _move_slider(page, index: int) -> None:
+    """Move slider ``index`` to the other end of its range with the keyboard (End, or Home when it
+    already sits at the end): works for float, int and selection sliders alike."""
     handle = page.locator(".widget-slider .noUi-handle").nth(index)
-    lo, hi, now = (float(handle.get_attribute(a)) for a in ("aria-valuemin", "aria-valuemax", "aria-valuenow"))
-    target = lo + 0.7 * (hi - lo) if abs(now - (lo + 0.7 * (hi - lo))) > 1e-9 else lo + 0.3 * (hi - lo)
-    readout = page.locator(".widget-slider .widget-readout").nth(index).inner_text()
-    if "." not in readout:
-        target = round(target)
-    set_slider(page, index, target)
-    return target
+    at_end = float(handle.get_attribute("aria-valuenow")) >= float(handle.get_attribute("aria-valuemax"))
+    handle.focus()
+    page.keyboard.press("Home" if at_end else "End")
 
 
 def _assignments():
