@@ -100,18 +100,33 @@ def open_notebook(page, url: str, relpath: str) -> None:
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('| Idle')", timeout=120_000)
 
 
-def run_all(page, timeout_s: float = 1200) -> None:
-    """Run every cell (Run menu) and wait until no cell is queued or running."""
+def run_all(page, timeout_s: float = 900, stall_s: float = 20) -> None:
+    """Run every cell (Run menu) and wait until each code cell shows an execution count.
+
+    Fails fast instead of waiting out ``timeout_s`` when execution stops early (a cell raised, so
+    JupyterLab dropped the rest of the queue): no cell running or queued for ``stall_s`` seconds while
+    some have not run. The error names the cells and the tracebacks shown.
+    """
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
     deadline = time.monotonic() + timeout_s
+    idle_since = None
     while time.monotonic() < deadline:
-        prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
-        # every code cell has run once its prompt shows an execution count: [1]:, [2]:, ...
-        if prompts and all(p.strip()[1:-2].isdigit() for p in prompts):
+        prompts = [p.strip() for p in page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()]
+        # an executed cell's prompt reads [12]:, a running or queued one [*]:, one never run [ ]:
+        if prompts and all(p[1:-2].isdigit() for p in prompts):
             return
+        if prompts and not any("*" in p for p in prompts):
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > stall_s:
+                not_run = [i for i, p in enumerate(prompts) if not p[1:-2].isdigit()]
+                raise RuntimeError(f"execution stopped with {len(not_run)} code cells not run (first: code cell "
+                                   f"{not_run[0]}); outputs on stderr: {errors(page)}")
+        else:
+            idle_since = None
         time.sleep(1)
-    raise TimeoutError(f"cells still running after {timeout_s:.0f} s")
+    prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+    raise TimeoutError(f"cells still running after {timeout_s:.0f} s; prompts: {prompts}; stderr: {errors(page)}")
 
 
 def errors(page) -> list[str]:

@@ -180,7 +180,7 @@ def test_released_assignment_runs_in_lab_and_its_sliders_redraw(name, tmp_path):
     art = _artifacts(tmp_path)
     with browser.lab_server(tmp_path) as url, browser.browser_page() as page:
         browser.open_notebook(page, url, f"{name}/{name}.ipynb")
-        browser.run_all(page, timeout_s=1500)
+        browser.run_all(page, timeout_s=900)
         assert browser.errors(page) == [], f"{name}: cells raised in the browser"
         assert page.locator(".jp-OutputArea-output img").count() >= 1, f"{name}: no figure rendered"
         sliders = page.locator(".widget-slider").count()

@@ -361,3 +361,20 @@ def test_training_loop_runs_and_logs(sol):
     assert len(hist["loss"]) == len(hist["std"]) == 2 and sorted(hist["knn"]) == [0, 1, 2]
     assert all(-1 <= v <= 1 for v in hist["loss"]) and net.training
     assert calls == [True, True, True]
+
+
+def test_neighbours_widget_core_matches_sklearn_cosine_neighbours():
+    from sklearn.neighbors import NearestNeighbors
+
+    from course_lib.widgets.simsiam import nearest_neighbours, neighbours_frame
+
+    gen = torch.Generator().manual_seed(0)
+    query, bank = torch.randn(7, 12, generator=gen), torch.randn(50, 12, generator=gen)
+    ref = NearestNeighbors(n_neighbors=5, metric="cosine", algorithm="brute").fit(bank.numpy())
+    _, expected = ref.kneighbors(query.numpy())
+    assert nearest_neighbours(query, bank, 5).tolist() == expected.tolist()
+    with pytest.raises(ValueError, match=r"\(M, F\)"):
+        nearest_neighbours(query, bank[:, :3], 5)
+    images = torch.rand(50, 1, 8, 8, generator=gen) * 2 - 1
+    fig = neighbours_frame(images[:7], images, {"a": (query, bank), "b": (bank[:7], bank)}, index=2, k=5)
+    assert len(fig.axes) == 2
