@@ -60,7 +60,7 @@ grade: setup
 	$(BIN)/python -m autograder grade $(SUBMISSIONS) --course-dir $(COURSE_DIR) --jobs $(JOBS)
 
 bench: setup
-	COURSE_PROFILE=fast $(BIN)/python -m course_lib.bench
+	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m course_lib.bench
 
 student-bundle: setup
 	$(BIN)/python -m autograder bundle --out dist/student-bundle.zip
