@@ -14,7 +14,7 @@ SUBMISSIONS ?= submissions
 COURSE_DIR  ?= grading/course
 JOBS        ?= 1
 
-.PHONY: setup browser-deps demo test test-quick lab release check-release grade bench student-bundle clean
+.PHONY: setup browser-deps demo test test-quick lab release check-release grade bench bench-grading student-bundle clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ demo: setup
 ## what those runs trained.
 test: setup browser-deps
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 COURSE_STATIC_WIDGETS=1 COURSE_GRADE_JOBS=2 $(PYTEST) $(SOLUTION_NOTEBOOKS) tests \
-		--nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider
+		--nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider --durations=30
 
 ## A few minutes: no notebook runs, no end-to-end grading.
 test-quick: setup
@@ -61,6 +61,10 @@ grade: setup
 
 bench: setup
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m course_lib.bench
+
+## Grading throughput (submissions per minute, --jobs 1 and 2) -> bench/grading.md
+bench-grading: setup
+	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m autograder.bench_grading
 
 student-bundle: setup
 	$(BIN)/python -m autograder bundle --out dist/student-bundle.zip

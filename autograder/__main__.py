@@ -1,4 +1,4 @@
-"""python -m autograder {release,check-release,grade,demo,bundle}"""
+"""python -m autograder {release,check-release,grade,demo,fixtures,bundle}"""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=None, help="wall-clock seconds per submission (default 3600)")
     p = sub.add_parser("demo", help="release, run the solutions (fast profile), autograde, report")
     p.add_argument("--work", type=Path, default=REPO / "grading" / "demo")
+    p = sub.add_parser("fixtures", help="stage grader-attacking submissions (see autograder/fixtures.py)")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--out", type=Path, default=REPO / "autograder" / "fixtures")
     p = sub.add_parser("bundle", help="build the student archive")
     p.add_argument("--out", type=Path, default=REPO / "dist" / "student-bundle.zip")
     args = parser.parse_args(argv)
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import main as demo
 
         return demo(args.work)
+    if args.command == "fixtures":
+        from .fixtures import main as fixtures
+
+        return fixtures(args.assignments or None, args.out)
     if args.command == "bundle":
         from .bundle import build
 

@@ -7,7 +7,7 @@ import os
 # ExecutePreprocessor.timeout). Fast-profile training cells take minutes on a laptop CPU.
 CELL_TIMEOUT_S = int(os.environ.get("COURSE_CELL_TIMEOUT", "1200"))
 # Files nbgrader copies along with a notebook: checkpoints of the full profile can be large (KB).
-MAX_FILE_SIZE_KB = 400_000
+MAX_FILE_SIZE_KB = 600_000  # above course_lib.checkpoints.DEFAULT_MAX_BYTES, so the loader (not a silent skip) refuses oversized ones
 # Never copied between course folders. CourseDirectory.ignore applies to every step, autograde's copy
 # of submitted/ to autograded/ included, so it must NOT list checkpoints: graded notebooks need the
 # checkpoints students submit. The CLI keeps run outputs out of releases by copying only the notebook
