@@ -127,3 +127,11 @@ def sample(generator: torch.nn.Module, n: int, *, seed: int = 0, batch_size: int
         with autocast(device):
             out.append(generator(z[start:start + batch_size].to(device)).float().clamp(-1, 1).cpu())
     return torch.cat(out)
+
+
+def config_for(cfg, variant: str) -> TrainConfig:
+    """The TrainConfig of ``variant`` under a GanProfile ``cfg`` (its critic steps, Adam, lambda, FID cadence)."""
+    iterations = cfg.generator_steps(variant)
+    return TrainConfig(iterations=iterations, n_critic=cfg.critic_steps(variant), batch_size=cfg.batch_size,
+                       lr=cfg.lr, betas=cfg.adam_betas(variant), gp_lambda=cfg.gp_lambda, fid_every=cfg.fid_every,
+                       log_every=max(1, min(25, iterations // 20)), seed=cfg.seed)
