@@ -328,3 +328,18 @@ def test_reference_fid_separates_real_digits_from_noise():
 def test_reference_missing_checkpoint_says_what_to_do(tmp_path):
     with pytest.raises(AssertionError, match="run the training cell"):
         ref.evaluate_checkpoint("lsgan", tmp_path / "nope.pt", profile="fast")
+
+
+def test_full_profile_nets_train_a_few_steps(sol):
+    """The full profile's DCGAN pair (narrowed) through the loop with WGAN-GP, on synthetic 32x32 colour images."""
+    from course_lib.data import Dataset
+
+    cfg = get_profile(NAME, "full", width=8)
+    torch.manual_seed(0)
+    gan = build_gan(cfg)
+    images = torch.rand(32, 3, 32, 32, generator=gen(9)) * 2 - 1
+    data = Dataset(images=images, labels=torch.zeros(32, dtype=torch.long), name="synthetic32", split="train")
+    hist = train_gan(gan.generator, gan.critic, d_loss=sol.d_loss_wgan_gp, g_loss=sol.g_loss_wgan,
+                     gradient_penalty=sol.gradient_penalty, data=data,
+                     config=TrainConfig(iterations=2, n_critic=2, batch_size=8, log_every=1))
+    assert len(hist["d_loss"]) == 2 and all(math.isfinite(v) for v in hist["d_loss"])

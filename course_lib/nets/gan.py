@@ -5,7 +5,7 @@
   penalty of WGAN-GP (a per-example gradient) stays well defined.
 * ``dcgan`` (full profile, 32x32 colour): G: z -> 4x4x4W -> 8x8x2W -> 16x16xW -> 32x32xC with
   transposed convolutions, BatchNorm and ReLU, tanh output; D: strided 4x4 convolutions with
-  LeakyReLU(0.2) and LayerNorm-free design (as Gulrajani et al. 2017 recommend for WGAN-GP), then a
+  LeakyReLU(0.2) and no normalisation layers (Gulrajani et al. 2017: no batch norm in the critic), then a
   linear score.
 
 Both map z of shape (B, D) to images (B, C, H, W) in [-1, 1], and images to scores (B, 1) (logits for
