@@ -144,14 +144,20 @@ def write_table(rows, cfg, out: Path) -> None:
         lines.append(
             f"- **{variant}: FID < {threshold}**: worst correct run {worst_ok:.1f} (margin {threshold - worst_ok:+.1f})"
             + (f"; best broken run it rejects {best_bad:.1f} (margin {best_bad - threshold:+.1f})" if caught else
-               "; no calibrated mistake trains this variant")
+               ("; no calibrated mistake is rejected" if broken else "; no calibrated mistake trains this variant"))
             + (f"; NOT rejected: {', '.join(f'{k} ({f:.1f})' for k, f in missed)}" if missed else "")
             + "."
         )
     lines += [
         "",
-        "Every mistake above (and the others in tests/test_gan.py) also fails a unit test cell of the notebook; the",
-        "threshold cells only add the check that the submitted generator really is trained.",
+        "Every mistake above (and the others in tests/test_gan.py) also fails a unit-test cell of the notebook; the",
+        "threshold cells add the check that the submitted generator really is trained. In these short CPU runs the",
+        "saturating generator loss does not hurt (the MLP discriminator never rejects the fakes confidently enough",
+        "for its gradient to vanish), and a penalty at the real images instead of x_hat costs little FID; neither",
+        "can be separated from the seed-to-seed spread of correct runs, so no threshold is set to reject them:",
+        "`test_g_loss_nonsaturating` and the hidden part of `test_gradient_penalty_linear` catch them. The",
+        "thresholds leave about 25-45% above the worst correct run (2 seeds only) and stay far below an untrained",
+        "generator (about 1,040-1,200) and noise (about 1,340).",
         "",
     ]
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -547,8 +547,10 @@ fig.savefig("figures/samples.png", dpi=100, bbox_inches="tight")
 plt.show()
 """),
 md(r"""
-**What the penalty enforces.** On points between real and generated images, the trained WGAN-GP critic's gradient
-norms should cluster around 1 (they are pulled there by the penalty; only on those lines).
+**What the penalty enforces.** The penalty only acts on the points $\hat x$ between real and generated images, and
+it pulls the critic's gradient norm there towards 1: a soft version of "$D$ is 1-Lipschitz". After a short run the
+norms should sit near 1 (not near 0 and not in the hundreds, as for an unconstrained critic); because the MLP critic is
+smooth, the real and generated images themselves end up with similar norms.
 """),
 code(r"""
 critic = gans["wgan_gp"].critic
