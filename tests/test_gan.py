@@ -1,0 +1,345 @@
+"""01_gan: the solution's losses, gradient penalty and interpolation against independent references
+(closed forms in numpy/scipy, torch.nn.functional.binary_cross_entropy on probabilities, per-example
+autograd), the hidden tests against the common mistakes, and the course_lib pieces (nets, loop, widgets,
+reference evaluator)."""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import nbformat
+import numpy as np
+import pytest
+import scipy.special
+import torch
+import torch.nn.functional as F
+
+from autograder.reference import gan as ref
+from course_lib.data import load
+from course_lib.nets.gan import GAN, build_critic, build_gan, build_generator
+from course_lib.profiles import get_profile
+from course_lib.profiles.gan import VARIANTS
+from course_lib.train.gan import TrainConfig, config_for, sample, train_gan
+from course_lib.widgets import gan as widget
+from conftest import SOLUTIONS, solution_functions
+
+matplotlib.use("Agg")
+NAME = "01_gan"
+
+
+@pytest.fixture(scope="module")
+def sol():
+    return solution_functions(NAME)
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+# ---------------------------------------------------------------- non-saturating losses
+
+@pytest.mark.parametrize("shape", [(6, 1), (5,)])
+def test_d_loss_nonsaturating_matches_bce_on_probabilities(sol, shape):
+    g = gen(0)
+    real, fake = 3 * torch.randn(*shape, generator=g, dtype=torch.float64), 3 * torch.randn(*shape, generator=g, dtype=torch.float64)
+    pr, pf = torch.sigmoid(real), torch.sigmoid(fake)
+    expected = F.binary_cross_entropy(pr, torch.ones_like(pr)) + F.binary_cross_entropy(pf, torch.zeros_like(pf))
+    out = sol.d_loss_nonsaturating(real, fake)
+    assert out.dim() == 0
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_d_loss_nonsaturating_closed_form_with_scipy(sol):
+    real = torch.tensor([0.3, -2.0, 5.0, 0.0], dtype=torch.float64)
+    fake = torch.tensor([1.0, -0.5, -4.0], dtype=torch.float64)
+    expected = (-np.log(scipy.special.expit(real.numpy())).mean()
+                - np.log(1 - scipy.special.expit(fake.numpy())).mean())
+    assert sol.d_loss_nonsaturating(real, fake).item() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("big", [100.0, 1e3, 1e5])
+def test_d_loss_nonsaturating_stable_at_extreme_logits(sol, big):
+    real = torch.tensor([[big], [-big]])
+    fake = torch.tensor([[-big], [big]])
+    naive = -(torch.log(torch.sigmoid(real)).mean() + torch.log(1 - torch.sigmoid(fake)).mean())
+    assert not torch.isfinite(naive)  # the naive formula really breaks here
+    out = sol.d_loss_nonsaturating(real, fake)
+    # BCE(big, 1) = 0, BCE(-big, 1) = big, BCE(-big, 0) = 0, BCE(big, 0) = big: the means are big / 2 each
+    assert out.item() == pytest.approx(big, rel=1e-6)
+
+
+def test_g_loss_nonsaturating_closed_form_and_gradient(sol):
+    fake = torch.tensor([[-30.0], [-3.0], [0.0], [4.0]], dtype=torch.float64, requires_grad=True)
+    loss = sol.g_loss_nonsaturating(fake)
+    expected = np.logaddexp(0, -fake.detach().numpy()).mean()  # -log sigmoid(l) = log(1 + e^{-l})
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+    grad, = torch.autograd.grad(loss, fake)
+    # d/dl -log sigmoid(l) = -(1 - sigmoid(l)); about -1 (not 0) where D rejects the fake
+    np.testing.assert_allclose(grad.numpy(), -(1 - scipy.special.expit(fake.detach().numpy())) / 4, rtol=1e-10)
+    assert grad[0].item() == pytest.approx(-0.25, rel=1e-9)
+    assert math.isfinite(sol.g_loss_nonsaturating(torch.tensor([-1e5])).item())
+
+
+# ---------------------------------------------------------------- LSGAN
+
+def test_lsgan_losses_closed_form(sol):
+    g = gen(1)
+    real, fake = torch.randn(7, 1, generator=g, dtype=torch.float64), torch.randn(4, 1, generator=g, dtype=torch.float64)
+    r, f = real.numpy(), fake.numpy()
+    assert sol.d_loss_lsgan(real, fake).item() == pytest.approx(0.5 * ((r - 1) ** 2).mean() + 0.5 * (f ** 2).mean(), rel=1e-12)
+    assert sol.g_loss_lsgan(fake).item() == pytest.approx(0.5 * ((f - 1) ** 2).mean(), rel=1e-12)
+    assert sol.d_loss_lsgan(torch.ones(3), torch.zeros(3)).item() == 0.0
+    assert sol.g_loss_lsgan(torch.ones(3)).item() == 0.0
+
+
+# ---------------------------------------------------------------- WGAN-GP
+
+def test_wgan_losses_closed_form(sol):
+    real = torch.tensor([[2.0], [0.0], [1.0]], dtype=torch.float64)
+    fake = torch.tensor([[-1.0], [0.5]], dtype=torch.float64)
+    gp = torch.tensor(0.25, dtype=torch.float64)
+    assert sol.d_loss_wgan_gp(real, fake, gp).item() == pytest.approx(-0.25 - 1.0 + 2.5, rel=1e-12)
+    assert sol.d_loss_wgan_gp(real, fake, gp, lam=1.0).item() == pytest.approx(-0.25 - 1.0 + 0.25, rel=1e-12)
+    assert sol.g_loss_wgan(fake).item() == pytest.approx(0.25, rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0, 7.0])
+def test_gradient_penalty_of_a_linear_critic_is_exact(sol, scale):
+    g = gen(2)
+    w = scale * torch.randn(3 * 4 * 4, generator=g, dtype=torch.float64)
+    critic = lambda x: (x.flatten(1) @ w).unsqueeze(1) + 0.7  # noqa: E731  D(x) = w . x + b
+    real, fake = torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64), torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64)
+    alpha = torch.rand(5, 1, 1, 1, generator=g, dtype=torch.float64)
+    out = sol.gradient_penalty(critic, real, fake, alpha)
+    assert out.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-10, abs=1e-12)
+
+
+def test_gradient_penalty_matches_per_example_gradients(sol):
+    """A conv critic: each example's gradient computed alone (one autograd call per example) as reference."""
+    torch.manual_seed(0)
+    critic = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.Tanh(), torch.nn.Flatten(),
+                                 torch.nn.Linear(4 * 5 * 5, 1)).double()
+    g = gen(3)
+    real, fake = torch.randn(6, 2, 5, 5, generator=g, dtype=torch.float64), torch.randn(6, 2, 5, 5, generator=g, dtype=torch.float64)
+    alpha = torch.rand(6, 1, 1, 1, generator=g, dtype=torch.float64)
+    terms = []
+    for i in range(6):
+        x = (alpha[i] * real[i] + (1 - alpha[i]) * fake[i]).unsqueeze(0).requires_grad_(True)
+        grad, = torch.autograd.grad(critic(x).sum(), x)
+        terms.append((grad.flatten().norm().item() - 1) ** 2)
+    assert sol.gradient_penalty(critic, real, fake, alpha).item() == pytest.approx(np.mean(terms), rel=1e-10)
+
+
+def test_gradient_penalty_gradient_reaches_the_critic(sol):
+    lin = torch.nn.Linear(12, 1).double()
+    g = gen(4)
+    real, fake = torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64), torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64)
+    critic = lambda x: lin(x.flatten(1))  # noqa: E731
+    sol.gradient_penalty(critic, real, fake, torch.rand(4, 1, 1, 1, generator=g, dtype=torch.float64)).backward()
+    w = lin.weight.detach()
+    torch.testing.assert_close(lin.weight.grad, 2 * (w.norm() - 1) * w / w.norm())  # d/dw (||w|| - 1)^2
+
+
+def test_interpolate_latents_matches_numpy(sol):
+    g = gen(5)
+    z0, z1 = torch.randn(8, generator=g), torch.randn(8, generator=g)
+    alphas = np.array([0.0, 0.2, 0.75, 1.0])
+    out = sol.interpolate_latents(z0, z1, torch.tensor(alphas, dtype=torch.float32))
+    assert out.shape == (4, 8)
+    np.testing.assert_allclose(out.numpy(), np.outer(1 - alphas, z0) + np.outer(alphas, z1), atol=1e-6)
+
+
+# ---------------------------------------------------------------- hidden tests catch the common mistakes
+
+MISTAKES = {
+    # a saturating generator loss: the minimax log(1 - D(G(z)))
+    "g_saturating": ("g_loss_nonsaturating", "test_g_loss_nonsaturating",
+                     lambda fake: -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))),
+    # sigmoid then BCE on probabilities: torch clamps the log at -100
+    "d_bce_on_probabilities": ("d_loss_nonsaturating", "test_d_loss_nonsaturating_stable",
+                               lambda r, f: F.binary_cross_entropy(torch.sigmoid(r), torch.ones_like(r))
+                               + F.binary_cross_entropy(torch.sigmoid(f), torch.zeros_like(f))),
+    # summed instead of averaged
+    "d_lsgan_sum": ("d_loss_lsgan", "test_d_loss_lsgan",
+                    lambda r, f: 0.5 * ((r - 1) ** 2).sum() + 0.5 * (f ** 2).sum()),
+    "d_lsgan_no_half": ("d_loss_lsgan", "test_d_loss_lsgan",
+                        lambda r, f: ((r - 1) ** 2).mean() + (f ** 2).mean()),
+    # sign error in the critic loss
+    "critic_sign": ("d_loss_wgan_gp", "test_d_loss_wgan_gp",
+                    lambda r, f, gp, lam=10.0: r.mean() - f.mean() + lam * gp),
+    "critic_fixed_lambda": ("d_loss_wgan_gp", "test_d_loss_wgan_gp",
+                            lambda r, f, gp, lam=10.0: f.mean() - r.mean() + 10.0 * gp),
+    "g_wgan_sign": ("g_loss_wgan", "test_g_loss_wgan", lambda f: f.mean()),
+    "interp_reversed": ("interpolate_latents", "test_interpolate_latents",
+                        lambda z0, z1, a: torch.stack([a_ * z0 + (1 - a_) * z1 for a_ in torch.as_tensor(a)])),
+}
+
+
+def _penalty_at(points):
+    def penalty(critic, real, fake, alpha):
+        x = points(real, fake, alpha).detach().requires_grad_(True)
+        grad, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    return penalty
+
+
+GP_MISTAKES = {
+    "gp_on_real": _penalty_at(lambda r, f, a: r),
+    "gp_on_fake": _penalty_at(lambda r, f, a: f),
+    "gp_alpha_swapped": _penalty_at(lambda r, f, a: (1 - a) * r + a * f),
+}
+
+
+def _test_cell(grade_id):
+    nb = nbformat.read(SOLUTIONS / NAME / f"{NAME}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return cell.source
+    raise KeyError(grade_id)
+
+
+def _run_cell(sol, grade_id, **functions):
+    namespace = dict(vars(sol))
+    namespace.update(functions)
+    exec(compile(_test_cell(grade_id), grade_id, "exec"), namespace)
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_each_mistake_fails_its_test_cell(sol, mistake):
+    fn_name, cell, wrong = MISTAKES[mistake]
+    _run_cell(sol, cell)  # the solution passes it
+    with pytest.raises(AssertionError):
+        _run_cell(sol, cell, **{fn_name: wrong})
+
+
+@pytest.mark.parametrize("mistake", sorted(GP_MISTAKES))
+def test_penalty_on_the_wrong_points_passes_visible_but_fails_hidden(sol, mistake):
+    source = _test_cell("test_gradient_penalty_linear")
+    visible = source.split("### BEGIN HIDDEN TESTS")[0]
+    namespace = dict(vars(sol))
+    namespace["gradient_penalty"] = GP_MISTAKES[mistake]
+    exec(visible, namespace)  # a linear critic cannot tell where the gradient is taken
+    with pytest.raises(AssertionError, match="x_hat"):
+        exec(source, namespace)
+
+
+# ---------------------------------------------------------------- course_lib pieces
+
+def test_profiles_follow_the_issue():
+    full, fast = get_profile(NAME, "full"), get_profile(NAME, "fast")
+    assert (full.dataset, full.image_size, full.iterations, full.batch_size, full.lr, full.betas) == \
+        ("cub32", 32, 30_000, 256, 2e-4, (0.0, 0.9))
+    assert (full.n_critic_wgan, full.gp_lambda, full.latent_dim, full.extractor) == (5, 10.0, 128, "inception")
+    assert (full.fid_samples_train, full.fid_samples) == (10_000, 50_000)
+    assert [full.max_fid(v) for v in VARIANTS] == [110.0, 90.0, 70.0]
+    assert (fast.dataset, fast.extractor) == ("mnist5k", "digits")
+    with pytest.raises(ValueError):
+        full.max_fid("minimax")
+
+
+@pytest.mark.parametrize("profile", ["full", "fast"])
+def test_nets_shapes(profile):
+    cfg = get_profile(NAME, profile)
+    gan = build_gan(cfg).eval()
+    x = gan.generator(torch.randn(3, cfg.latent_dim))
+    assert x.shape == (3, cfg.channels, cfg.image_size, cfg.image_size)
+    assert x.abs().max() <= 1
+    assert gan.critic(x).shape == (3, 1)
+    assert isinstance(gan, GAN) and gan.latent_dim == cfg.latent_dim
+
+
+def test_critic_has_no_batch_coupling():
+    """The penalty needs per-example gradients: a critic's score of example i depends on x_i only."""
+    for profile in ("full", "fast"):
+        critic = build_critic(get_profile(NAME, profile)).train()
+        assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+
+
+def test_train_gan_runs_and_logs(sol):
+    cfg = get_profile(NAME, "fast", width=16, latent_dim=8)
+    torch.manual_seed(0)
+    gan = build_gan(cfg)
+    data = load("mnist5k", "val")
+    calls = []
+
+    def penalty(critic, real, fake, alpha):
+        assert alpha.shape == (real.shape[0], 1, 1, 1) and 0 <= alpha.min() and alpha.max() <= 1
+        calls.append(1)
+        return sol.gradient_penalty(critic, real, fake, alpha)
+
+    config = TrainConfig(iterations=6, n_critic=2, batch_size=16, log_every=3, fid_every=3)
+    hist = train_gan(gan.generator, gan.critic, d_loss=sol.d_loss_wgan_gp, g_loss=sol.g_loss_wgan,
+                     gradient_penalty=penalty, data=data, config=config, fid_fn=lambda g: 1.0)
+    assert len(calls) == 12  # n_critic penalty calls per generator step
+    assert hist["iteration"] == [3, 6] and hist["fid_iteration"] == [3, 6] and len(hist["d_loss"]) == 2
+    assert all(math.isfinite(v) for v in hist["d_loss"] + hist["g_loss"])
+    assert sample(gan.generator, 5).shape == (5, 1, 28, 28)
+    assert config_for(get_profile(NAME, "fast"), "wgan_gp").n_critic == get_profile(NAME, "fast").n_critic_wgan
+
+
+def test_widget_cores():
+    cfg = get_profile(NAME, "fast", width=16, latent_dim=8)
+    torch.manual_seed(0)
+    G = build_generator(cfg).eval()
+    z = torch.randn(8)
+    grid = widget.latent_grid(G, z, dims=(2, 5), n=4, span=1.0)
+    assert grid.shape == (16, 1, 28, 28)
+    codes = z.expand(16, -1).clone()
+    codes[:, 2] = torch.linspace(-1, 1, 4).repeat_interleave(4)
+    codes[:, 5] = torch.linspace(-1, 1, 4).repeat(4)
+    with torch.no_grad():
+        torch.testing.assert_close(grid, G(codes).clamp(-1, 1))
+    x0, x1 = torch.zeros(1, 2, 2), torch.ones(1, 2, 2)
+    torch.testing.assert_close(widget.pixel_path(x0, x1, torch.tensor([0.0, 0.25, 1.0]))[:, 0, 0, 0],
+                               torch.tensor([0.0, 0.25, 1.0]))
+    frames = widget.decode_path(G, torch.randn(5, 8))
+    assert widget.walk_frame(frames, 0.5) is not None
+    assert widget.compare_frame(frames, frames.flip(0), 1.0) is not None
+    with pytest.raises(ValueError):
+        widget.walk_frame(frames, 1.5)
+
+
+# ---------------------------------------------------------------- reference evaluator and thresholds
+
+class _Replay(torch.nn.Module):
+    """A 'generator' that returns given images (ignores z): to pin the reference FID's scale."""
+
+    def __init__(self, images):
+        super().__init__()
+        self.images, self.latent_dim, self.dummy = images, 4, torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, z):
+        idx = torch.arange(z.shape[0]) % self.images.shape[0]
+        return self.images[idx] + 0 * z[:, :1, None, None]
+
+
+def test_reference_fid_separates_real_digits_from_noise():
+    cfg = get_profile(NAME, "fast")
+    train = load("mnist5k", "train").images
+    real = ref.evaluate_generator(_Replay(train[torch.randperm(len(train), generator=gen(0))]), cfg)
+    noise = ref.evaluate_generator(_Replay(torch.rand(1000, 1, 28, 28, generator=gen(1)) * 2 - 1), cfg)
+    assert real < 20, real
+    for v in VARIANTS:
+        assert real < cfg.max_fid(v) < noise, (v, real, cfg.max_fid(v), noise)
+    nan = ref.evaluate_generator(_Replay(torch.full((10, 1, 28, 28), float("nan"))), cfg)
+    assert nan == math.inf
+
+
+def test_reference_missing_checkpoint_says_what_to_do(tmp_path):
+    with pytest.raises(AssertionError, match="run the training cell"):
+        ref.evaluate_checkpoint("lsgan", tmp_path / "nope.pt", profile="fast")
+
+
+def test_full_profile_nets_train_a_few_steps(sol):
+    """The full profile's DCGAN pair (narrowed) through the loop with WGAN-GP, on synthetic 32x32 colour images."""
+    from course_lib.data import Dataset
+
+    cfg = get_profile(NAME, "full", width=8)
+    torch.manual_seed(0)
+    gan = build_gan(cfg)
+    images = torch.rand(32, 3, 32, 32, generator=gen(9)) * 2 - 1
+    data = Dataset(images=images, labels=torch.zeros(32, dtype=torch.long), name="synthetic32", split="train")
+    hist = train_gan(gan.generator, gan.critic, d_loss=sol.d_loss_wgan_gp, g_loss=sol.g_loss_wgan,
+                     gradient_penalty=sol.gradient_penalty, data=data,
+                     config=TrainConfig(iterations=2, n_critic=2, batch_size=8, log_every=1))
+    assert len(hist["d_loss"]) == 2 and all(math.isfinite(v) for v in hist["d_loss"])
