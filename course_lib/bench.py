@@ -5,6 +5,7 @@ baseline on the same data and device; the ratio is baseline time / our time (> 1
 """
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from pathlib import Path
@@ -228,9 +229,68 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024) -> dict[str, object
             "ratio": t_plain / t_ours}
 
 
+def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
+    """01_gan: WGAN-GP generator steps (fast profile nets, critic steps and batch size): our loop
+    against the same losses and nets in a DataLoader loop with ``.item()`` per step."""
+    from course_lib.nets.gan import build_critic, build_generator
+    from course_lib.profiles import get_profile
+    from course_lib.train.gan import config_for, train_gan
+
+    cfg = get_profile("01_gan")
+    data = load(cfg.dataset, cfg.train_split)
+    config = dataclasses.replace(config_for(cfg, "wgan_gp"), iterations=steps, fid_every=0)
+
+    def gp(critic, real, fake, alpha):  # Gulrajani et al. (2017), eq. 3
+        x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+    d_loss = lambda r, f, penalty, lam: f.mean() - r.mean() + lam * penalty  # noqa: E731
+    g_loss = lambda f: -f.mean()  # noqa: E731
+
+    def ours():
+        torch.manual_seed(0)
+        train_gan(build_generator(cfg), build_critic(cfg), d_loss=d_loss, g_loss=g_loss, data=data, config=config,
+                  gradient_penalty=gp, device=device)
+
+    def plain():
+        torch.manual_seed(0)
+        g, c = build_generator(cfg).to(device), build_critic(cfg).to(device)
+        opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=config.betas)
+        opt_c = torch.optim.Adam(c.parameters(), lr=config.lr, betas=config.betas)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.images), batch_size=config.batch_size,
+                                             shuffle=True, drop_last=True)
+        batches, log = iter(loader), []
+        for _ in range(steps):
+            for _ in range(config.n_critic):
+                real = next(batches, None)
+                if real is None:
+                    batches = iter(loader)
+                    real = next(batches)
+                real = real[0].to(device)
+                fake = g(torch.randn(real.shape[0], g.latent_dim, device=device)).detach()
+                alpha = torch.rand(real.shape[0], 1, 1, 1, device=device)
+                loss_c = d_loss(c(real), c(fake), gp(c, real, fake, alpha), config.gp_lambda)
+                opt_c.zero_grad(set_to_none=True)
+                loss_c.backward()
+                opt_c.step()
+                log.append(loss_c.item())
+            loss_g = g_loss(c(g(torch.randn(config.batch_size, g.latent_dim, device=device))))
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            log.append(loss_g.item())
+
+    t_ours, t_plain = _best_of(ours, repeats=2), _best_of(plain, repeats=2)
+    n = steps * config.n_critic * config.batch_size
+    return {"what": f"01 WGAN-GP, {steps} generator steps x {config.n_critic} critic steps", "ours (s)": t_ours,
+            "baseline (s)": t_plain, "baseline": "DataLoader + .item() per step", "samples/s (ours)": n / t_ours,
+            "ratio": t_plain / t_ours}
+
+
 BENCHMARKS: list[Callable[[torch.device], dict[str, object]]] = [
     bench_loader, bench_color_jitter, bench_frechet,
-    bench_importance_sampling_epoch, bench_vae_epoch, bench_simsiam_epoch]
+    bench_gan_steps, bench_importance_sampling_epoch, bench_vae_epoch, bench_simsiam_epoch]
 
 
 def format_table(rows: list[dict[str, object]]) -> str:
