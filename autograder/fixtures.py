@@ -11,8 +11,8 @@ What a correct grader does with each (``EXPECTED``):
 * ``solution``: full marks.
 * ``locked_test_edited``: the student rewrote the last graded test cell (here: to fail). nbgrader puts
   the locked cell back, so the submission keeps full marks.
-* ``graded_cell_deleted``: the last graded test cell is gone. It comes back empty-handed: 0 for that
-  cell, full marks elsewhere.
+* ``graded_cell_deleted``: the last graded test cell is gone. nbgrader adds it back (with its hidden
+  tests) and grades it like any other: full marks here, since the answers are right.
 * ``infinite_loop``: a cell that never ends, right after the imports. The cell timeout interrupts it
   and the rest runs: full marks (grading takes one cell timeout longer).
 * ``kernel_dies``: a cell calling ``os._exit(1)`` after the imports. The grading kernel turns it into
@@ -38,8 +38,8 @@ from . import RELEASE, SOLUTIONS, assignments
 
 KINDS = ("solution", "locked_test_edited", "graded_cell_deleted", "infinite_loop", "kernel_dies",
          "checkpoint_missing", "checkpoint_corrupt", "checkpoint_oversized", "checkpoint_malicious")
-# what each kind should cost: "none", "last_cell" (the last graded cell only), "checkpoint_cells"
-EXPECTED = {"solution": "none", "locked_test_edited": "none", "graded_cell_deleted": "last_cell",
+# what each kind should cost: "none" or "checkpoint_cells" (the cells that evaluate checkpoints)
+EXPECTED = {"solution": "none", "locked_test_edited": "none", "graded_cell_deleted": "none",
             "infinite_loop": "none", "kernel_dies": "none", "checkpoint_missing": "none",
             "checkpoint_corrupt": "checkpoint_cells", "checkpoint_oversized": "checkpoint_cells",
             "checkpoint_malicious": "checkpoint_cells"}
