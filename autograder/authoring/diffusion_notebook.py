@@ -605,7 +605,7 @@ for t in (19, 10, 1):
         a = ddim_step(net, x_t, torch.tensor([t]), torch.tensor([t - 1]), z, s, 1.0)
         b = ddim_step(net, x_t, torch.tensor([t]), torch.tensor([t - 1]), torch.zeros_like(z), s, 1.0)
     sigma = ((a - b) / z).mean().item()
-    assert abs(sigma ** 2 - s.posterior_variance[t].item()) < 1e-4 * max(1.0, s.posterior_variance[t].item() * 1e4), \
+    assert abs(sigma ** 2 / s.posterior_variance[t].item() - 1) < 1e-3, \
         f"t={t}: sigma^2 = {sigma ** 2:.6f}, DDPM's posterior variance is {s.posterior_variance[t].item():.6f}"
 ### BEGIN HIDDEN TESTS
 from autograder.reference import diffusion as ref
