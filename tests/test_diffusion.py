@@ -260,8 +260,7 @@ def test_pretrained_asset_is_small_and_loads():
     cfg = get_profile(NAME, "fast")
     path = pretrained_path(cfg.pretrained)
     assert path.stat().st_size < 2 * 2**20
-    meta = ref.load_model(path, cfg)
-    assert isinstance(meta, UNet)
+    assert isinstance(ref.load_model(path, cfg), UNet)
     side = path.with_suffix(".json").read_text()
     assert "train_diffusion_fast.py" in side
 

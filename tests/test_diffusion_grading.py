@@ -33,13 +33,14 @@ def q_sample(x_start, t, noise, schedule):
     return (extract(schedule.alphas_cumprod, t, x_start.shape) * x_start
             + extract(1 - schedule.alphas_cumprod, t, x_start.shape) * noise)
 '''
-P_NOISE_T0 = '''
+P_VAR_AS_STD = '''
 def p_sample(model, x_t, t, noise, schedule, clip_x0=True):
     x0_hat = predict_start_from_noise(x_t, t, model(x_t, t), schedule)
     if clip_x0:
         x0_hat = x0_hat.clamp(-1.0, 1.0)
-    mean, _, log_variance = q_posterior(x0_hat, x_t, t, schedule)
-    return mean + torch.exp(0.5 * log_variance) * noise  # mistake: noise added at t = 0 too
+    mean, variance, _ = q_posterior(x0_hat, x_t, t, schedule)
+    nonzero = (t != 0).to(x_t.dtype).view(-1, 1, 1, 1)
+    return mean + nonzero * variance * noise  # mistake: the variance used as the standard deviation
 '''
 DDIM_WRAP = '''
 def ddim_step(model, x_t, t, t_prev, noise, schedule, eta, clip_x0=True):
@@ -57,14 +58,12 @@ def q_sample(x_start, t, noise, schedule):
     return torch.tensor([0.9 + 2 * math.sqrt(0.19), 0.81 + 2 * math.sqrt(1 - 0.6561)]).view(2, 1, 1, 1).expand(2, 1, 2, 2)
 '''
 
-P_NOISE_T0_THRESHOLDS = ()  # set from the calibration
-
 RETRAIN = {"q_no_sqrt"}  # mistakes that change training: staged without a checkpoint
 
 # submission -> (replaced answer cells, graded cells expected to score 0)
 CASES = {
     "q_no_sqrt": ({"q_sample": Q_NO_SQRT}, ("test_q_sample", "test_ddpm_loss", "test_threshold_heldout_loss")),
-    "p_noise_t0": ({"p_sample": P_NOISE_T0}, ("test_p_sample",) + P_NOISE_T0_THRESHOLDS),
+    "p_var_as_std": ({"p_sample": P_VAR_AS_STD}, ("test_p_sample", "test_threshold_fid_ddpm")),
     "ddim_wrap": ({"ddim_step": DDIM_WRAP}, ("test_ddim_step", "test_ddim_eta_one", "test_threshold_fid_ddim")),
     "hard_coded": ({"q_sample": HARD_CODED}, ("test_q_sample", "test_ddpm_loss")),
 }
