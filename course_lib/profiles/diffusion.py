@@ -29,7 +29,9 @@ class DiffusionProfile:
         pretrained: file name in course_lib/assets of the pretrained model the sampling questions use
             ("" = none: train it, as in the full profile).
         steps, batch_size, lr, warmup, ema_decay: the training run of the training question.
-        extractor: FID feature extractor ("digits" or "inception"); fid_samples: samples per FID.
+        extractor: FID feature extractor ("digits" or "inception"); fid_samples: samples per graded FID;
+            demo_samples: samples per set the notebook itself draws, shows and scores (cheaper, so its FIDs
+            are only comparable with each other).
         ddim_steps: DDIM step counts shown in the notebook; ddim_eval_steps: the one that is graded.
         loss_eval_size, loss_eval_repeats: held-out images, and (t, noise) draws per image, of the loss check.
         seed: seed of the training run; sample_seed: seed of the graded samples.
@@ -48,6 +50,7 @@ class DiffusionProfile:
     steps: int
     extractor: str
     fid_samples: int
+    demo_samples: int
     ddim_steps: tuple[int, ...]
     ddim_eval_steps: int
     max_fid_ddpm: float
@@ -73,8 +76,8 @@ class DiffusionProfile:
             raise ValueError(f"image_size {self.image_size} must be divisible by 2^(len(mults) - 1)")
         if not 1 <= self.ddim_eval_steps <= self.timesteps or any(not 1 <= s <= self.timesteps for s in self.ddim_steps):
             raise ValueError(f"DDIM step counts must lie in [1, T = {self.timesteps}]")
-        if self.fid_samples < 2:
-            raise ValueError("fid_samples must be at least 2")
+        if self.fid_samples < 2 or self.demo_samples < 2:
+            raise ValueError("fid_samples and demo_samples must be at least 2")
 
 
 FULL = DiffusionProfile(
@@ -94,6 +97,7 @@ FULL = DiffusionProfile(
     ema_decay=0.9999,
     extractor="inception",
     fid_samples=10_000,
+    demo_samples=10_000,
     ddim_steps=(10, 50, 100),
     ddim_eval_steps=100,
     # CMU 16-824 / IFT6135: FID < 60 on CIFAR-10 for DDPM (1,000 steps) and DDIM (100 steps, eta 0)
@@ -120,6 +124,7 @@ FAST = DiffusionProfile(
     warmup=50,
     extractor="digits",
     fid_samples=256,
+    demo_samples=128,
     ddim_steps=(5, 10, 25),
     ddim_eval_steps=10,
     # calibrated (docs/calibration/03_diffusion.md): correct sampling gives DDPM FID 7.1-8.3 and DDIM (10 steps)
