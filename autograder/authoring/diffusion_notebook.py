@@ -680,8 +680,10 @@ $T = 1000$, where DDIM with 50-100 steps matches DDPM; Song et al., Table 1.)
 ### The trajectory of one DDPM run
 
 The slider walks through a saved sampling run of eight images: on the left $x_t$, on the right the model's prediction
-$\hat x_0$ at that step. Early on (large $t$) $\hat x_0$ is a blurry average digit; the coarse shape is decided in the
-first half of the run and the last steps only sharpen details. (Moving the slider only redraws saved images.)
+$\hat x_0$ at that step. At the very first step ($t = T-1$, where $\bar\alpha_t$ is almost 0) the prediction is
+meaningless: dividing by $\sqrt{\bar\alpha_t}$ amplifies every error of $\hat\epsilon$. A few steps later $\hat x_0$ is a
+blurry average digit; the coarse shape is decided in the first half of the run and the last steps only sharpen
+details. (Moving the slider only redraws saved images.)
 """),
 code(r"""
 traj = ddpm_trajectory(sampler, p_sample, predict_start_from_noise, schedule,
