@@ -1,0 +1,232 @@
+"""Diffusion helpers that are not student tasks: beta schedules, the schedule container, and the
+DDPM / DDIM sampling loops.
+
+* :func:`linear_beta_schedule` (Ho et al., 2020) and :func:`cosine_beta_schedule` (Nichol & Dhariwal,
+  2021) return ``betas`` of shape (T,) in float64.
+* :class:`DiffusionSchedule` holds the quantities the student's ``make_schedule(betas)`` computes,
+  as float32 tensors (computed in float64 first); ``schedule.to(device)`` moves them all.
+* :func:`extract` gathers ``a[t]`` for a batch of time steps and reshapes it to broadcast over images.
+* :func:`sample_ddpm` and :func:`sample_ddim` are the sampling loops; they take the student's
+  ``p_sample`` / ``ddim_step`` as arguments and draw all the noise themselves from a seeded generator.
+
+Conventions: images in [-1, 1], shape (B, C, H, W); time steps ``t`` are ``torch.long`` of shape (B,)
+with values in ``0 .. T-1`` (``t = 0`` is the first noising step, as in diffusers and lucidrains).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from .progress import progress
+
+SCHEDULE_FIELDS = (
+    "betas", "alphas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alphas_cumprod", "posterior_variance", "posterior_log_variance_clipped",
+    "posterior_mean_coef1", "posterior_mean_coef2",
+)
+
+
+def linear_beta_schedule(timesteps: int, *, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """Ho et al. (2020), Sec. 4: betas linear from 1e-4 to 0.02 for T = 1000, rescaled by 1000 / T.
+
+    Returns:
+        (T,) float64.
+    """
+    if not isinstance(timesteps, int) or timesteps < 1:
+        raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+    scale = 1000 / timesteps
+    return torch.linspace(scale * beta_start, scale * beta_end, timesteps, dtype=torch.float64)
+
+
+def cosine_beta_schedule(timesteps: int, *, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+    """Nichol & Dhariwal (2021), eq. 17: alpha-bar(t) = cos^2(((t/T + s) / (1 + s)) pi / 2).
+
+    Returns:
+        (T,) float64 betas_t = 1 - alpha-bar(t+1) / alpha-bar(t), clipped to ``max_beta``.
+    """
+    if not isinstance(timesteps, int) or timesteps < 1:
+        raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+    steps = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps  # (T + 1,)
+    f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+    alphas_cumprod = f / f[0]
+    betas = 1 - alphas_cumprod[1:] / alphas_cumprod[:-1]
+    return betas.clamp(0.0, max_beta)
+
+
+def beta_schedule(name: str, timesteps: int) -> torch.Tensor:
+    """``"linear"`` or ``"cosine"`` betas of length ``timesteps`` (float64)."""
+    if name == "linear":
+        return linear_beta_schedule(timesteps)
+    if name == "cosine":
+        return cosine_beta_schedule(timesteps)
+    raise ValueError(f"unknown beta schedule {name!r}; expected 'linear' or 'cosine'")
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionSchedule:
+    """The per-time-step constants of a diffusion (Ho et al. 2020), each a (T,) float32 tensor.
+
+    Attributes:
+        betas: beta_t.
+        alphas: alpha_t = 1 - beta_t.
+        alphas_cumprod: alpha-bar_t = prod_{s <= t} alpha_s.
+        alphas_cumprod_prev: alpha-bar_{t-1}, with alpha-bar_{-1} = 1.
+        sqrt_alphas_cumprod, sqrt_one_minus_alphas_cumprod: sqrt(alpha-bar_t), sqrt(1 - alpha-bar_t).
+        posterior_variance: beta-tilde_t = beta_t (1 - alpha-bar_{t-1}) / (1 - alpha-bar_t) (eq. 7).
+        posterior_log_variance_clipped: log beta-tilde_t with the t = 0 entry (which is 0) replaced by
+            the t = 1 entry, so the log stays finite.
+        posterior_mean_coef1, posterior_mean_coef2: the coefficients of x_0 and x_t in the posterior
+            mean mu-tilde_t (eq. 7).
+    """
+
+    betas: torch.Tensor
+    alphas: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    alphas_cumprod_prev: torch.Tensor
+    sqrt_alphas_cumprod: torch.Tensor
+    sqrt_one_minus_alphas_cumprod: torch.Tensor
+    posterior_variance: torch.Tensor
+    posterior_log_variance_clipped: torch.Tensor
+    posterior_mean_coef1: torch.Tensor
+    posterior_mean_coef2: torch.Tensor
+
+    def __post_init__(self) -> None:
+        T = None
+        for name in SCHEDULE_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"DiffusionSchedule.{name} must be a tensor, got {type(value).__name__}")
+            if value.dim() != 1:
+                raise ValueError(f"DiffusionSchedule.{name} must have shape (T,), got {tuple(value.shape)}")
+            T = value.shape[0] if T is None else T
+            if value.shape[0] != T:
+                raise ValueError(f"DiffusionSchedule.{name} has {value.shape[0]} entries, betas has {T}")
+
+    @property
+    def num_timesteps(self) -> int:
+        """T."""
+        return self.betas.shape[0]
+
+    def to(self, device: torch.device | str) -> "DiffusionSchedule":
+        """A copy with every tensor on ``device``."""
+        return DiffusionSchedule(**{k: getattr(self, k).to(device) for k in SCHEDULE_FIELDS})
+
+
+def extract(a: torch.Tensor, t: torch.Tensor, x_shape: Sequence[int]) -> torch.Tensor:
+    """Gather ``a[t]`` and reshape it to broadcast over a batch of images.
+
+    Args:
+        a: (T,) a schedule tensor.
+        t: (B,) long time steps in 0 .. T-1.
+        x_shape: the images' shape (B, C, H, W).
+
+    Returns:
+        (B, 1, 1, 1) (as many singleton dimensions as ``x_shape`` has after B).
+    """
+    if t.dim() != 1:
+        raise ValueError(f"t must have shape (B,), got {tuple(t.shape)}")
+    out = a.to(t.device).gather(0, t.long())  # (B,)
+    return out.view(t.shape[0], *([1] * (len(x_shape) - 1)))  # (B, 1, 1, 1)
+
+
+PSampleFn = Callable[..., torch.Tensor]  # p_sample(model, x_t, t, noise, schedule, clip_x0=...)
+DdimStepFn = Callable[..., torch.Tensor]  # ddim_step(model, x_t, t, t_prev, noise, schedule, eta, clip_x0=...)
+
+
+def _full(B: int, value: int, device) -> torch.Tensor:
+    return torch.full((B,), int(value), dtype=torch.long, device=device)  # (B,)
+
+
+@torch.no_grad()
+def sample_ddpm(model: torch.nn.Module, p_sample: PSampleFn, schedule: DiffusionSchedule, shape: Sequence[int], *,
+                generator: torch.Generator, device: torch.device | str = "cpu", clip_x0: bool = True,
+                record: Sequence[int] = (), show_progress: bool = True):
+    """Ancestral sampling (Ho et al. 2020, Algorithm 2): x_T ~ N(0, I), then T calls of ``p_sample``.
+
+    Args:
+        model: eps-prediction network ``model(x_t, t)``.
+        p_sample: the student's ``p_sample(model, x_t, t, noise, schedule, clip_x0=...)``.
+        schedule: a :class:`DiffusionSchedule` (moved to ``device`` here).
+        shape: (B, C, H, W).
+        generator: the only source of randomness (x_T and every step's noise, drawn on its device).
+        record: time steps t whose input x_t to keep (for the trajectory widget).
+
+    Returns:
+        ``x_0`` (B, C, H, W) in about [-1, 1], or ``(x_0, {t: x_t})`` when ``record`` is given.
+    """
+    device = torch.device(device)
+    schedule = schedule.to(device)
+    model.eval()
+    gdev = generator.device
+    x = torch.randn(*shape, generator=generator, device=gdev).to(device)  # (B, C, H, W) = x_T
+    kept = {}
+    steps = range(schedule.num_timesteps - 1, -1, -1)
+    for i in (progress(steps, desc="DDPM steps") if show_progress else steps):
+        if i in record:
+            kept[i] = x.cpu()
+        noise = torch.randn(*shape, generator=generator, device=gdev).to(device)
+        x = p_sample(model, x, _full(shape[0], i, device), noise, schedule, clip_x0=clip_x0)
+    return (x, kept) if record else x
+
+
+def ddim_timesteps(num_timesteps: int, steps: int) -> list[int]:
+    """The ``steps`` time steps DDIM visits, from T-1 down to 0, evenly spaced and rounded
+    (diffusers' ``timestep_spacing="linspace"``); ``steps = T`` visits every time step."""
+    if not isinstance(steps, int) or not 1 <= steps <= num_timesteps:
+        raise ValueError(f"steps must be an int in [1, {num_timesteps}], got {steps!r}")
+    ts = torch.linspace(num_timesteps - 1, 0, steps, dtype=torch.float64).round().long().tolist()
+    return ts
+
+
+@torch.no_grad()
+def sample_ddim(model: torch.nn.Module, ddim_step: DdimStepFn, schedule: DiffusionSchedule, shape: Sequence[int], *,
+                steps: int, generator: torch.Generator, eta: float = 0.0, device: torch.device | str = "cpu",
+                clip_x0: bool = True, record: Sequence[int] = (), show_progress: bool = True):
+    """DDIM sampling (Song et al. 2021, eq. 12) over ``steps`` of the T time steps.
+
+    Visits ``ddim_timesteps(T, steps)`` = t_1 > t_2 > ... > t_S = 0 and finally t_prev = -1 (x_0).
+    Arguments as :func:`sample_ddpm`; ``ddim_step(model, x_t, t, t_prev, noise, schedule, eta, clip_x0=...)``.
+    Noise is drawn at every step (and unused by the student's code when eta = 0).
+    """
+    device = torch.device(device)
+    schedule = schedule.to(device)
+    model.eval()
+    gdev = generator.device
+    ts = ddim_timesteps(schedule.num_timesteps, steps)
+    x = torch.randn(*shape, generator=generator, device=gdev).to(device)  # (B, C, H, W) = x_T
+    kept = {}
+    pairs = list(zip(ts, ts[1:] + [-1]))
+    for t, t_prev in (progress(pairs, desc=f"DDIM {steps} steps") if show_progress else pairs):
+        if t in record:
+            kept[t] = x.cpu()
+        noise = torch.randn(*shape, generator=generator, device=gdev).to(device)
+        x = ddim_step(model, x, _full(shape[0], t, device), _full(shape[0], t_prev, device), noise, schedule,
+                      eta, clip_x0=clip_x0)
+    return (x, kept) if record else x
+
+
+def load_resized(dataset: str, split: str, image_size: int | None = None, *, root=None):
+    """``course_lib.data.load(dataset, split)`` with the images resized to ``image_size`` (bilinear,
+    antialiased, as the FID reference statistics of :func:`course_lib.metrics.fid.reference_statistics`)."""
+    from .data import load
+    from .metrics.fid import resize_images
+
+    data = load(dataset, split, root=root)
+    if image_size is None or data.images.shape[-1] == image_size:
+        return data
+    return dataclasses.replace(data, images=resize_images(data.images, image_size).clamp(-1, 1).contiguous())
+
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def pretrained_path(name: str):
+    """Path of a pretrained model shipped in ``course_lib/assets`` (e.g. ``"diffusion_fast.pt"``)."""
+    path = ASSETS / name
+    if not path.exists():
+        raise FileNotFoundError(f"no pretrained model {path}; instructors make it with scripts/train_diffusion_fast.py")
+    return path
