@@ -9,32 +9,12 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.release import normalize
+from autograder.authoring import cells
+from autograder.authoring.cells import answer, code, graded, md
 
 NAME = "05_importance_sampling"
 OUT = Path(__file__).resolve().parents[2] / "solutions" / NAME / f"{NAME}.ipynb"
 
-
-def md(text):
-    return nbformat.v4.new_markdown_cell(text.strip("\n"))
-
-
-def code(text):
-    return nbformat.v4.new_code_cell(text.strip("\n"))
-
-
-def answer(grade_id, text):
-    cell = code(text)
-    cell.metadata["nbgrader"] = {"grade": False, "grade_id": grade_id, "locked": False,
-                                 "schema_version": 3, "solution": True, "task": False}
-    return cell
-
-
-def graded(grade_id, text, points):
-    cell = code(text)
-    cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": True, "points": points,
-                                 "schema_version": 3, "solution": False, "task": False}
-    return cell
 
 
 CELLS = [
@@ -618,12 +598,8 @@ md(r"""
 
 
 def build() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = CELLS
-    return normalize(nb)
+    return cells.build(CELLS)
 
 
 if __name__ == "__main__":
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(build(), OUT)
-    print("wrote", OUT)
+    cells.write(CELLS, OUT)

@@ -11,32 +11,12 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.release import normalize
+from autograder.authoring import cells
+from autograder.authoring.cells import answer, code, graded, md
 
 REPO = Path(__file__).resolve().parents[2]
-TARGET = REPO / "solutions" / "04_simsiam" / "04_simsiam.ipynb"
+OUT = REPO / "solutions" / "04_simsiam" / "04_simsiam.ipynb"
 
-
-def md(text):
-    return nbformat.v4.new_markdown_cell(text.strip())
-
-
-def code(text):
-    return nbformat.v4.new_code_cell(text.strip())
-
-
-def answer(grade_id, text):
-    cell = code(text)
-    cell.metadata["nbgrader"] = {"grade": False, "grade_id": grade_id, "locked": False,
-                                 "schema_version": 3, "solution": True, "task": False}
-    return cell
-
-
-def graded(grade_id, text, points):
-    cell = code(text)
-    cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": True, "points": points,
-                                 "schema_version": 3, "solution": False, "task": False}
-    return cell
 
 
 CELLS = [
@@ -88,6 +68,7 @@ from course_lib.nets.simsiam import SimSiamNet, SimSiamNetConfig
 from course_lib.profiles import active_profile_name, get_profile
 from course_lib.train.simsiam import profile_data, train_profile
 from course_lib.viz import plot_curves, show_images
+from course_lib.widgets.simsiam import neighbours_widget
 """),
     code(r"""
 PROFILE = active_profile_name()
@@ -422,6 +403,18 @@ fig.colorbar(sc, ax=axes, label="digit")
 fig.savefig("figures/pca.png", dpi=100)
 """),
     md(r"""
+**Nearest neighbours.** Move the slider to pick a held-out digit: each row shows it next to the
+eight training images whose backbone features are most similar (cosine) under one run. The healthy
+run's neighbours are mostly the same digit; a collapsed run maps everything to nearly one point, so its
+"neighbours" are arbitrary.
+"""),
+    code(r"""
+bank_feats = {name: (extract_features(model.backbone, heldout_set.images, device=device).cpu(),
+                     extract_features(model.backbone, train_set.images, device=device).cpu())
+              for name, model in models.items()}
+neighbours_widget(heldout_set.images, train_set.images, bank_feats, k=8)
+"""),
+    md(r"""
 ## 8. Graded on your checkpoints
 
 The grader measures `checkpoints/simsiam.pt`, `checkpoints/simsiam_no_stopgrad.pt` and
@@ -480,12 +473,8 @@ for path, pred in (("checkpoints/simsiam_no_stopgrad.pt", "mlp"), ("checkpoints/
 
 
 def build() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = CELLS
-    return normalize(nb)
+    return cells.build(CELLS)
 
 
 if __name__ == "__main__":
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(build(), TARGET)
-    print(f"wrote {TARGET}")
+    cells.write(CELLS, OUT)
