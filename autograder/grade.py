@@ -234,7 +234,7 @@ def cell_errors(notebook: Path) -> dict[str, str]:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 message = (out.get("evalue") or "").strip().splitlines()
-                reasons[meta["grade_id"]] = f"{out.get('ename')}: {message[0][:200] if message else ''}".rstrip(": ")
+                reasons[meta["grade_id"]] = f"{out.get('ename')}: {message[0][:400] if message else ''}".rstrip(": ")
     return reasons
 
 
