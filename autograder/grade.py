@@ -75,6 +75,7 @@ def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TI
         return []
     names = sorted({a for _, a in pairs})
     env = _prepare_course(course_dir, names, solutions)
+    threads = _threads_per_job(jobs if dask_scheduler is None else 1)
 
     def work(pair: tuple[str, str]) -> tuple[float, str]:
         student, name = pair
@@ -84,7 +85,7 @@ def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TI
         private = course_dir / ".parallel" / f"{student}--{name}"
         if private.exists():
             shutil.rmtree(private)
-        private_env = _prepare_course(private, [name], solutions)
+        private_env = dict(_prepare_course(private, [name], solutions), **threads)
         outcome = _autograde_one(private, submissions, student, name, private_env, timeout, sandbox)
         return outcome
 
@@ -109,6 +110,16 @@ def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TI
         nbgrader(["generate_feedback", name, "--force", "--log-level=WARN"], cwd=course_dir, env=env)
     nbgrader(["export", "--to", str(course_dir / "grades.csv"), "--log-level=WARN"], cwd=course_dir, env=env)
     return _collect(course_dir, pairs, times)
+
+
+def _threads_per_job(jobs: int) -> dict[str, str]:
+    """Thread limits for each grading kernel when ``jobs`` run at once on this machine: the cores split
+    between them (with torch's default, one thread per core in every kernel, N jobs run N x cores
+    threads and contend for the CPU). An OMP_NUM_THREADS set by the caller wins."""
+    if jobs <= 1 or "OMP_NUM_THREADS" in os.environ:
+        return {}
+    n = str(max(1, (os.cpu_count() or 1) // jobs))
+    return {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
 
 
 def _prepare_course(course_dir: Path, names: list[str], solutions: Path) -> dict[str, str]:

@@ -211,3 +211,15 @@ def test_authoring_script_builds_the_committed_solution_notebook(script):
     key = lambda nb: [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in nb.cells]  # noqa: E731
     assert key(module.build()) == key(nbformat.read(module.OUT, as_version=4)), (
         f"{script.name} and {module.OUT.name} differ: apply the edit to both (or re-run the script)")
+
+
+def test_parallel_grading_splits_the_cores_between_kernels(monkeypatch):
+    from autograder import grade as g
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(g.os, "cpu_count", lambda: 8)
+    assert g._threads_per_job(1) == {}
+    assert g._threads_per_job(2) == {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"}
+    assert g._threads_per_job(16) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert g._threads_per_job(2) == {}
