@@ -61,7 +61,7 @@ def graded_cells(nb) -> list[str]:
             if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
 
 
-def _solution_with_answers(name: str, solutions: Path, release: Path):
+def solved_release(name: str, solutions: Path = SOLUTIONS, release: Path = RELEASE):
     """The student release of ``name`` with every answer cell filled in from the solution (what a
     student who got everything right hands in: no hidden tests, no solution markers)."""
     from .notebooks import is_answer_cell
@@ -105,7 +105,7 @@ def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=KINDS,
         raise FileNotFoundError(f"no checkpoints in {checkpoints}: run the solution notebook of {name} first")
     folders = {}
     for kind in kinds:
-        nb = _solution_with_answers(name, solutions, release)
+        nb = solved_release(name, solutions, release)
         last = graded_cells(nb)[-1]
         if kind == "locked_test_edited":
             cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == last)

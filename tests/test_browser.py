@@ -139,18 +139,10 @@ def test_nbgrader_assignment_list_fetch_and_validate(tmp_path):
 def _solved_release(name: str, folder: Path) -> Path:
     """The student release of ``name`` with every answer cell filled in from the solution, next to
     the checkpoints the solution run trained (so nothing trains in the browser)."""
-    from autograder.notebooks import is_answer_cell
+    from autograder.fixtures import solved_release
     from conftest import solution_checkpoints
 
-    solution = nbformat.read(REPO / "solutions" / name / f"{name}.ipynb", as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: "\n".join(
-        line for line in c.source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-        for c in solution.cells if is_answer_cell(c)}
-    nb = nbformat.read(REPO / "notebooks" / name / f"{name}.ipynb", as_version=4)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            cell.source = answers[gid]
+    nb = solved_release(name)
     target = folder / name / f"{name}.ipynb"
     target.parent.mkdir(parents=True)
     nbformat.write(nb, target)
