@@ -21,6 +21,21 @@ import torch
 import course_lib
 
 DEFAULT_MAX_BYTES = 512 * 2**20  # 512 MiB: far above any course model, far below a memory bomb
+MAX_MB_ENV = "COURSE_CHECKPOINT_MAX_MB"  # overrides the cap (MiB), e.g. for a course with larger models
+
+
+def max_checkpoint_bytes() -> int:
+    """The size cap of a checkpoint the loader accepts: ``$COURSE_CHECKPOINT_MAX_MB`` MiB, else 512 MiB."""
+    raw = os.environ.get(MAX_MB_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{MAX_MB_ENV}={raw!r} is not a positive number of MiB; unset it for the default 512")
+    return int(value * 2**20)
 
 
 class CheckpointError(RuntimeError):
@@ -78,7 +93,7 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_checkpoint(
-    path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, map_location: str | torch.device = "cpu"
+    path: str | os.PathLike, *, max_bytes: int | None = None, map_location: str | torch.device = "cpu"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load checkpoint ``path`` safely.
 
@@ -86,10 +101,12 @@ def load_checkpoint(
         ``(state, meta)``: the saved dict and its sidecar.
 
     Raises:
-        CheckpointError: missing, larger than ``max_bytes``, corrupt, or not loadable with
+        CheckpointError: missing, larger than ``max_bytes`` (default: :func:`max_checkpoint_bytes`), corrupt, or not loadable with
             ``weights_only=True``.
     """
     path = Path(path)
+    if max_bytes is None:
+        max_bytes = max_checkpoint_bytes()
     if not path.exists():
         raise CheckpointError(
             f"no checkpoint at {path}: run the training cell to create it (or copy your saved "
@@ -127,7 +144,7 @@ def load_into(
     path: str | os.PathLike,
     *,
     key: str = "model",
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Load ``state[key]`` of checkpoint ``path`` into ``module`` strictly; return the sidecar.
 

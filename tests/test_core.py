@@ -172,6 +172,31 @@ def test_oversized_checkpoint_is_refused_before_reading(tmp_path):
         ck.load_checkpoint(path, max_bytes=100)
 
 
+def test_checkpoint_size_cap_follows_the_environment(tmp_path, monkeypatch):
+    path = ck.save_checkpoint(tmp_path / "net.pt", {"model": _net(64).state_dict()})
+    size = path.stat().st_size
+    monkeypatch.setenv(ck.MAX_MB_ENV, str(size / 2**20 * 0.9))
+    with pytest.raises(ck.CheckpointError, match="over the"):
+        ck.load_into(_net(64), path)
+    monkeypatch.setenv(ck.MAX_MB_ENV, str(size / 2**20 * 1.1))
+    ck.load_into(_net(64), path)
+    monkeypatch.delenv(ck.MAX_MB_ENV)
+    assert ck.max_checkpoint_bytes() == ck.DEFAULT_MAX_BYTES == 512 * 2**20
+    for bad in ("0", "-3", "big"):
+        monkeypatch.setenv(ck.MAX_MB_ENV, bad)
+        with pytest.raises(ValueError, match="COURSE_CHECKPOINT_MAX_MB=.*not a positive number"):
+            ck.load_checkpoint(path)
+
+
+def test_nbgrader_copies_every_checkpoint_the_loader_would_accept():
+    """nbgrader silently drops files over CourseDirectory.max_file_size (KB) when it copies a
+    submission; that limit must lie above the loader's cap, so an oversized checkpoint reaches the
+    loader and is refused with a message instead of vanishing (and being retrained)."""
+    from autograder import settings
+
+    assert settings.MAX_FILE_SIZE_KB * 1000 > ck.DEFAULT_MAX_BYTES
+
+
 def test_wrong_architecture_lists_the_differences(tmp_path):
     path = ck.save_checkpoint(tmp_path / "net.pt", {"model": _net(4).state_dict()})
     with pytest.raises(ck.CheckpointError, match=r"different architecture.*shape mismatch 0.weight: saved \(4, 3\), model \(8, 3\)"):
