@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from . import REPO, RELEASE, SOLUTIONS, assignments
+from .fixtures import mismatches
 from .grade import format_table, grade, write_csv
 from .notebooks import run_notebook
 from .release import generate
@@ -17,7 +18,8 @@ FIXTURES = REPO / "autograder" / "fixtures"
 
 def stage_submissions(names: list[str], work: Path, *, log=print) -> Path:
     """Build a submissions folder: the solution (run in the fast profile, with its checkpoints) and the
-    blank release for each assignment, plus any staged fixtures under autograder/fixtures/."""
+    blank release for each assignment, plus the fixtures staged under autograder/fixtures/ (``python -m
+    autograder fixtures``), whose expected scores the demo checks."""
     subs = work / "submissions"
     if subs.exists():
         shutil.rmtree(subs)
@@ -36,11 +38,13 @@ def stage_submissions(names: list[str], work: Path, *, log=print) -> Path:
             if (SOLUTIONS / name / folder).is_dir() and not (sol / folder).exists():
                 shutil.copytree(SOLUTIONS / name / folder, sol / folder)
         log(f"  done in {time.monotonic() - start:.0f} s")
-        blank = subs / "blank" / name
-        blank.mkdir(parents=True)
-        shutil.copy2(RELEASE / name / nb.name, blank / nb.name)
         for fixture in sorted(FIXTURES.glob(f"*/{name}")):
-            shutil.copytree(fixture, subs / fixture.parent.name / name)
+            if fixture.parent.name != "solution":  # the solution was just run above
+                shutil.copytree(fixture, subs / fixture.parent.name / name)
+        blank = subs / "blank" / name
+        if not blank.exists():
+            blank.mkdir(parents=True)
+            shutil.copy2(RELEASE / name / nb.name, blank / nb.name)
     return subs
 
 
@@ -75,5 +79,9 @@ def main(work: Path, *, log=print) -> int:
     bad = [r for r in results if r.student == "solution" and r.score < r.max_score]
     if bad:
         log("the solution did not get full marks: " + ", ".join(f"{r.assignment} {r.score:g}/{r.max_score:g}" for r in bad))
+    wrong = mismatches(results)
+    for (student, name), diff in sorted(wrong.items()):
+        log(f"fixture {student}/{name} graded differently than expected (cell: got, expected): {diff}")
+    if bad or wrong:
         return 1
     return 0

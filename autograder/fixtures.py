@@ -1,14 +1,19 @@
-"""Staged submissions that attack the grader, for any assignment, generated from its solution notebook.
+"""Staged submissions for every assignment, generated from its solution and release notebooks.
 
 ``python -m autograder fixtures [ASSIGNMENT ...] --out autograder/fixtures`` writes
-``OUT/<kind>/<assignment>/<assignment>.ipynb`` (plus ``checkpoints/``) for each kind below; ``make
-demo`` grades whatever lies under autograder/fixtures/ along with its own submissions. The kinds are
-the same for every assignment; the common mistakes of each assignment live in its grading test
-(tests/test_<short>_grading.py).
+``OUT/<kind>/<assignment>/<assignment>.ipynb`` (plus ``checkpoints/``) for each kind of :func:`all_kinds`;
+``make demo`` grades whatever lies under autograder/fixtures/ along with its own submissions, and
+tests/test_grading.py grades every kind of every assignment and compares each graded cell with
+:func:`expected_scores`.
 
-What a correct grader does with each (``EXPECTED``):
+The kinds, and what a correct grader gives each:
 
 * ``solution``: full marks.
+* ``blank``: the student release as handed out: 0 on every graded cell (every graded cell needs the
+  student's code, or checkpoints that only the student's code can train).
+* ``hard_coded``: an answer that returns the visible test's expected value; ``mistake_<name>``: a
+  common mistake. Both come from autograder/mistakes/<short>.py, which says which cells each one
+  loses and which checkpoints it does not carry (the graded run retrains those with the mistake).
 * ``locked_test_edited``: the student rewrote the last graded test cell (here: to fail). nbgrader puts
   the locked cell back, so the submission keeps full marks.
 * ``graded_cell_deleted``: the last graded test cell is gone. nbgrader adds it back (with its hidden
@@ -22,8 +27,8 @@ What a correct grader does with each (``EXPECTED``):
 * ``checkpoint_corrupt``, ``checkpoint_oversized``, ``checkpoint_malicious``: every ``.pt`` replaced by
   garbage, by a file over the loader's size cap, or by a pickle that would run a command (it writes
   ``MARKER``) if loaded unsafely. The loader refuses each with a ``CheckpointError`` saying what to do;
-  the cells that evaluate checkpoints score 0, the function tests keep their points, and the marker
-  file never appears.
+  the cells that evaluate checkpoints (``CHECKPOINT_CELLS`` of the assignment) score 0, the function
+  tests keep their points, and the marker file never appears.
 """
 from __future__ import annotations
 
@@ -35,14 +40,58 @@ from pathlib import Path
 import nbformat
 
 from . import RELEASE, SOLUTIONS, assignments
+from .mistakes import Mistake, for_assignment
 
-KINDS = ("solution", "locked_test_edited", "graded_cell_deleted", "infinite_loop", "kernel_dies",
+# the kinds every assignment has (its mistakes add ``hard_coded`` and ``mistake_<name>``)
+KINDS = ("solution", "blank", "locked_test_edited", "graded_cell_deleted", "infinite_loop", "kernel_dies",
          "checkpoint_missing", "checkpoint_corrupt", "checkpoint_oversized", "checkpoint_malicious")
-# what each kind should cost: "none" or "checkpoint_cells" (the cells that evaluate checkpoints)
-EXPECTED = {"solution": "none", "locked_test_edited": "none", "graded_cell_deleted": "none",
+# what each of those should cost: "none", "all", or "checkpoint_cells" (the cells that evaluate checkpoints)
+EXPECTED = {"solution": "none", "blank": "all", "locked_test_edited": "none", "graded_cell_deleted": "none",
             "infinite_loop": "none", "kernel_dies": "none", "checkpoint_missing": "none",
             "checkpoint_corrupt": "checkpoint_cells", "checkpoint_oversized": "checkpoint_cells",
             "checkpoint_malicious": "checkpoint_cells"}
+
+
+def mistake_kinds(name: str) -> dict[str, Mistake]:
+    """kind -> Mistake for assignment ``name``: ``hard_coded`` and ``mistake_<name>``."""
+    return {(m if m == "hard_coded" else f"mistake_{m}"): v for m, v in for_assignment(name).mistakes.items()}
+
+
+def all_kinds(name: str) -> tuple[str, ...]:
+    """Every fixture kind of assignment ``name``."""
+    return KINDS[:2] + tuple(mistake_kinds(name)) + KINDS[2:]
+
+
+def trains(name: str, kind: str) -> bool:
+    """Whether grading fixture ``kind`` trains a model (no checkpoint for some training cell)."""
+    if kind in ("checkpoint_missing",):
+        return True
+    mistake = mistake_kinds(name).get(kind)
+    return bool(mistake and mistake.retrains)
+
+
+def graded_points(nb) -> dict[str, float]:
+    """grade_id -> points of each graded cell, in notebook order."""
+    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"].get("points", 0)) for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
+
+
+def expected_scores(name: str, kind: str, solutions: Path = SOLUTIONS) -> dict[str, float | None]:
+    """graded cell -> the points fixture ``kind`` of ``name`` must get (None: not asserted, noise)."""
+    points = graded_points(nbformat.read(solutions / name / f"{name}.ipynb", as_version=4))
+    cases = for_assignment(name)
+    if kind in EXPECTED:
+        lost = {"none": (), "all": tuple(points), "checkpoint_cells": cases.checkpoint_cells}[EXPECTED[kind]]
+        undecided = ()
+    elif kind in mistake_kinds(name):
+        mistake = mistake_kinds(name)[kind]
+        lost, undecided = mistake.lost, mistake.undecided
+    else:
+        raise ValueError(f"unknown fixture kind {kind!r} for {name}; valid: {', '.join(all_kinds(name))}")
+    unknown = (set(lost) | set(undecided)) - set(points)
+    if unknown:
+        raise ValueError(f"{name}: {kind} names graded cells the notebook does not have: {sorted(unknown)}")
+    return {cell: None if cell in undecided else (0.0 if cell in lost else p) for cell, p in points.items()}
 
 
 class _Payload:
@@ -78,6 +127,32 @@ def solved_release(name: str, solutions: Path = SOLUTIONS, release: Path = RELEA
     return nb
 
 
+def mismatches(results, solutions: Path = SOLUTIONS) -> dict[tuple[str, str], dict[str, tuple]]:
+    """(student, assignment) -> {cell: (got, expected)} for each graded fixture whose score differs
+    from :func:`expected_scores` (results of students that are not fixture kinds are skipped)."""
+    wrong = {}
+    for r in results:
+        if r.student not in all_kinds(r.assignment):
+            continue
+        want = expected_scores(r.assignment, r.student, solutions)
+        got = {cell: score for cell, (score, _) in r.cells.items()}
+        diff = {cell: (got.get(cell), w) for cell, w in want.items() if w is not None and got.get(cell) != w}
+        diff.update({cell: (g, None) for cell, g in got.items() if cell not in want})
+        if diff:
+            wrong[(r.student, r.assignment)] = diff
+    return wrong
+
+
+def _replace_answers(nb, replace, name: str) -> None:
+    missing = set(replace) - {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    if missing:
+        raise KeyError(f"{name}: no answer cells {sorted(missing)} in the release notebook")
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in replace:
+            cell.source = replace[gid].strip("\n")
+
+
 def _insert_after_imports(nb, source: str):
     first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
     nb.cells.insert(first_code + 1, nbformat.v4.new_code_cell(source))
@@ -85,28 +160,35 @@ def _insert_after_imports(nb, source: str):
     return nb
 
 
-def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=KINDS,
+def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=None,
           solutions: Path = SOLUTIONS, release: Path = RELEASE, oversize_bytes: int | None = None) -> dict[str, Path]:
     """Write ``out/<kind>/<name>/`` for each of ``kinds``; returns kind -> folder.
 
     Args:
         checkpoints: the folder of checkpoints a solution run wrote (copied into each submission).
         marker: the file the malicious pickle would create if it were ever loaded unsafely.
-        oversize_bytes: size of the oversized checkpoint (default: one byte over the loader's cap);
+        oversize_bytes: size of the oversized checkpoint (default: one byte over the loader's cap,
+            ``course_lib.checkpoints.max_checkpoint_bytes()``);
             written sparse, so it costs no disk until something reads it.
     """
-    from course_lib.checkpoints import DEFAULT_MAX_BYTES
+    from course_lib.checkpoints import max_checkpoint_bytes
 
-    unknown = set(kinds) - set(KINDS)
+    every = all_kinds(name)
+    kinds = every if kinds is None else tuple(kinds)
+    unknown = set(kinds) - set(every)
     if unknown:
-        raise ValueError(f"unknown fixture kinds {sorted(unknown)}; valid: {', '.join(KINDS)}")
+        raise ValueError(f"unknown fixture kinds {sorted(unknown)} for {name}; valid: {', '.join(every)}")
+    mistakes = mistake_kinds(name)
     pts = sorted(Path(checkpoints).glob("*.pt"))
     if not pts:
         raise FileNotFoundError(f"no checkpoints in {checkpoints}: run the solution notebook of {name} first")
     folders = {}
     for kind in kinds:
-        nb = solved_release(name, solutions, release)
+        nb = (nbformat.read(release / name / f"{name}.ipynb", as_version=4) if kind == "blank"
+              else solved_release(name, solutions, release))
         last = graded_cells(nb)[-1]
+        if kind in mistakes:
+            _replace_answers(nb, mistakes[kind].replace, name)
         if kind == "locked_test_edited":
             cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == last)
             cell.source = 'raise AssertionError("the student edited this locked test cell")'
@@ -121,15 +203,19 @@ def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=KINDS,
             shutil.rmtree(target)
         target.mkdir(parents=True)
         nbformat.write(nb, target / f"{name}.ipynb")
-        if kind != "checkpoint_missing":
+        if kind not in ("checkpoint_missing", "blank"):
             shutil.copytree(checkpoints, target / "checkpoints")
+        drop = mistakes[kind].drop if kind in mistakes else ()
+        for pattern in drop:
+            for f in (target / "checkpoints").glob(f"{pattern}.*"):
+                f.unlink()
         for pt in (target / "checkpoints").glob("*.pt") if kind.startswith("checkpoint_") else ():
             if kind == "checkpoint_corrupt":
                 pt.write_bytes(pt.read_bytes()[: pt.stat().st_size // 2])  # a truncated upload
             elif kind == "checkpoint_oversized":
                 pt.unlink()
                 with open(pt, "wb") as f:
-                    f.truncate(oversize_bytes or DEFAULT_MAX_BYTES + 1)
+                    f.truncate(oversize_bytes or max_checkpoint_bytes() + 1)
             elif kind == "checkpoint_malicious":
                 with open(pt, "wb") as f:
                     pickle.dump({"model": _Payload(str(marker))}, f)
@@ -144,6 +230,6 @@ def main(names: list[str] | None, out: Path, *, log=print) -> int:
         if not any(ckpt.glob("*.pt")):
             log(f"{name}: no checkpoints in {ckpt}; run the solution notebook first (make test or make demo)")
             return 1
-        stage(name, out, checkpoints=ckpt, marker=out / "PWNED")
-        log(f"{name}: {len(KINDS)} fixtures under {out}/<kind>/{name}/")
+        written = stage(name, out, checkpoints=ckpt, marker=out / "PWNED")
+        log(f"{name}: {len(written)} fixtures under {out}/<kind>/{name}/")
     return 0

@@ -196,7 +196,9 @@ noise = torch.full((2, 1, 2, 2), 2.0)
 out = q_sample(x0, torch.tensor([0, 1]), noise, s)
 assert out.shape == (2, 1, 2, 2), f"expected shape (2, 1, 2, 2), got {tuple(out.shape)}"
 expected = torch.tensor([0.9 + 2 * math.sqrt(0.19), 0.81 + 2 * math.sqrt(1 - 0.6561)])
-assert torch.allclose(out[:, 0, 0, 0], expected, atol=1e-5), (out[:, 0, 0, 0], expected)
+assert not torch.allclose(out[:, 0, 0, 0], torch.tensor([0.81 + 2 * 0.19, 0.6561 + 2 * (1 - 0.6561)]), atol=1e-5), \
+    "x_t looks like alpha-bar_t * x_0 + (1 - alpha-bar_t) * noise: both coefficients are square roots"
+assert torch.allclose(out[:, 0, 0, 0], expected, atol=1e-5), f"got {out[:, 0, 0, 0].tolist()}, expected {expected.tolist()}"
 ### BEGIN HIDDEN TESTS
 from diffusers import DDPMScheduler
 betas = cosine_beta_schedule(100)
@@ -205,6 +207,8 @@ ref = DDPMScheduler(num_train_timesteps=100, trained_betas=betas.numpy())
 g = torch.Generator().manual_seed(0)
 x0, noise = torch.rand(5, 3, 4, 4, generator=g) * 2 - 1, torch.randn(5, 3, 4, 4, generator=g)
 t = torch.tensor([0, 7, 50, 93, 99])
+assert q_sample(x0, t, noise, s).shape == x0.shape, \
+    "x_t must have the shape of x_start for any batch and image size (is the answer hard-coded to the example?)"
 assert torch.allclose(q_sample(x0, t, noise, s), ref.add_noise(x0, noise, t), atol=1e-5), \
     "x_t differs from diffusers' add_noise: scale x_0 by sqrt(alpha-bar_t) and the noise by sqrt(1 - alpha-bar_t)"
 # x_t's mean and variance over many noise draws
@@ -548,7 +552,11 @@ z1, z2 = torch.randn(2, 1, 8, 8, generator=g), torch.randn(2, 1, 8, 8, generator
 full = lambda v: torch.full((2,), v, dtype=torch.long)
 with torch.no_grad():
     a, b = (ddim_step(net, x_t, full(15), full(10), z, s, 0.0) for z in (z1, z2))
-    final = ddim_step(net, x_t, full(3), full(-1), z1, s, 0.0)
+    try:
+        final = ddim_step(net, x_t, full(3), full(-1), z1, s, 0.0)
+    except (IndexError, RuntimeError) as exc:
+        raise AssertionError(f"the last step (t_prev = -1) failed: {exc}. alpha-bar at t_prev = -1 is 1 by "
+                             "definition; -1 is not an index into the schedule") from exc
     x0_hat = predict_start_from_noise(x_t, full(3), net(x_t, full(3)), s).clamp(-1, 1)
 assert a.shape == (2, 1, 8, 8)
 assert torch.allclose(a, b), "eta = 0 is deterministic: the noise must not matter"

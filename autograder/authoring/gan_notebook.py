@@ -173,7 +173,10 @@ fake = torch.tensor([[-1.0], [0.7], [-3.0], [2.0]])
 out = g_loss_nonsaturating(fake)
 assert out.dim() == 0, f"the loss must be a scalar, got shape {tuple(out.shape)}"
 expected = -np.log(scipy.special.expit(fake.double().numpy())).mean()
-assert abs(out.item() - expected) < 1e-5, (out, expected)
+saturating = np.log(1 - scipy.special.expit(fake.double().numpy())).mean()
+assert abs(out.item() - saturating) > 1e-5, \
+    "this is the saturating minimax loss mean log(1 - D(G(z))); the non-saturating loss is -mean log D(G(z))"
+assert abs(out.item() - expected) < 1e-5, f"got {out.item():.5f}, expected -mean log D(G(z)) = {expected:.5f}"
 ### BEGIN HIDDEN TESTS
 # where D confidently rejects the fakes the non-saturating gradient is about -1/B per logit, not about 0
 fake = torch.tensor([[-20.0], [-15.0], [-200.0]], requires_grad=True)
@@ -363,7 +366,10 @@ real = torch.tensor([[1.5], [0.5]])
 fake = torch.tensor([[-0.5], [0.3], [0.1]])
 out = d_loss_wgan_gp(real, fake, torch.tensor(0.2))
 assert out.dim() == 0, f"the loss must be a scalar, got shape {tuple(out.shape)}"
-assert abs(out.item() - ((-0.5 + 0.3 + 0.1) / 3 - 1.0 + 10 * 0.2)) < 1e-5, out
+assert abs(out.item() - (1.0 - (-0.5 + 0.3 + 0.1) / 3 + 10 * 0.2)) > 1e-5, \
+    "the Wasserstein term has the wrong sign: the critic scores real images higher, so it minimises E[D(fake)] - E[D(real)]"
+assert abs(out.item() - ((-0.5 + 0.3 + 0.1) / 3 - 1.0 + 10 * 0.2)) < 1e-5, \
+    f"got {out.item():.5f}, expected E[D(fake)] - E[D(real)] + lam * gp = {(-0.5 + 0.3 + 0.1) / 3 - 1.0 + 10 * 0.2:.5f}"
 ### BEGIN HIDDEN TESTS
 g = torch.Generator().manual_seed(6)
 real, fake = torch.randn(7, 1, generator=g), torch.randn(7, 1, generator=g) - 2

@@ -106,7 +106,9 @@ target = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
 out = log_likelihood_bernoulli(logits, target)
 assert out.shape == (2,), f"expected shape (2,), got {tuple(out.shape)}"
 expected = scipy.stats.bernoulli.logpmf(target.numpy(), scipy.special.expit(logits.numpy())).sum(-1)
-assert np.allclose(out.numpy(), expected, atol=1e-5), (out, expected)
+assert not np.allclose(out.numpy(), expected / 3, atol=1e-5), \
+    "looks averaged over the pixels: log p(x|z) of an image sums the log-likelihoods of its pixels"
+assert np.allclose(out.numpy(), expected, atol=1e-5), f"got {out.tolist()}, expected {expected.tolist()}"
 ### BEGIN HIDDEN TESTS
 g = torch.Generator().manual_seed(11)
 logits = 3 * torch.randn(5, 4, 9, generator=g)
@@ -214,14 +216,18 @@ def log_mean_exp(y, dim):
 graded("test_log_mean_exp", r'''
 out = log_mean_exp(torch.tensor([[0.0, math.log(3.0)]]), dim=1)
 assert out.shape == (1,), f"the averaged dimension must be removed, got shape {tuple(out.shape)}"
-assert torch.allclose(out, torch.tensor([math.log(2.0)])), out  # log((1 + 3) / 2)
+assert not torch.allclose(out, torch.tensor([math.log(4.0)])), \
+    "this is the log of the SUM of the exponentials; the mean also divides by the number of terms"
+assert torch.allclose(out, torch.tensor([math.log(2.0)])), f"got {out.tolist()}, expected [log 2]"  # log((1 + 3) / 2)
 ### BEGIN HIDDEN TESTS
 g = torch.Generator().manual_seed(5)
 y = 4 * torch.randn(3, 6, 5, generator=g)
 for dim in (0, 1, 2):
     expected = scipy.special.logsumexp(y.double().numpy(), axis=dim) - math.log(y.shape[dim])
     got = log_mean_exp(y, dim)
-    assert tuple(got.shape) == expected.shape, f"dim={dim}: shape {tuple(got.shape)}"
+    assert tuple(got.shape) == expected.shape, (
+        f"dim={dim}: shape {tuple(got.shape)}, expected {expected.shape}: reduce over the given dim for any input "
+        "(is the answer hard-coded to the example?)")
     assert np.allclose(got.numpy(), expected, atol=1e-4), f"dim={dim}: a mean, not a sum, of the exponentials"
 ### END HIDDEN TESTS
 ''', 1),
@@ -446,7 +452,11 @@ with torch.no_grad():
     log_w = (Bernoulli(logits=toy.decode(z)).log_prob(x.unsqueeze(1).expand(-1, 7, -1)).sum(-1)
              + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1))
     expected = torch.logsumexp(log_w, 1) - math.log(7)
-assert torch.allclose(out.detach(), expected, atol=1e-4), (out, expected)
+    log_px_z = Bernoulli(logits=toy.decode(z)).log_prob(x.unsqueeze(1).expand(-1, 7, -1)).sum(-1)  # (B, K)
+    no_ratio = torch.logsumexp(log_px_z, 1) - math.log(7)
+assert not torch.allclose(out.detach(), no_ratio, atol=1e-4), \
+    "the weights look like p(x|z) alone: an importance weight is p(x|z) p(z) / q(z|x) (in logs: a sum and a difference)"
+assert torch.allclose(out.detach(), expected, atol=1e-4), f"got {out.tolist()}, expected {expected.tolist()}"
 ### BEGIN HIDDEN TESTS
 from autograder.reference import importance_sampling as ref
 big = MLPVAE(latent_dim=6, hidden=20)

@@ -1,0 +1,64 @@
+"""The common mistakes of each assignment, as a student would hand them in, and what they must cost.
+
+One module per assignment (``autograder/mistakes/<short>.py``) defines ``MISTAKES`` (name ->
+:class:`Mistake`, always including ``"hard_coded"``: an answer that returns the visible test's expected
+value) and ``CHECKPOINT_CELLS`` (the graded cells that evaluate submitted checkpoints, which score 0
+when the checkpoints are refused). ``python -m autograder fixtures`` stages them under
+autograder/fixtures/; tests/test_grading.py grades them end to end and tests/test_mistakes.py checks
+each one against the hidden tests without nbgrader.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from types import MappingProxyType
+from typing import Mapping
+
+SHORT = {"01_gan": "gan", "02_vae": "vae", "03_diffusion": "diffusion", "04_simsiam": "simsiam",
+         "05_importance_sampling": "importance_sampling"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    """One wrong submission.
+
+    Attributes:
+        replace: answer cell grade_id -> the student's source for it.
+        lost: graded cells that score 0 when this submission is graded (the cells testing the broken
+            function, the cells whose function calls it, and the threshold cells it fails).
+        hint: text the failing hidden test's message contains: the diagnostic the student reads in the
+            feedback ("" when the message only states the expected value).
+        drop: checkpoints (file stems, ``"*"`` for all) the submission does not carry, because the
+            mistake changes what training produces: the graded run retrains them with the broken function.
+        undecided: graded cells whose score is noise for this mistake (not asserted).
+    """
+
+    replace: Mapping[str, str]
+    lost: tuple[str, ...]
+    hint: str = ""
+    drop: tuple[str, ...] = ()
+    undecided: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "replace", MappingProxyType(dict(self.replace)))
+
+    @property
+    def retrains(self) -> bool:
+        return bool(self.drop)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cases:
+    name: str
+    mistakes: Mapping[str, Mistake]
+    checkpoint_cells: tuple[str, ...]
+
+
+def for_assignment(name: str) -> Cases:
+    """The mistakes of assignment ``name`` (e.g. ``"02_vae"``)."""
+    if name not in SHORT:
+        raise KeyError(f"no mistakes registered for {name!r}; known: {', '.join(SHORT)}")
+    module = importlib.import_module(f"{__name__}.{SHORT[name]}")
+    if len([m for m in module.MISTAKES if m != "hard_coded"]) < 3 or "hard_coded" not in module.MISTAKES:
+        raise AssertionError(f"{module.__name__} needs at least three mistakes and a 'hard_coded' answer")
+    return Cases(name, MappingProxyType(dict(module.MISTAKES)), tuple(module.CHECKPOINT_CELLS))

@@ -1,0 +1,43 @@
+"""02_vae: the mistakes and their costs (calibration: docs/calibration/02_vae.md).
+
+A mean over pixels in ae_loss still trains an AE below the threshold and the log-variance KL still
+trains VAEs below theirs, so those submissions carry the solution run's checkpoints. A KL summed over
+the batch collapses every posterior: the submission has no checkpoints, the graded run trains with the
+broken loss, and the VAE reconstruction thresholds fail as well (with collapsed posteriors the three KL
+are about 0.1 each and their order is noise: not asserted).
+"""
+from . import Mistake
+
+MEAN_PIXELS = '''
+def ae_loss(model, x):
+    loss = ((model.decoder(model.encoder(x)) - x) ** 2).mean()  # mistake: mean over all elements
+    return loss, {'recon_loss': loss}
+'''
+KL_SUM_BATCH = '''
+def vae_loss(model, x, eps, beta=1.0):
+    mu, log_std = model.encoder(x)
+    x_hat = model.decoder(reparameterize(mu, log_std, eps))
+    recon = ((x_hat - x) ** 2).flatten(1).sum(1).mean()
+    kl = kl_to_standard_normal(mu, log_std).sum()  # mistake: summed over the batch
+    return recon + beta * kl, {'recon_loss': recon, 'kl_loss': kl}
+'''
+LOGVAR = '''
+def kl_to_standard_normal(mu, log_std):
+    return 0.5 * (mu ** 2 + torch.exp(log_std) - 1 - log_std).sum(1)  # mistake: log_std used as a log-variance
+'''
+HARD_CODED = '''
+def linear_beta_schedule(max_epochs, target):
+    return lambda epoch: target * epoch / 2  # fits the visible test (max_epochs = 3) only
+'''
+
+CHECKPOINT_CELLS = ("test_ae_threshold", "test_vae_threshold", "test_beta08_threshold", "test_beta12_threshold",
+                    "test_linear_threshold", "test_kl_decreases_with_beta")
+VAE_RECON_CELLS = ("test_vae_threshold", "test_beta08_threshold", "test_beta12_threshold", "test_linear_threshold")
+
+MISTAKES = {
+    "mean_pixels": Mistake({"ae_loss": MEAN_PIXELS}, ("test_ae_loss",), hint="mean over all elements"),
+    "kl_sum_batch": Mistake({"vae_loss": KL_SUM_BATCH}, ("test_vae_loss",) + VAE_RECON_CELLS,
+                            hint="summed over the batch", drop=("*",), undecided=("test_kl_decreases_with_beta",)),
+    "logvar": Mistake({"kl_to_standard_normal": LOGVAR}, ("test_kl_to_standard_normal",), hint="log-variance"),
+    "hard_coded": Mistake({"linear_beta_schedule": HARD_CODED}, ("test_beta_schedules",), hint="half-way at the middle epoch"),
+}
