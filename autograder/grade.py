@@ -232,20 +232,30 @@ def _collect(course_dir: Path, pairs, times) -> list[Result]:
 
 
 def cell_errors(notebook: Path) -> dict[str, str]:
-    """grade_id -> 'ErrorName: first line of the message' for each graded cell that raised."""
+    """grade_id -> 'ErrorName: first line of the message' for each graded cell that raised.
+
+    When an earlier cell that is not graded had already failed (a training cell that refused a
+    checkpoint, an answer cell left unimplemented), the reason names that first failure too: the
+    graded cell's own error (a NameError, a KeyError) is usually just its consequence.
+    """
     import nbformat
 
     if not notebook.is_file():
         return {}
-    reasons = {}
+    reasons, first = {}, ""
     for cell in nbformat.read(notebook, as_version=4).cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade"):
+        if cell.cell_type != "code":
             continue
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                message = (out.get("evalue") or "").strip().splitlines()
-                reasons[meta["grade_id"]] = f"{out.get('ename')}: {message[0][:400] if message else ''}".rstrip(": ")
+        error = next((out for out in cell.get("outputs", []) if out.get("output_type") == "error"), None)
+        if error is None:
+            continue
+        message = (error.get("evalue") or "").strip().splitlines()
+        text = f"{error.get('ename')}: {message[0][:400] if message else ''}".rstrip(": ")
+        if not meta.get("grade"):
+            first = first or text
+            continue
+        reasons[meta["grade_id"]] = text + (f" (after an earlier cell failed: {first[:300]})" if first else "")
     return reasons
 
 

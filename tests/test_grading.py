@@ -76,9 +76,9 @@ def test_refused_checkpoints_say_why_and_never_run_code(graded):
         reasons = results[kind].reasons
         for cell in cells:
             assert cell in reasons, (kind, cell, reasons)
-        # the training cell raised first; the cells that needed its models name the refusal or the
-        # variable it never set; at least the reference evaluator's own load says why
-        assert any("CheckpointError" in reasons[c] and text in reasons[c] for c in cells), (kind, reasons)
+        # each reason is the reference evaluator's own CheckpointError, or the cell's NameError /
+        # KeyError followed by the training cell's CheckpointError that caused it
+        assert all("CheckpointError" in reasons[c] and text in reasons[c] for c in cells), (kind, reasons)
     assert not marker.exists(), "the malicious checkpoint ran code while being graded"
 
 

@@ -223,3 +223,28 @@ def test_parallel_grading_splits_the_cores_between_kernels(monkeypatch):
     assert g._threads_per_job(16) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert g._threads_per_job(2) == {}
+
+
+def test_failure_reasons_name_the_earlier_cell_that_failed_first(tmp_path):
+    from autograder.grade import cell_errors
+
+    def code(source, error=None, grade_id=None):
+        cell = nbformat.v4.new_code_cell(source)
+        if grade_id:
+            cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "points": 1, "solution": False}
+        if error:
+            cell.outputs = [nbformat.v4.new_output("error", ename=error[0], evalue=error[1], traceback=[])]
+        return cell
+
+    nb = nbformat.v4.new_notebook(cells=[
+        code("x = 1"),
+        code("assert x == 2", ("AssertionError", "x must be 2\nmore"), "test_early"),
+        code("models = train()", ("CheckpointError", "checkpoint ckpt.pt is corrupt or truncated")),
+        code("models['a']", ("KeyError", "'a'"), "test_late"),
+        code("pass", None, "test_ok"),
+    ])
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    assert cell_errors(tmp_path / "nb.ipynb") == {
+        "test_early": "AssertionError: x must be 2",
+        "test_late": "KeyError: 'a' (after an earlier cell failed: CheckpointError: checkpoint ckpt.pt is corrupt or truncated)",
+    }
