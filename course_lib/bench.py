@@ -2,10 +2,15 @@
 
 Prints a Markdown table and writes it to bench/results.md. Each row times our code and a plain
 baseline on the same data and device; the ratio is baseline time / our time (> 1: ours is faster).
+The two sides are timed interleaved (ours, baseline, baseline, ours, ...) after one warm-up each, so a
+change of machine load hits both; "pair ratios" is the range of baseline / ours over those pairs, a
+measure of the noise. ``--repeats N`` times each side N times (default 3).
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import os
 import platform
 import time
 from pathlib import Path
@@ -17,16 +22,31 @@ from course_lib.data import load
 from course_lib.device import get_device
 
 
-def _best_of(fn: Callable[[], object], repeats: int = 3) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times)
+REPEATS = 3  # timed runs of each side (``--repeats``)
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def _compare(ours: Callable[[], object], plain: Callable[[], object], repeats: int | None = None) -> dict[str, object]:
+    """Best time of each side over ``repeats`` interleaved runs (ours first in even rounds, the baseline
+    first in odd ones), after one warm-up run of each; plus the range of the per-round ratios."""
+    repeats = repeats or REPEATS
+    _timed(ours), _timed(plain)  # warm-up: allocator, oneDNN primitive caches, lazy imports
+    t_ours, t_plain = [], []
+    for r in range(repeats):
+        if r % 2 == 0:
+            t_ours.append(_timed(ours)), t_plain.append(_timed(plain))
+        else:
+            t_plain.append(_timed(plain)), t_ours.append(_timed(ours))
+    pairs = [p / o for o, p in zip(t_ours, t_plain)]
+    return {"ours (s)": min(t_ours), "baseline (s)": min(t_plain), "ratio": min(t_plain) / min(t_ours),
+            "pair ratios": f"{min(pairs):.2f}-{max(pairs):.2f}"}
 
 
 def bench_loader(device: torch.device, batch_size: int = 128) -> dict[str, object]:
@@ -44,10 +64,9 @@ def bench_loader(device: torch.device, batch_size: int = 128) -> dict[str, objec
         for xb, yb in plain:
             xb, yb = xb.to(device), yb.to(device)
 
-    t_ours, t_plain = _best_of(run_ours), _best_of(run_plain)
-    return {"what": f"mnist5k epoch, batch {batch_size}", "ours (s)": t_ours, "baseline (s)": t_plain,
-            "baseline": "DataLoader(TensorDataset)", "samples/s (ours)": len(ds) / t_ours,
-            "ratio": t_plain / t_ours}
+    row = _compare(run_ours, run_plain)
+    return {"what": f"mnist5k epoch, batch {batch_size}", **row, "baseline": "DataLoader(TensorDataset)",
+            "samples/s (ours)": len(ds) / row["ours (s)"]}
 
 
 def bench_frechet(device: torch.device, dim: int = 2048) -> dict[str, object]:
@@ -64,10 +83,11 @@ def bench_frechet(device: torch.device, dim: int = 2048) -> dict[str, object]:
         from pytorch_fid.fid_score import calculate_frechet_distance
     except ImportError:  # the test extra is not installed
         calculate_frechet_distance = None
-    t_ours = _best_of(lambda: frechet_distance(*a, *b), repeats=2)
-    t_plain = _best_of(lambda: calculate_frechet_distance(*a, *b), repeats=2) if calculate_frechet_distance else float("nan")
-    return {"what": f"Frechet distance, {dim}-d statistics", "ours (s)": t_ours, "baseline (s)": t_plain,
-            "baseline": "scipy.linalg.sqrtm (pytorch-fid)", "ratio": t_plain / t_ours}
+    if calculate_frechet_distance is None:
+        row = {"ours (s)": min(_timed(lambda: frechet_distance(*a, *b)) for _ in range(2)), "baseline (s)": float("nan")}
+    else:
+        row = _compare(lambda: frechet_distance(*a, *b), lambda: calculate_frechet_distance(*a, *b), repeats=2)
+    return {"what": f"Frechet distance, {dim}-d statistics", **row, "baseline": "scipy.linalg.sqrtm (pytorch-fid)"}
 
 
 def bench_color_jitter(device: torch.device, batch: int = 256) -> dict[str, object]:
@@ -90,10 +110,9 @@ def bench_color_jitter(device: torch.device, batch: int = 256) -> dict[str, obje
             out.append(TF.rgb_to_grayscale(y, num_output_channels=3) if gray[i] else y)
         return torch.stack(out)
 
-    t_ours = _best_of(lambda: color_jitter(x, bright, contrast, sat, gray))
-    t_plain = _best_of(plain)
-    return {"what": f"colour jitter + grayscale, {batch}x3x32x32", "ours (s)": t_ours, "baseline (s)": t_plain,
-            "baseline": "torchvision functional, per image", "samples/s (ours)": batch / t_ours, "ratio": t_plain / t_ours}
+    row = _compare(lambda: color_jitter(x, bright, contrast, sat, gray), plain)
+    return {"what": f"colour jitter + grayscale, {batch}x3x32x32", **row, "baseline": "torchvision functional, per image",
+            "samples/s (ours)": batch / row["ours (s)"]}
 
 
 # --- training loops: one epoch of our loop against the same model trained the common way -------------
@@ -137,9 +156,9 @@ def bench_importance_sampling_epoch(device: torch.device, n: int = 2000) -> dict
         _plain_epoch(model, opt, loader, device,
                      lambda m, x: -elbo(m, x, torch.randn(x.shape[0], m.latent_dim, device=device)).mean())
 
-    t_ours, t_plain = _best_of(ours, repeats=2), _best_of(plain, repeats=2)
-    return {"what": f"05 VAE training epoch, {n} digits", "ours (s)": t_ours, "baseline (s)": t_plain,
-            "baseline": "DataLoader + .item() per step", "samples/s (ours)": n / t_ours, "ratio": t_plain / t_ours}
+    row = _compare(ours, plain)
+    return {"what": f"05 VAE training epoch, {n} digits", **row, "baseline": "DataLoader + .item() per step",
+            "samples/s (ours)": n / row["ours (s)"]}
 
 
 def bench_vae_epoch(device: torch.device, n: int = 1000) -> dict[str, object]:
@@ -157,9 +176,11 @@ def bench_vae_epoch(device: torch.device, n: int = 1000) -> dict[str, object]:
                                image_size=cfg.image_size, widths=cfg.widths)
 
     def ours():
+        torch.manual_seed(0)  # the same initial weights on both sides
         train(make(), vae_loss, images, val, config=config, beta_schedule=lambda e: 1.0, device=device)
 
     def plain():
+        torch.manual_seed(0)
         model = make().to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images), batch_size=cfg.batch_size, shuffle=True)
@@ -167,12 +188,13 @@ def bench_vae_epoch(device: torch.device, n: int = 1000) -> dict[str, object]:
         _plain_epoch(model, opt, loader, device,
                      lambda m, x: vae_loss(m, x, torch.randn(x.shape[0], m.latent_dim, device=device), 1.0)[0],
                      clip=cfg.grad_clip)
-        with torch.no_grad():
-            vae_loss(model, val.to(device), torch.randn(len(val), model.latent_dim, device=device), 1.0)
+        with torch.no_grad():  # validation in batches, as ours does
+            for xb in val.to(device).split(cfg.batch_size):
+                vae_loss(model, xb, torch.randn(len(xb), model.latent_dim, device=device), 1.0)
 
-    t_ours, t_plain = _best_of(ours, repeats=2), _best_of(plain, repeats=2)
-    return {"what": f"02 conv VAE training epoch, {n} images", "ours (s)": t_ours, "baseline (s)": t_plain,
-            "baseline": "DataLoader + .item() per step", "samples/s (ours)": n / t_ours, "ratio": t_plain / t_ours}
+    row = _compare(ours, plain)
+    return {"what": f"02 conv VAE training epoch, {n} images", **row, "baseline": "DataLoader + .item() per step",
+            "samples/s (ours)": n / row["ours (s)"]}
 
 
 def bench_simsiam_epoch(device: torch.device, n: int = 1024) -> dict[str, object]:
@@ -223,10 +245,9 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024) -> dict[str, object
             opt.step()
             loss.item()
 
-    t_ours, t_plain = _best_of(ours, repeats=2), _best_of(plain, repeats=2)
-    return {"what": f"04 SimSiam training epoch, {n} images", "ours (s)": t_ours, "baseline (s)": t_plain,
-            "baseline": "torchvision transforms per image + DataLoader + .item()", "samples/s (ours)": n / t_ours,
-            "ratio": t_plain / t_ours}
+    row = _compare(ours, plain)
+    return {"what": f"04 SimSiam training epoch, {n} images", **row,
+            "baseline": "torchvision transforms per image + DataLoader + .item()", "samples/s (ours)": n / row["ours (s)"]}
 
 
 def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
@@ -281,11 +302,10 @@ def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
             opt_g.step()
             log.append(loss_g.item())
 
-    t_ours, t_plain = _best_of(ours, repeats=2), _best_of(plain, repeats=2)
+    row = _compare(ours, plain)
     n = steps * config.n_critic * config.batch_size
-    return {"what": f"01 WGAN-GP, {steps} generator steps x {config.n_critic} critic steps", "ours (s)": t_ours,
-            "baseline (s)": t_plain, "baseline": "DataLoader + .item() per step", "samples/s (ours)": n / t_ours,
-            "ratio": t_plain / t_ours}
+    return {"what": f"01 WGAN-GP, {steps} generator steps x {config.n_critic} critic steps", **row,
+            "baseline": "DataLoader + .item() per step", "samples/s (ours)": n / row["ours (s)"]}
 
 
 def bench_diffusion_steps(device: torch.device, steps: int = 40) -> dict[str, object]:
@@ -326,10 +346,9 @@ def bench_diffusion_steps(device: torch.device, steps: int = 40) -> dict[str, ob
                 if done == steps:
                     break
 
-    t_ours, t_plain = _best_of(ours, repeats=2), _best_of(plain, repeats=2)
-    return {"what": f"03 DDPM U-Net, {steps} training steps", "ours (s)": t_ours, "baseline (s)": t_plain,
-            "baseline": "DataLoader + .item() per step", "samples/s (ours)": steps * cfg.batch_size / t_ours,
-            "ratio": t_plain / t_ours}
+    row = _compare(ours, plain)
+    return {"what": f"03 DDPM U-Net, {steps} training steps", **row, "baseline": "DataLoader + .item() per step",
+            "samples/s (ours)": steps * cfg.batch_size / row["ours (s)"]}
 
 
 BENCHMARKS: list[Callable[[torch.device], dict[str, object]]] = [
@@ -338,18 +357,36 @@ BENCHMARKS: list[Callable[[torch.device], dict[str, object]]] = [
 
 
 def format_table(rows: list[dict[str, object]]) -> str:
-    cols = ["what", "ours (s)", "baseline (s)", "ratio", "samples/s (ours)", "baseline"]
+    cols = ["what", "ours (s)", "baseline (s)", "ratio", "pair ratios", "samples/s (ours)", "baseline"]
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def main() -> None:
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main(argv: list[str] | None = None) -> None:
+    global REPEATS
+    parser = argparse.ArgumentParser(prog="python -m course_lib.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="timed runs of each side per row")
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--only", nargs="*", default=(), help="run the rows whose function name contains one of these")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    REPEATS = args.repeats
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    benches = [b for b in BENCHMARKS if not args.only or any(s in b.__name__ for s in args.only)]
     device = get_device()
-    rows = [bench(device) for bench in BENCHMARKS]
+    load_before = _load()
+    rows = [bench(device) for bench in benches]
     header = (f"device: {device} ({platform.processor() or platform.machine()}, "
-              f"{torch.get_num_threads()} threads), torch {torch.__version__}\n\n")
+              f"{torch.get_num_threads()} threads), torch {torch.__version__}; best of {REPEATS} interleaved runs "
+              f"per side; load average (1, 5, 15 min) before {load_before}, after {_load()}\n\n")
     table = header + format_table(rows)
     print(table)
     out = Path("bench") / "results.md"
