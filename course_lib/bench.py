@@ -351,8 +351,50 @@ def bench_diffusion_steps(device: torch.device, steps: int = 40) -> dict[str, ob
             "samples/s (ours)": steps * cfg.batch_size / row["ours (s)"]}
 
 
+def bench_knn_monitor(device: torch.device) -> dict[str, object]:
+    """04_simsiam's kNN monitor, fast profile (bank: the mnist5k training split, queries: its validation
+    split, k and temperature of the profile, an untrained net): ``course_lib.metrics.knn.knn_accuracy``
+    with the reference ``knn_predict`` (one batched similarity matmul + topk on the device) against the
+    common way, features through a DataLoader to NumPy and scikit-learn's KNeighborsClassifier (cosine
+    metric, distance weights: the same neighbours, a slightly different vote weighting)."""
+    import numpy as np
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from autograder.reference.simsiam import knn_predict
+    from course_lib.metrics.knn import knn_accuracy
+    from course_lib.nets.simsiam import SimSiamNet
+    from course_lib.profiles import get_profile
+    from course_lib.train.simsiam import profile_data
+
+    cfg = get_profile("04_simsiam")
+    train, held = profile_data(cfg)
+    torch.manual_seed(0)
+    backbone = SimSiamNet(cfg.net_config()).to(device).backbone
+    num_classes = int(train.labels.max()) + 1
+
+    def ours():
+        knn_accuracy(backbone, knn_predict, bank_images=train.images, bank_labels=train.labels,
+                     query_images=held.images, query_labels=held.labels, k=cfg.knn_k, temperature=cfg.knn_t,
+                     num_classes=num_classes, device=device)
+
+    def features(images):
+        with torch.no_grad():
+            return np.concatenate([backbone(x.to(device)).cpu().numpy() for (x,) in torch.utils.data.DataLoader(
+                torch.utils.data.TensorDataset(images), batch_size=512)])  # as knn_accuracy
+
+    def plain():
+        backbone.eval()
+        clf = KNeighborsClassifier(n_neighbors=cfg.knn_k, metric="cosine", weights="distance")
+        clf.fit(features(train.images), train.labels.numpy()).score(features(held.images), held.labels.numpy())
+        backbone.train()
+
+    row = _compare(ours, plain)
+    return {"what": f"04 kNN monitor, {len(held)} queries, bank {len(train)}, k={cfg.knn_k}", **row,
+            "baseline": "DataLoader features + sklearn KNeighborsClassifier", "samples/s (ours)": len(held) / row["ours (s)"]}
+
+
 BENCHMARKS: list[Callable[[torch.device], dict[str, object]]] = [
-    bench_loader, bench_color_jitter, bench_frechet,
+    bench_loader, bench_color_jitter, bench_frechet, bench_knn_monitor,
     bench_gan_steps, bench_diffusion_steps, bench_importance_sampling_epoch, bench_vae_epoch, bench_simsiam_epoch]
 
 
