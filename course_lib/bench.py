@@ -49,6 +49,28 @@ def _compare(ours: Callable[[], object], plain: Callable[[], object], repeats: i
             "pair ratios": f"{min(pairs):.2f}-{max(pairs):.2f}"}
 
 
+_FAST_PATHS = {"channels_last": {"COURSE_CHANNELS_LAST": "1"}, "compile": {"COURSE_COMPILE": "1"}}
+
+
+def _with_env(fn: Callable[[], object], env: dict[str, str]) -> Callable[[], object]:
+    def run():
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            return fn()
+        finally:
+            for k, v in old.items():
+                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return run
+
+
+def _fast_path_row(ours: Callable[[], object], what: str, samples: int, flag: str) -> dict[str, object]:
+    """Our loop with the fast path ``flag`` on (the "ours" column) against the same loop with it off."""
+    row = _compare(_with_env(ours, _FAST_PATHS[flag]), ours)
+    return {"what": f"{what}, {flag} on", **row, "baseline": f"our loop, {flag} off",
+            "samples/s (ours)": samples / row["ours (s)"]}
+
+
 def bench_loader(device: torch.device, batch_size: int = 128) -> dict[str, object]:
     """One shuffled epoch over mnist5k: TensorLoader vs torch DataLoader over a TensorDataset."""
     ds = load("mnist5k", "train")
@@ -161,7 +183,7 @@ def bench_importance_sampling_epoch(device: torch.device, n: int = 2000) -> dict
             "samples/s (ours)": n / row["ours (s)"]}
 
 
-def bench_vae_epoch(device: torch.device, n: int = 1000) -> dict[str, object]:
+def bench_vae_epoch(device: torch.device, n: int = 1000, *, fast_path: str | None = None) -> dict[str, object]:
     """02_vae: one epoch of the conv VAE (fast profile widths, beta 1) with gradient clipping."""
     from autograder.reference.vae import vae_loss
     from course_lib.nets.conv_vae import build_model
@@ -192,12 +214,14 @@ def bench_vae_epoch(device: torch.device, n: int = 1000) -> dict[str, object]:
             for xb in val.to(device).split(cfg.batch_size):
                 vae_loss(model, xb, torch.randn(len(xb), model.latent_dim, device=device), 1.0)
 
+    if fast_path:
+        return _fast_path_row(ours, f"02 conv VAE training epoch, {n} images", n, fast_path)
     row = _compare(ours, plain)
     return {"what": f"02 conv VAE training epoch, {n} images", **row, "baseline": "DataLoader + .item() per step",
             "samples/s (ours)": n / row["ours (s)"]}
 
 
-def bench_simsiam_epoch(device: torch.device, n: int = 1024) -> dict[str, object]:
+def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str | None = None) -> dict[str, object]:
     """04_simsiam: one epoch (fast profile net and augmentation): our batched on-device augmentation
     against torchvision's per-image transforms in a DataLoader, the common way."""
     import torchvision.transforms.v2 as T
@@ -218,6 +242,9 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024) -> dict[str, object
         train_simsiam(SimSiamNet(cfg.net_config()), ds, forward=simsiam_forward, loss_fn=simsiam_loss,
                       output_std=output_std, epochs=1, batch_size=cfg.batch_size, lr=cfg.lr,
                       augment=aug, device=device)
+
+    if fast_path:
+        return _fast_path_row(ours, f"04 SimSiam training epoch, {n} images", n, fast_path)
 
     b, c, s, h = cfg.jitter
     per_image = T.Compose([
@@ -308,7 +335,7 @@ def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
             "baseline": "DataLoader + .item() per step", "samples/s (ours)": n / row["ours (s)"]}
 
 
-def bench_diffusion_steps(device: torch.device, steps: int = 40) -> dict[str, object]:
+def bench_diffusion_steps(device: torch.device, steps: int = 40, *, fast_path: str | None = None) -> dict[str, object]:
     """03_diffusion: training steps of the fast-profile U-Net (16x16 mnist5k, T = 100): our loop against
     the same model and loss in a DataLoader loop with ``.item()`` per step."""
     from autograder.reference.diffusion import build_model, ddpm_loss, reference_schedule
@@ -324,6 +351,9 @@ def bench_diffusion_steps(device: torch.device, steps: int = 40) -> dict[str, ob
     def ours():
         torch.manual_seed(0)
         train_diffusion(build_model(cfg), ddpm_loss, data, schedule, config=config, device=device)
+
+    if fast_path:
+        return _fast_path_row(ours, f"03 DDPM U-Net, {steps} training steps", steps * cfg.batch_size, fast_path)
 
     def plain():
         torch.manual_seed(0)
@@ -393,9 +423,15 @@ def bench_knn_monitor(device: torch.device) -> dict[str, object]:
             "baseline": "DataLoader features + sklearn KNeighborsClassifier", "samples/s (ours)": len(held) / row["ours (s)"]}
 
 
-BENCHMARKS: list[Callable[[torch.device], dict[str, object]]] = [
+def bench_channels_last(device: torch.device) -> list[dict[str, object]]:
+    """The conv loops with COURSE_CHANNELS_LAST=1 against the same loops with it off."""
+    return [bench(device, fast_path="channels_last") for bench in (bench_vae_epoch, bench_diffusion_steps, bench_simsiam_epoch)]
+
+
+BENCHMARKS: list[Callable[[torch.device], dict[str, object] | list[dict[str, object]]]] = [
     bench_loader, bench_color_jitter, bench_frechet, bench_knn_monitor,
-    bench_gan_steps, bench_diffusion_steps, bench_importance_sampling_epoch, bench_vae_epoch, bench_simsiam_epoch]
+    bench_gan_steps, bench_diffusion_steps, bench_importance_sampling_epoch, bench_vae_epoch, bench_simsiam_epoch,
+    bench_channels_last]
 
 
 def format_table(rows: list[dict[str, object]]) -> str:
@@ -425,7 +461,10 @@ def main(argv: list[str] | None = None) -> None:
     benches = [b for b in BENCHMARKS if not args.only or any(s in b.__name__ for s in args.only)]
     device = get_device()
     load_before = _load()
-    rows = [bench(device) for bench in benches]
+    rows = []
+    for bench in benches:
+        out = bench(device)
+        rows += out if isinstance(out, list) else [out]
     header = (f"device: {device} ({platform.processor() or platform.machine()}, "
               f"{torch.get_num_threads()} threads), torch {torch.__version__}; best of {REPEATS} interleaved runs "
               f"per side; load average (1, 5, 15 min) before {load_before}, after {_load()}\n\n")
