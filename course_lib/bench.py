@@ -452,6 +452,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed runs of each side per row")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--only", nargs="*", default=(), help="run the rows whose function name contains one of these")
+    parser.add_argument("--full-prediction", action="store_true",
+                        help="add the full-profile table: predicted (FLOPs / matmul rate) vs measured time per epoch "
+                             "(always on with CUDA; on the CPU it uses --prediction-batch)")
+    parser.add_argument("--prediction-batch", type=int, default=0,
+                        help="images per step of the full-profile table (default: the profile's on CUDA, 8 on the CPU)")
+    parser.add_argument("--prediction-steps", type=int, default=0, help="timed steps per model (default: 5 on CUDA, 2 on the CPU)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -460,16 +466,32 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     benches = [b for b in BENCHMARKS if not args.only or any(s in b.__name__ for s in args.only)]
     device = get_device()
-    load_before = _load()
-    rows = []
-    for bench in benches:
-        out = bench(device)
-        rows += out if isinstance(out, list) else [out]
-    header = (f"device: {device} ({platform.processor() or platform.machine()}, "
-              f"{torch.get_num_threads()} threads), torch {torch.__version__}; best of {REPEATS} interleaved runs "
-              f"per side; load average (1, 5, 15 min) before {load_before}, after {_load()}\n\n")
-    table = header + format_table(rows)
-    print(table)
+    devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])  # the GPU table next to the CPU one
+    tables = []
+    for dev in devices:
+        load_before = _load()
+        rows = []
+        for bench in benches:
+            out = bench(dev)
+            rows += out if isinstance(out, list) else [out]
+        name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine())
+        header = (f"device: {dev} ({name}, {torch.get_num_threads()} CPU threads), torch {torch.__version__}; best of "
+                  f"{REPEATS} interleaved runs per side; load average (1, 5, 15 min) before {load_before}, after {_load()}\n\n")
+        tables.append(header + format_table(rows))
+        print(tables[-1], flush=True)
+    if args.full_prediction or device.type == "cuda":
+        from course_lib.bench_full import format_prediction, full_prediction
+
+        cpu = device.type != "cuda"
+        batch = args.prediction_batch or (8 if cpu else None)
+        steps = args.prediction_steps or (2 if cpu else 5)
+        load_before = _load()
+        rows = full_prediction(device, batch=batch, timed_steps=steps)
+        tables.append(f"full profile on {device}: predicted (FLOPs of one step / float32 matmul rate) vs measured "
+                      f"({steps} timed steps) seconds per epoch of CIFAR-10; load average before {load_before}, "
+                      f"after {_load()}\n\n" + format_prediction(rows))
+        print("\n" + tables[-1])
+    table = "\n\n".join(tables)
     out = Path("bench") / "results.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(table + "\n")
