@@ -428,6 +428,13 @@ def bench_channels_last(device: torch.device) -> list[dict[str, object]]:
     return [bench(device, fast_path="channels_last") for bench in (bench_vae_epoch, bench_diffusion_steps, bench_simsiam_epoch)]
 
 
+def bench_compile(device: torch.device) -> list[dict[str, object]]:
+    """The conv loops with COURSE_COMPILE=1 (inductor) against the same loops without; each run builds a
+    fresh model, so compilation is part of the time, as in a notebook. Opt-in (``--compile``): on the
+    CPU compiling takes minutes (docs/benchmarks.md)."""
+    return [bench(device, fast_path="compile") for bench in (bench_vae_epoch, bench_diffusion_steps, bench_simsiam_epoch)]
+
+
 BENCHMARKS: list[Callable[[torch.device], dict[str, object] | list[dict[str, object]]]] = [
     bench_loader, bench_color_jitter, bench_frechet, bench_knn_monitor,
     bench_gan_steps, bench_diffusion_steps, bench_importance_sampling_epoch, bench_vae_epoch, bench_simsiam_epoch,
@@ -452,6 +459,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed runs of each side per row")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--only", nargs="*", default=(), help="run the rows whose function name contains one of these")
+    parser.add_argument("--compile", action="store_true", help="add the torch.compile rows (minutes on a CPU)")
     parser.add_argument("--full-prediction", action="store_true",
                         help="add the full-profile table: predicted (FLOPs / matmul rate) vs measured time per epoch "
                              "(always on with CUDA; on the CPU it uses --prediction-batch)")
@@ -464,7 +472,7 @@ def main(argv: list[str] | None = None) -> None:
     REPEATS = args.repeats
     if args.threads:
         torch.set_num_threads(args.threads)
-    benches = [b for b in BENCHMARKS if not args.only or any(s in b.__name__ for s in args.only)]
+    benches = [b for b in BENCHMARKS + ([bench_compile] if args.compile else []) if not args.only or any(s in b.__name__ for s in args.only)]
     device = get_device()
     devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])  # the GPU table next to the CPU one
     tables = []
