@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from ..data import Dataset
+from ..device import prepare_model
 from ..diffusion import DiffusionSchedule
 from ..progress import progress
 
@@ -70,6 +71,7 @@ def train_diffusion(model: torch.nn.Module, loss_fn: LossFn, train: Dataset, sch
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     warm = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, config.warmup)))
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema_decay > 0 else None
+    prepare_model(model, device)  # opt-in fast paths, after the EMA copy (which is never called)
     history: dict[str, list[float]] = {"step": [], "loss": []}
     total, step, batches = torch.zeros((), device=device), 0, iter(())
     for step in progress(range(1, config.steps + 1), desc="diffusion steps"):

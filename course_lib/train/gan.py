@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 
 from ..data import Dataset
-from ..device import autocast
+from ..device import autocast, prepare_model
 from ..progress import progress
 
 
@@ -56,6 +56,8 @@ def train_gan(generator: torch.nn.Module, critic: torch.nn.Module, *, d_loss: Ca
     device = torch.device(device)
     generator.to(device).train()
     critic.to(device).train()
+    for net in (generator, critic):  # channels_last only: torch.compile has no double backward (the penalty)
+        prepare_model(net, device, compile=False)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     loader = data.loader(config.batch_size, device=device, generator=torch.Generator().manual_seed(config.seed))
     batches = iter(loader)

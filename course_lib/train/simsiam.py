@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from course_lib.data import Dataset
-from course_lib.device import autocast
+from course_lib.device import autocast, prepare_model
 from course_lib.kernels.augment import AugmentConfig, two_views
 from course_lib.progress import progress
 
@@ -57,7 +57,7 @@ def train_simsiam(model: nn.Module, data: Dataset, *, forward: Callable, loss_fn
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
     device = torch.device(device)
-    model.to(device).train()
+    prepare_model(model.to(device).train(), device, compile_modules=("encoder", "predictor"))  # opt-in
     cpu_gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator(device=device).manual_seed(seed + 1)
     loader = data.loader(batch_size, shuffle=True, drop_last=True, device=device, generator=cpu_gen)

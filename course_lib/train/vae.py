@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..checkpoints import load_or_train
 from ..data import load
-from ..device import get_device, seed_everything
+from ..device import get_device, prepare_model, seed_everything
 from ..nets.conv_vae import build_model
 from ..progress import progress
 
@@ -95,7 +95,7 @@ def train(model: torch.nn.Module, loss_fn: Callable, train_images: torch.Tensor,
     if not variational and beta_schedule is not None:
         raise ValueError("an autoencoder has no KL term: leave beta_schedule=None")
     device = get_device() if device is None else torch.device(device)
-    model.to(device)
+    prepare_model(model.to(device), device, compile_modules=("encoder", "decoder"))  # opt-in, off by default
     seed_everything(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     loader = _loader(train_images, config.batch_size, device, shuffle=True, seed=config.seed)
