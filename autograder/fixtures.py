@@ -64,7 +64,7 @@ def all_kinds(name: str) -> tuple[str, ...]:
 
 def trains(name: str, kind: str) -> bool:
     """Whether grading fixture ``kind`` trains a model (no checkpoint for some training cell)."""
-    if kind in ("checkpoint_missing",):
+    if kind == "checkpoint_missing":
         return True
     mistake = mistake_kinds(name).get(kind)
     return bool(mistake and mistake.retrains)
@@ -102,12 +102,6 @@ class _Payload:
 
     def __reduce__(self):
         return (os.system, (f"echo pwned > {self.target}",))
-
-
-def graded_cells(nb) -> list[str]:
-    """grade_ids of the graded (test) cells, in notebook order."""
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
 
 
 def solved_release(name: str, solutions: Path = SOLUTIONS, release: Path = RELEASE):
@@ -186,7 +180,7 @@ def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=None,
     for kind in kinds:
         nb = (nbformat.read(release / name / f"{name}.ipynb", as_version=4) if kind == "blank"
               else solved_release(name, solutions, release))
-        last = graded_cells(nb)[-1]
+        last = list(graded_points(nb))[-1]
         if kind in mistakes:
             _replace_answers(nb, mistakes[kind].replace, name)
         if kind == "locked_test_edited":

@@ -40,9 +40,10 @@ CHECKPOINT_CELLS = ("test_threshold_heldout_loss",)  # FID cells sample from the
 
 MISTAKES = {
     "q_no_sqrt": Mistake({"q_sample": Q_NO_SQRT}, ("test_q_sample", "test_ddpm_loss", "test_threshold_heldout_loss"),
-                         drop=("*",),
-                         hint="square roots"),
-    "p_var_as_std": Mistake({"p_sample": P_VAR_AS_STD}, ("test_p_sample", "test_threshold_fid_ddpm"), hint="std = exp(log_variance / 2)"),
-    "ddim_wrap": Mistake({"ddim_step": DDIM_WRAP}, ("test_ddim_step", "test_ddim_eta_one", "test_threshold_fid_ddim"), hint="t_prev = -1"),
+                         drop=("*",), hint="square roots"),
+    "p_var_as_std": Mistake({"p_sample": P_VAR_AS_STD}, ("test_p_sample", "test_threshold_fid_ddpm"),
+                            hint="std = exp(log_variance / 2)"),
+    "ddim_wrap": Mistake({"ddim_step": DDIM_WRAP}, ("test_ddim_step", "test_ddim_eta_one", "test_threshold_fid_ddim"),
+                         hint="t_prev = -1"),
     "hard_coded": Mistake({"q_sample": HARD_CODED}, ("test_q_sample", "test_ddpm_loss"), hint="hard-coded"),
 }

@@ -30,11 +30,10 @@ CHECKPOINT_CELLS = ("test_threshold_nonsaturating", "test_threshold_lsgan", "tes
 MISTAKES = {
     # retrained with the saturating loss it still reaches FID 513 (< 650): only the unit-test cell catches it
     "g_saturating": Mistake({"g_loss_nonsaturating": G_SATURATING}, ("test_g_loss_nonsaturating",),
-                            drop=("nonsaturating",),
-                            hint="saturating minimax loss"),
+                            drop=("nonsaturating",), hint="saturating minimax loss"),
     "critic_sign": Mistake({"d_loss_wgan_gp": CRITIC_SIGN}, ("test_d_loss_wgan_gp", "test_threshold_wgan_gp"),
-                           drop=("wgan_gp",),
-                           hint="wrong sign"),
-    "interp_reversed": Mistake({"interpolate_latents": INTERP_REVERSED}, ("test_interpolate_latents",), hint="alpha = 0 gives z0"),
+                           drop=("wgan_gp",), hint="wrong sign"),
+    "interp_reversed": Mistake({"interpolate_latents": INTERP_REVERSED}, ("test_interpolate_latents",),
+                               hint="alpha = 0 gives z0"),
     "hard_coded": Mistake({"interpolate_latents": HARD_CODED}, ("test_interpolate_latents",), hint="row k must be"),
 }

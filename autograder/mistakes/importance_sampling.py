@@ -35,8 +35,7 @@ MISTAKES = {
     "lme_sum": Mistake({"log_mean_exp": LME_SUM}, LME_CELLS + IS_CELLS, hint="SUM of the exponentials"),
     "bernoulli_mean": Mistake({"log_likelihood_bernoulli": BERNOULLI_MEAN},
                               ("test_log_likelihood_bernoulli", "test_log_likelihood_bernoulli_stable", "test_elbo")
-                              + IS_CELLS + CHECKPOINT_CELLS, drop=("*",),
-                              hint="averaged over the pixels"),
+                              + IS_CELLS + CHECKPOINT_CELLS, drop=("*",), hint="averaged over the pixels"),
     "is_no_ratio": Mistake({"importance_sampling_log_px": IS_NO_RATIO}, IS_CELLS, hint="p(z) / q(z|x)"),
     "hard_coded": Mistake({"log_mean_exp": HARD_CODED}, LME_CELLS + IS_CELLS, hint="hard-coded"),
 }

@@ -39,5 +39,6 @@ MISTAKES = {
     "kl_sum_batch": Mistake({"vae_loss": KL_SUM_BATCH}, ("test_vae_loss",) + VAE_RECON_CELLS,
                             hint="summed over the batch", drop=("*",), undecided=("test_kl_decreases_with_beta",)),
     "logvar": Mistake({"kl_to_standard_normal": LOGVAR}, ("test_kl_to_standard_normal",), hint="log-variance"),
-    "hard_coded": Mistake({"linear_beta_schedule": HARD_CODED}, ("test_beta_schedules",), hint="half-way at the middle epoch"),
+    "hard_coded": Mistake({"linear_beta_schedule": HARD_CODED}, ("test_beta_schedules",),
+                          hint="half-way at the middle epoch"),
 }
