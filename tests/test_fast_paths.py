@@ -145,3 +145,13 @@ def test_cudnn_benchmark_is_left_alone_on_the_cpu():
     before = torch.backends.cudnn.benchmark
     prepare_model(nn.Conv2d(2, 2, 3), "cpu", channels_last=True)
     assert torch.backends.cudnn.benchmark == before
+
+
+def test_unknown_flag_values_say_what_to_set(monkeypatch):
+    monkeypatch.setenv("COURSE_CHANNELS_LAST", "maybe")
+    with pytest.raises(ValueError, match=r"COURSE_CHANNELS_LAST='maybe' is not understood; set it to 1 \(on\) or 0 \(off\)"):
+        prepare_model(nn.Linear(2, 2), "cpu")
+    monkeypatch.delenv("COURSE_CHANNELS_LAST")
+    monkeypatch.setenv("COURSE_COMPILE", "fastest")
+    with pytest.raises(ValueError, match=r"COURSE_COMPILE='fastest' is not understood; set it to 0, 1 or a backend in"):
+        prepare_model(nn.Linear(2, 2), "cpu")

@@ -124,3 +124,17 @@ def test_mismatches_compare_every_asserted_cell():
     del missing["test_ae_loss"]
     assert fixtures.mismatches([Result("solution", name, 0, 0, missing, 1.0)]) == {
         ("solution", name): {"test_ae_loss": (None, points["test_ae_loss"])}}
+
+
+def test_expected_scores_and_staging_name_what_is_wrong(tmp_path, monkeypatch):
+    name = "05_importance_sampling"
+    with pytest.raises(ValueError, match=r"unknown fixture kind 'nope' for 05_importance_sampling; valid: solution, blank"):
+        fixtures.expected_scores(name, "nope")
+    broken = mistakes.Mistake({"log_mean_exp": "def log_mean_exp(y, dim):\n    return y"}, ("test_no_such_cell",), hint="x")
+    cases = mistakes.for_assignment(name)
+    monkeypatch.setattr(fixtures, "for_assignment", lambda _: mistakes.Cases(name, {"oops": broken}, cases.checkpoint_cells))
+    with pytest.raises(ValueError, match=r"mistake_oops names graded cells the notebook does not have: \['test_no_such_cell'\]"):
+        fixtures.expected_scores(name, "mistake_oops")
+    nb = nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4)
+    with pytest.raises(KeyError, match=r"no answer cells \['not_a_function'\] in the release notebook"):
+        fixtures._replace_answers(nb, {"not_a_function": "pass"}, name)
