@@ -113,9 +113,9 @@ def test_mismatches_compare_every_asserted_cell():
     full = {c: (p, p) for c, p in points.items()}
     ok = [Result("solution", name, 0, 0, dict(full), 1.0), Result("alice", name, 0, 0, {}, 1.0)]  # alice: not a fixture
     assert fixtures.mismatches(ok) == {}
-    kl = dict(full, test_vae_loss=(0.0, 2.0), test_vae_threshold=(0.0, 2.0), test_beta08_threshold=(0.0, 1.0),
-              test_beta12_threshold=(0.0, 1.0), test_linear_threshold=(0.0, 1.0))
-    noisy = dict(kl, test_kl_decreases_with_beta=(0.0, 1.0))  # undecided for this mistake: either score is fine
+    kl = dict(full, test_vae_loss=(0.0, 2.0), test_threshold_vae=(0.0, 2.0), test_threshold_beta08=(0.0, 1.0),
+              test_threshold_beta12=(0.0, 1.0), test_threshold_linear=(0.0, 1.0))
+    noisy = dict(kl, test_threshold_kl_order=(0.0, 1.0))  # undecided for this mistake: either score is fine
     assert fixtures.mismatches([Result("mistake_kl_sum_batch", name, 0, 0, noisy, 1.0)]) == {}
     too_kind = dict(kl, test_vae_loss=(2.0, 2.0))
     assert fixtures.mismatches([Result("mistake_kl_sum_batch", name, 0, 0, too_kind, 1.0)]) == {

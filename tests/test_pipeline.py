@@ -200,19 +200,6 @@ def test_graded_notebook_sees_the_files_submitted_with_it(toy, tmp_path):
     assert result.cells == {"test_add": (2.0, 2.0), "test_square": (1.0, 1.0)}, result.reasons
 
 
-@pytest.mark.parametrize("script", sorted((REPO / "autograder" / "authoring").glob("*_notebook.py")), ids=lambda p: p.stem)
-def test_authoring_script_builds_the_committed_solution_notebook(script):
-    """An edit made to a solution notebook and not to the script that writes it (or the reverse) fails here."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(script.stem, script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    key = lambda nb: [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in nb.cells]  # noqa: E731
-    assert key(module.build()) == key(nbformat.read(module.OUT, as_version=4)), (
-        f"{script.name} and {module.OUT.name} differ: apply the edit to both (or re-run the script)")
-
-
 def test_parallel_grading_splits_the_cores_between_kernels(monkeypatch):
     from autograder import grade as g
 

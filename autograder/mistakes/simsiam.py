@@ -31,17 +31,17 @@ def knn_predict(query, bank, bank_labels, k, temperature, num_classes):
     return torch.tensor([0, 1])  # the visible test's answer
 '''
 
-CHECKPOINT_CELLS = ("test_simsiam_knn_threshold", "test_simsiam_no_collapse", "test_ablations_collapse")
+CHECKPOINT_CELLS = ("test_threshold_knn", "test_threshold_no_collapse", "test_threshold_ablations_collapse")
 
 MISTAKES = {
     "no_detach": Mistake({"negative_cosine_similarity": NO_DETACH},
-                         ("test_stop_gradient", "test_simsiam_knn_threshold", "test_simsiam_no_collapse"),
+                         ("test_stop_gradient", "test_threshold_knn", "test_threshold_no_collapse"),
                          drop=("*",), hint="no gradient may flow into z"),
     "not_symmetrised": Mistake({"simsiam_loss": NOT_SYMMETRISED}, ("test_simsiam_loss",), hint="symmetric"),
     "knn_unnormalised": Mistake({"knn_predict": KNN_UNNORMALISED}, ("test_knn_predict",),
                                 hint="normalise features"),
     # its one answer for two queries cannot be compared with the held-out labels: the visible part of
     # the kNN threshold cell (which calls the student's knn_predict) fails as well
-    "hard_coded": Mistake({"knn_predict": HARD_CODED}, ("test_knn_predict", "test_simsiam_knn_threshold"),
+    "hard_coded": Mistake({"knn_predict": HARD_CODED}, ("test_knn_predict", "test_threshold_knn"),
                           hint="one class per query"),
 }

@@ -30,14 +30,14 @@ def linear_beta_schedule(max_epochs, target):
     return lambda epoch: target * epoch / 2  # fits the visible test (max_epochs = 3) only
 '''
 
-CHECKPOINT_CELLS = ("test_ae_threshold", "test_vae_threshold", "test_beta08_threshold", "test_beta12_threshold",
-                    "test_linear_threshold", "test_kl_decreases_with_beta")
-VAE_RECON_CELLS = ("test_vae_threshold", "test_beta08_threshold", "test_beta12_threshold", "test_linear_threshold")
+CHECKPOINT_CELLS = ("test_threshold_ae", "test_threshold_vae", "test_threshold_beta08", "test_threshold_beta12",
+                    "test_threshold_linear", "test_threshold_kl_order")
+VAE_RECON_CELLS = ("test_threshold_vae", "test_threshold_beta08", "test_threshold_beta12", "test_threshold_linear")
 
 MISTAKES = {
     "mean_pixels": Mistake({"ae_loss": MEAN_PIXELS}, ("test_ae_loss",), hint="mean over all elements"),
     "kl_sum_batch": Mistake({"vae_loss": KL_SUM_BATCH}, ("test_vae_loss",) + VAE_RECON_CELLS,
-                            hint="summed over the batch", drop=("*",), undecided=("test_kl_decreases_with_beta",)),
+                            hint="summed over the batch", drop=("*",), undecided=("test_threshold_kl_order",)),
     "logvar": Mistake({"kl_to_standard_normal": LOGVAR}, ("test_kl_to_standard_normal",), hint="log-variance"),
     "hard_coded": Mistake({"linear_beta_schedule": HARD_CODED}, ("test_beta_schedules",),
                           hint="half-way at the middle epoch"),
