@@ -1,55 +1,38 @@
 """Staged submissions for every assignment, generated from its solution and release notebooks.
 
 ``python -m autograder fixtures [ASSIGNMENT ...] --out autograder/fixtures`` writes
-``OUT/<kind>/<assignment>/<assignment>.ipynb`` (plus ``checkpoints/``) for each kind of :func:`all_kinds`;
-``make demo`` grades whatever lies under autograder/fixtures/ along with its own submissions, and
-tests/test_grading.py grades every kind of every assignment and compares each graded cell with
-:func:`expected_scores`.
+``OUT/<kind>/<assignment>/<assignment>.ipynb`` (plus ``checkpoints/`` and whatever the kind brings)
+for each kind of :func:`all_kinds`; ``make demo`` grades whatever lies under autograder/fixtures/
+along with its own submissions, and tests/test_grading.py grades them and compares each graded cell
+with :func:`expected_scores`.
 
 The kinds, and what a correct grader gives each:
 
-* ``solution``: full marks.
-* ``blank``: the student release as handed out: 0 on every graded cell (every graded cell needs the
-  student's code, or checkpoints that only the student's code can train).
-* ``hard_coded``: an answer that returns the visible test's expected value; ``mistake_<name>``: a
-  common mistake. Both come from autograder/mistakes/<short>.py, which says which cells each one
-  loses and which checkpoints it does not carry (the graded run retrains those with the mistake).
-* ``locked_test_edited``: the student rewrote the last graded test cell (here: to fail). nbgrader puts
-  the locked cell back, so the submission keeps full marks.
-* ``graded_cell_deleted``: the last graded test cell is gone. nbgrader adds it back (with its hidden
-  tests) and grades it like any other: full marks here, since the answers are right.
-* ``infinite_loop``: a cell that never ends, right after the imports. The cell timeout interrupts it
-  and the rest runs: full marks (grading takes one cell timeout longer).
-* ``kernel_dies``: a cell calling ``os._exit(1)`` after the imports. The grading kernel turns it into
-  an exception: full marks.
-* ``checkpoint_missing``: no checkpoints. In the fast profile the training cells train again: full
-  marks. (In the full profile nothing trains while grading and the threshold cells score 0.)
-* ``checkpoint_corrupt``, ``checkpoint_oversized``, ``checkpoint_malicious``: every ``.pt`` replaced by
-  garbage, by a file over the loader's size cap, or by a pickle that would run a command (it writes
-  ``MARKER``) if loaded unsafely. The loader refuses each with a ``CheckpointError`` saying what to do;
-  the cells that evaluate checkpoints (``CHECKPOINT_CELLS`` of the assignment) score 0, the function
-  tests keep their points, and the marker file never appears.
+* ``solution``: full marks; ``blank``: the student release as handed out, 0 on every graded cell.
+* ``hard_coded`` (an answer that returns the visible test's expected value) and ``mistake_<name>``
+  (a common mistake): from autograder/mistakes/<short>.py, which says which cells each one loses and
+  which checkpoints it does not carry (the graded run retrains those with the mistake).
+* the attacks of :mod:`autograder.attacks` (edited and deleted locked cells, endless loops, a dying
+  kernel, kernel hooks that hide errors, patched comparison helpers, shadowing modules, copying the
+  instructor's notebook, writing the course's files, detached processes, network access, symlinks and
+  special files in the upload, missing / truncated / oversized / malicious / compressed checkpoints):
+  each keeps every point, gets the blank's points, or loses the cells that evaluate checkpoints
+  (``CHECKPOINT_CELLS`` of the assignment).
 """
 from __future__ import annotations
 
-import os
-import pickle
 import shutil
 from pathlib import Path
 
 import nbformat
 
 from . import RELEASE, SOLUTIONS, assignments
+from .attacks import ATTACKS, Context, stage_attack
 from .mistakes import Mistake, for_assignment
 
-# the kinds every assignment has (its mistakes add ``hard_coded`` and ``mistake_<name>``)
-KINDS = ("solution", "blank", "locked_test_edited", "graded_cell_deleted", "infinite_loop", "kernel_dies",
-         "checkpoint_missing", "checkpoint_corrupt", "checkpoint_oversized", "checkpoint_malicious")
-# what each of those should cost: "none", "all", or "checkpoint_cells" (the cells that evaluate checkpoints)
-EXPECTED = {"solution": "none", "blank": "all", "locked_test_edited": "none", "graded_cell_deleted": "none",
-            "infinite_loop": "none", "kernel_dies": "none", "checkpoint_missing": "none",
-            "checkpoint_corrupt": "checkpoint_cells", "checkpoint_oversized": "checkpoint_cells",
-            "checkpoint_malicious": "checkpoint_cells"}
+# what each kind should cost: "none", "all", or "checkpoint_cells" (the cells that evaluate checkpoints)
+EXPECTED = {"solution": "none", "blank": "all", **{kind: a.expect for kind, a in ATTACKS.items()}}
+KINDS = ("solution", "blank", *ATTACKS)
 
 
 def mistake_kinds(name: str) -> dict[str, Mistake]:
@@ -62,10 +45,18 @@ def all_kinds(name: str) -> tuple[str, ...]:
     return KINDS[:2] + tuple(mistake_kinds(name)) + KINDS[2:]
 
 
+def assignment_kinds(name: str) -> tuple[str, ...]:
+    """The kinds that test this assignment's graded cells: solution, blank, hard-coded, mistakes (the
+    attacks test the grader, which is the same for every assignment)."""
+    return KINDS[:2] + tuple(mistake_kinds(name))
+
+
 def trains(name: str, kind: str) -> bool:
-    """Whether grading fixture ``kind`` trains a model (no checkpoint for some training cell)."""
-    if kind == "checkpoint_missing":
-        return True
+    """Whether grading fixture ``kind`` trains a model with correct code (no checkpoint for a training
+    cell whose functions work)."""
+    if kind in ATTACKS:
+        attack = ATTACKS[kind]
+        return attack.base == "solution" and not attack.checkpoints
     mistake = mistake_kinds(name).get(kind)
     return bool(mistake and mistake.retrains)
 
@@ -92,16 +83,6 @@ def expected_scores(name: str, kind: str, solutions: Path = SOLUTIONS) -> dict[s
     if unknown:
         raise ValueError(f"{name}: {kind} names graded cells the notebook does not have: {sorted(unknown)}")
     return {cell: None if cell in undecided else (0.0 if cell in lost else p) for cell, p in points.items()}
-
-
-class _Payload:
-    """Unpickling this runs a shell command that writes ``target``: weights_only loading refuses it."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-
-    def __reduce__(self):
-        return (os.system, (f"echo pwned > {self.target}",))
 
 
 def solved_release(name: str, solutions: Path = SOLUTIONS, release: Path = RELEASE):
@@ -147,72 +128,49 @@ def _replace_answers(nb, replace, name: str) -> None:
             cell.source = replace[gid].strip("\n")
 
 
-def _insert_after_imports(nb, source: str):
-    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
-    nb.cells.insert(first_code + 1, nbformat.v4.new_code_cell(source))
-    nb.cells[first_code + 1].pop("id", None)
-    return nb
-
-
 def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=None,
-          solutions: Path = SOLUTIONS, release: Path = RELEASE, oversize_bytes: int | None = None) -> dict[str, Path]:
+          solutions: Path = SOLUTIONS, release: Path = RELEASE, oversize_bytes: int | None = None,
+          port: int = 9, course_guess: Path | None = None) -> dict[str, Path]:
     """Write ``out/<kind>/<name>/`` for each of ``kinds``; returns kind -> folder.
 
     Args:
         checkpoints: the folder of checkpoints a solution run wrote (copied into each submission).
-        marker: the file the malicious pickle would create if it were ever loaded unsafely.
-        oversize_bytes: size of the oversized checkpoint (default: one byte over the loader's cap,
-            ``course_lib.checkpoints.max_checkpoint_bytes()``);
+        marker: the file an attack creates if it ever escapes (a malicious pickle loaded unsafely, a
+            process that outlives grading, a startup file that runs).
+        oversize_bytes: size of the oversized checkpoint (default: one byte over the loader's cap);
             written sparse, so it costs no disk until something reads it.
+        port, course_guess: what the network and course-folder attacks aim at.
     """
-    from course_lib.checkpoints import max_checkpoint_bytes
-
     every = all_kinds(name)
     kinds = every if kinds is None else tuple(kinds)
     unknown = set(kinds) - set(every)
     if unknown:
         raise ValueError(f"unknown fixture kinds {sorted(unknown)} for {name}; valid: {', '.join(every)}")
     mistakes = mistake_kinds(name)
-    pts = sorted(Path(checkpoints).glob("*.pt"))
-    if not pts:
+    if not sorted(Path(checkpoints).glob("*.pt")):
         raise FileNotFoundError(f"no checkpoints in {checkpoints}: run the solution notebook of {name} first")
+    ctx = Context(name, Path(checkpoints), Path(marker), port=port, oversize_bytes=oversize_bytes,
+                  **({"course_guess": Path(course_guess)} if course_guess else {}))
     folders = {}
     for kind in kinds:
-        nb = (nbformat.read(release / name / f"{name}.ipynb", as_version=4) if kind == "blank"
-              else solved_release(name, solutions, release))
-        last = list(graded_points(nb))[-1]
-        if kind in mistakes:
-            _replace_answers(nb, mistakes[kind].replace, name)
-        if kind == "locked_test_edited":
-            cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == last)
-            cell.source = 'raise AssertionError("the student edited this locked test cell")'
-        elif kind == "graded_cell_deleted":
-            nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != last]
-        elif kind == "infinite_loop":
-            _insert_after_imports(nb, "while True:  # a submission that never finishes\n    pass")
-        elif kind == "kernel_dies":
-            _insert_after_imports(nb, "import os\nos._exit(1)  # a submission that kills its kernel")
         target = out / kind / name
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        nbformat.write(nb, target / f"{name}.ipynb")
-        if kind not in ("checkpoint_missing", "blank"):
-            shutil.copytree(checkpoints, target / "checkpoints")
-        drop = mistakes[kind].drop if kind in mistakes else ()
-        for pattern in drop:
-            for f in (target / "checkpoints").glob(f"{pattern}.*"):
-                f.unlink()
-        for pt in (target / "checkpoints").glob("*.pt") if kind.startswith("checkpoint_") else ():
-            if kind == "checkpoint_corrupt":
-                pt.write_bytes(pt.read_bytes()[: pt.stat().st_size // 2])  # a truncated upload
-            elif kind == "checkpoint_oversized":
-                pt.unlink()
-                with open(pt, "wb") as f:
-                    f.truncate(oversize_bytes or max_checkpoint_bytes() + 1)
-            elif kind == "checkpoint_malicious":
-                with open(pt, "wb") as f:
-                    pickle.dump({"model": _Payload(str(marker))}, f)
+        base = "blank" if kind == "blank" or (kind in ATTACKS and ATTACKS[kind].base == "blank") else "solution"
+        nb = (nbformat.read(release / name / f"{name}.ipynb", as_version=4) if base == "blank"
+              else solved_release(name, solutions, release))
+        if kind in ATTACKS:
+            stage_attack(kind, nb, target, ctx)
+        else:
+            if kind in mistakes:
+                _replace_answers(nb, mistakes[kind].replace, name)
+            nbformat.write(nb, target / f"{name}.ipynb")
+            if kind != "blank":
+                shutil.copytree(checkpoints, target / "checkpoints")
+            for pattern in mistakes[kind].drop if kind in mistakes else ():
+                for f in (target / "checkpoints").glob(f"{pattern}.*"):
+                    f.unlink()
         folders[kind] = target
     return folders
 

@@ -15,8 +15,8 @@ sys.path.insert(0, str(_REPO))
 from autograder import settings  # noqa: E402
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
-# solutions/<a>/ also holds the checkpoints and figures of solution runs: keep them out of the release.
-# (With this config, nbgrader autograde would skip submitted checkpoints too: grade with
-# `python -m autograder grade`, whose course folders do not ignore them.)
+# solutions/<a>/ also holds the checkpoints and figures of solution runs: settings.IGNORE keeps them out
+# of the release. Autograding with this config refuses to run: grade with `python -m autograder grade`,
+# which runs student code only in a sandbox.
 settings.apply(c, root=str(_REPO), source="solutions", release="notebooks",
-               db_url=f"sqlite:///{_REPO / 'grading' / 'gradebook.db'}", ignore_run_outputs=True)
+               db_url=f"sqlite:///{_REPO / 'grading' / 'gradebook.db'}")

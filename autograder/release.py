@@ -16,15 +16,14 @@ from . import RELEASE, SOLUTIONS, assignments
 FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
-def nbgrader(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float | None = None,
-             sandbox: dict[str, int] | None = None) -> subprocess.CompletedProcess:
-    """Run the nbgrader command line of this Python environment in course folder ``cwd``.
+def nbgrader(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+             timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run the nbgrader command line of this Python environment in course folder ``cwd`` (trusted work
+    only: releases, recording verdicts, feedback, export; it never executes a student's notebook).
 
     Args:
-        sandbox: ``{"memory_mb": M, "cpu_s": S}`` runs it under :mod:`autograder.sandbox` limits,
-            without network access.
-        timeout: wall-clock seconds; on expiry the whole process group (nbgrader and its kernel) is
-            killed and ``subprocess.TimeoutExpired`` raised.
+        timeout: wall-clock seconds; on expiry the whole process group is killed and
+            ``subprocess.TimeoutExpired`` raised.
     """
     run_env = dict(os.environ if env is None else env)
     # the gradebook shells out to alembic: the environment's bin/ must be on PATH
@@ -32,10 +31,6 @@ def nbgrader(args: list[str], cwd: Path, env: dict[str, str] | None = None, time
     repo = str(Path(__file__).resolve().parent.parent)
     run_env["PYTHONPATH"] = repo + os.pathsep + run_env.get("PYTHONPATH", "")
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    if sandbox:
-        from .sandbox import wrap
-
-        cmd = wrap(cmd, **sandbox)
     proc = subprocess.Popen(cmd, cwd=cwd, env=run_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:

@@ -3,29 +3,29 @@ from __future__ import annotations
 
 import os
 
-# Per-cell limit while executing notebooks (nbgrader reads Execute.timeout, not
-# ExecutePreprocessor.timeout). Fast-profile training cells take minutes on a laptop CPU.
+# Per-cell limit while a submission's notebook runs (training cells take minutes on a laptop CPU), and
+# for each threshold cell the judge evaluates.
 CELL_TIMEOUT_S = int(os.environ.get("COURSE_CELL_TIMEOUT", "1200"))
+# A unit-test cell of the judge (seconds of work for a correct answer): an endless loop in a student's
+# function costs this much per cell that calls it.
+UNIT_TIMEOUT_S = int(os.environ.get("COURSE_UNIT_TIMEOUT", "120"))
+# The profile submissions are graded in: the course's choice, never the grading machine's hardware.
+GRADING_PROFILE = os.environ.get("COURSE_GRADING_PROFILE", "fast")
 # Files nbgrader copies along with a notebook: checkpoints of the full profile can be large (KB).
 MAX_FILE_SIZE_KB = 600_000  # above course_lib.checkpoints.DEFAULT_MAX_BYTES, so the loader (not a silent skip) refuses oversized ones
-# Never copied between course folders. CourseDirectory.ignore applies to every step, autograde's copy
-# of submitted/ to autograded/ included, so it must NOT list checkpoints: graded notebooks need the
-# checkpoints students submit. The CLI keeps run outputs out of releases by copying only the notebook
-# into its scratch source folder.
-IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
-# Run outputs of the solution notebooks in solutions/: ignored only by the repository-level config,
-# whose source folder is solutions/ itself (see nbgrader_config.py).
-RUN_OUTPUTS = ["checkpoints", "figures"]
+# Never copied between course folders by nbgrader (CourseDirectory.ignore applies to every step). The
+# grader judges the submitted checkpoints itself (they stay in submitted/), so nbgrader need not copy
+# them into autograded/ and feedback/.
+IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "checkpoints", "figures"]
 
 
-def apply(c, *, root: str, source: str = "source", release: str = "release", db_url: str | None = None,
-          ignore_run_outputs: bool = False) -> None:
+def apply(c, *, root: str, source: str = "source", release: str = "release", db_url: str | None = None) -> None:
     """Fill the traitlets config ``c`` for a course folder at ``root``."""
     c.CourseDirectory.root = root
     c.CourseDirectory.source_directory = source
     c.CourseDirectory.release_directory = release
     c.CourseDirectory.course_id = "dgm"
-    c.CourseDirectory.ignore = IGNORE + (RUN_OUTPUTS if ignore_run_outputs else [])
+    c.CourseDirectory.ignore = list(IGNORE)
     c.CourseDirectory.max_file_size = MAX_FILE_SIZE_KB
     if db_url:
         c.CourseDirectory.db_url = db_url
@@ -36,3 +36,21 @@ def apply(c, *, root: str, source: str = "source", release: str = "release", db_
     c.Execute.timeout = CELL_TIMEOUT_S
     c.Execute.interrupt_on_timeout = True
     c.Execute.store_widget_state = False
+    # Autograding never executes a notebook in nbgrader's own process: `python -m autograder grade` runs
+    # it in a sandbox, judges it in a trusted process and hands nbgrader the graded notebook, which
+    # InjectResults swaps in where Execute would run. (Run directly, `nbgrader autograde` refuses.)
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                        LimitOutput, OverwriteKernelspec, SaveAutoGrades)
+
+    from .record import InjectResults
+
+    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec]
+    c.Autograde.autograde_preprocessors = [InjectResults, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                           CheckCellMetadata]
+    # feedback renders its maths offline (MathML) and loads nothing from the network
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    from .feedback import RenderMathOffline
+
+    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, RenderMathOffline]

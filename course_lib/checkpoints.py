@@ -118,6 +118,7 @@ def load_checkpoint(
             f"checkpoint {path} is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit; "
             "save only the model's state_dict (no data, no optimizer history)"
         )
+    check_archive(path, size, max_bytes)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -137,6 +138,47 @@ def load_checkpoint(
             "course_lib.checkpoints.save_checkpoint"
         )
     return state, read_meta(path)
+
+
+def check_archive(path: Path, size: int, max_bytes: int) -> None:
+    """Refuse a file that is not a plain ``torch.save`` zip archive before torch reads any of it.
+
+    ``torch.save`` writes an uncompressed zip; each member's size is known before anything is
+    allocated, so a small file cannot expand in memory (a deflated member of a few MiB can inflate
+    to GiB) and a member cannot claim bytes the file does not hold. A bare pickle (the legacy format,
+    or a file that would run code when unpickled) is refused here too.
+    """
+    import zipfile
+
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:1] == b"\x80":
+        raise CheckpointError(
+            f"refused to load {path}: it is a bare pickle, not a torch.save archive, and loading it could run "
+            "code. Only checkpoints written by course_lib.checkpoints.save_checkpoint are accepted; re-run the "
+            "training cell to write a clean one.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({_first_line(exc)}); delete it and re-run the training cell"
+        ) from exc
+    if len(members) > 100_000:
+        raise CheckpointError(f"checkpoint {path} holds {len(members)} entries: it is not a course checkpoint")
+    total = 0
+    for m in members:
+        if m.compress_type != zipfile.ZIP_STORED or m.compress_size != m.file_size:
+            raise CheckpointError(
+                f"refused to load {path}: its entry {m.filename!r} is compressed, and torch.save never compresses "
+                "(a compressed entry can expand far past its size on disk). Save it with save_checkpoint.")
+        if m.header_offset + m.file_size > size:
+            raise CheckpointError(f"checkpoint {path} is corrupt or truncated (entry {m.filename!r} runs past the end "
+                                  "of the file); delete it and re-run the training cell")
+        total += m.file_size
+    if total > max_bytes:
+        raise CheckpointError(f"checkpoint {path} would take {total / 2**20:.0f} MiB in memory, over the "
+                              f"{max_bytes / 2**20:.0f} MiB limit")
 
 
 def load_into(
