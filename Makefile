@@ -13,8 +13,9 @@ SOLUTION_NOTEBOOKS := $(wildcard solutions/*/*.ipynb)
 SUBMISSIONS ?= submissions
 COURSE_DIR  ?= grading/course
 JOBS        ?= 1
+PROFILE     ?= fast
 
-.PHONY: setup browser-deps demo test test-quick lab release check-release grade bench bench-grading student-bundle clean
+.PHONY: setup sandbox-deps browser-deps demo test test-quick lab release check-release grade bench bench-grading student-bundle clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+## Debian's bubblewrap: grading runs student code only inside its sandbox (and refuses without it).
+sandbox-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null) \
+	      || echo "could not install bubblewrap: grading will refuse to run student code"; \
+	  else echo "bubblewrap is not installed (apt-get install bubblewrap as root): grading will refuse to run"; fi; }
 
 ## Debian's chromium for the browser tests (they skip, saying why, where it cannot be installed).
 browser-deps:
@@ -33,17 +42,17 @@ browser-deps:
 	  else echo "chromium is not installed (apt-get install chromium as root): the browser tests will be skipped"; fi; }
 
 ## The main job, offline: release, run each solution (fast profile), autograde, report.
-demo: setup
+demo: setup sandbox-deps
 	COURSE_PROFILE=fast COURSE_STATIC_WIDGETS=1 $(BIN)/python -m autograder demo
 
 ## Everything: unit tests, each solution notebook once (nbval), then the end-to-end tests that reuse
 ## what those runs trained.
-test: setup browser-deps
+test: setup sandbox-deps browser-deps
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 COURSE_STATIC_WIDGETS=1 COURSE_GRADE_JOBS=2 $(PYTEST) $(SOLUTION_NOTEBOOKS) tests \
 		--nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider --durations=30
 
 ## A few minutes: no notebook runs, no end-to-end grading.
-test-quick: setup
+test-quick: setup sandbox-deps
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(PYTEST) tests -m "not slow and not e2e" -q
 
 ## JupyterLab on the student view (notebooks/), nbgrader's extension enabled.
@@ -56,14 +65,14 @@ release: setup
 check-release: setup
 	$(BIN)/python -m autograder check-release
 
-grade: setup
-	$(BIN)/python -m autograder grade $(SUBMISSIONS) --course-dir $(COURSE_DIR) --jobs $(JOBS)
+grade: setup sandbox-deps
+	$(BIN)/python -m autograder grade $(SUBMISSIONS) --course-dir $(COURSE_DIR) --jobs $(JOBS) --profile $(PROFILE)
 
 bench: setup
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m course_lib.bench
 
 ## Grading throughput (submissions per minute, --jobs 1 and 2) -> bench/grading.md
-bench-grading: setup
+bench-grading: setup sandbox-deps
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m autograder.bench_grading
 
 student-bundle: setup

@@ -21,7 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", type=Path, help="also write per-cell scores here")
     p.add_argument("--jobs", type=int, default=1, help="grade this many submissions at once on this machine")
     p.add_argument("--dask-scheduler", help="fan the grading out over a Dask distributed cluster (shared file system)")
-    p.add_argument("--timeout", type=float, default=None, help="wall-clock seconds per submission (default 3600)")
+    p.add_argument("--timeout", type=float, default=None, help="wall-clock seconds of a notebook's run (default 3600)")
+    p.add_argument("--profile", choices=("fast", "full"), default=None,
+                   help="the profile graded (default: $COURSE_GRADING_PROFILE, else fast; never the machine's hardware)")
+    p.add_argument("--run-notebook", choices=("always", "auto", "never"), default="always",
+                   help="run each notebook in the sandbox (always), only when a checkpoint is missing (auto), or never")
     p = sub.add_parser("demo", help="release, run the solutions (fast profile), autograde, report")
     p.add_argument("--work", type=Path, default=REPO / "grading" / "demo")
     p = sub.add_parser("fixtures", help="stage grader-attacking submissions (see autograder/fixtures.py)")
@@ -47,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
     if args.command == "grade":
         from .grade import format_table, grade, write_csv
+        from .sandbox import IsolationUnavailable
 
         try:
             kwargs = {"timeout": args.timeout} if args.timeout else {}
-            results = grade(args.submissions, args.course_dir, jobs=args.jobs, dask_scheduler=args.dask_scheduler, **kwargs)
-        except (FileNotFoundError, ValueError) as exc:
+            results = grade(args.submissions, args.course_dir, jobs=args.jobs, dask_scheduler=args.dask_scheduler,
+                            profile=args.profile, run_notebook=args.run_notebook, **kwargs)
+        except (FileNotFoundError, ValueError, IsolationUnavailable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         from .report import write_summary

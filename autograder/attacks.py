@@ -217,12 +217,9 @@ later = ("import glob, time\\ntime.sleep(20)\\n"
 subprocess.Popen([sys.executable, "-c", later], start_new_session=True, stdin=subprocess.DEVNULL,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 subprocess.Popen(["sleep", "100000"], start_new_session=True)
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        import time
-        time.sleep(100000)
-    os._exit(0)
+daemon = ("import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    if os.fork() == 0:\\n"
+          "        time.sleep(100000)\\n    os._exit(0)\\n")
+subprocess.Popen([sys.executable, "-c", daemon])  # a double-forked daemon that inherits the pipes
 '''
 
 

@@ -161,19 +161,17 @@ def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TI
             log(f"nbgrader autograde {name} reported problems:\n{proc.stderr[-3000:]}")
         nbgrader(["generate_feedback", name, "--force", "--log-level=WARN"], cwd=course_dir, env=env)
     finish_feedback(course_dir / "feedback")
+    shutil.rmtree(course_dir / ".work", ignore_errors=True)
     nbgrader(["export", "--to", str(course_dir / "grades.csv"), "--log-level=WARN"], cwd=course_dir, env=env)
     return _collect(course_dir, pairs, by_pair)
 
 
 def _threads_per_job(jobs: int) -> dict[str, str]:
     """Thread limits for each submission's processes when ``jobs`` run at once on this machine: the
-    cores split between them. An OMP_NUM_THREADS set by the caller wins."""
-    if "OMP_NUM_THREADS" in os.environ:
-        n = os.environ["OMP_NUM_THREADS"]
-    elif jobs <= 1:
+    cores split between them. An OMP_NUM_THREADS set by the caller wins (sandboxes inherit it)."""
+    if jobs <= 1 or "OMP_NUM_THREADS" in os.environ:
         return {}
-    else:
-        n = str(max(1, (os.cpu_count() or 1) // jobs))
+    n = str(max(1, (os.cpu_count() or 1) // jobs))
     return {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
 
 
@@ -292,7 +290,7 @@ RUN_FILES = {"run.json": 1 << 20, "executed.ipynb": 64 << 20, "audit.jsonl": 4 <
 
 def _run_notebook(staged: Path, nb_file: str, lim: sandbox.Limits, env: dict, timeout: float):
     """Run the notebook in a sandbox; (executed notebook or None, audit log, checkpoint files, problem)."""
-    box = sandbox.Sandbox(["python", "-m", "sandboxed.runner", nb_file, "--cell-timeout", str(settings.CELL_TIMEOUT_S),
+    box = sandbox.Sandbox(["python", "-m", "sandboxed.runner", nb_file, "--cell-timeout", str(settings.cell_timeout()),
                            "--budget", str(max(30.0, timeout - 30))],
                           ro_binds=[(str(staged), "/staged")], env=env, limits=lim)
     done = box.communicate(stdout_cap=lim.scratch_mb * 2**20 + (80 << 20))
@@ -332,16 +330,17 @@ def _judge(source_path: Path, answers, judge_dir: Path, work: Path, profile: str
            lim: sandbox.Limits, source_nb) -> tuple[dict, str]:
     """Run the trusted judge on one submission; (verdicts, problem)."""
     cells = graded_cells(source_nb)
-    budget = sum(settings.CELL_TIMEOUT_S if nbgrader_meta(c)["grade_id"].startswith("test_threshold_")
-                 else settings.UNIT_TIMEOUT_S for c in cells) + 300
+    budget = sum(settings.cell_timeout() if nbgrader_meta(c)["grade_id"].startswith("test_threshold_")
+                 else settings.unit_timeout() for c in cells) + 300
     env_inside = {"COURSE_PROFILE": profile, **threads}
     spec = {"source": str(source_path.resolve()), "answers": answers, "workdir": str(judge_dir),
-            "out": str(work / "verdicts.json"), "cell_timeout": settings.CELL_TIMEOUT_S,
-            "unit_timeout": settings.UNIT_TIMEOUT_S,
+            "out": str(work / "verdicts.json"), "cell_timeout": settings.cell_timeout(),
+            "unit_timeout": settings.unit_timeout(),
             "limits": dataclasses.asdict(lim.override(wall_s=budget)), "env": env_inside}
     (work / "judge.json").write_text(json.dumps(spec))
     repo = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, COURSE_PROFILE=profile, COURSE_PROGRESS="0", MPLBACKEND="Agg", **threads)
+    env = dict(os.environ, COURSE_PROFILE=profile, COURSE_REQUIRE_PROFILE=profile, COURSE_PROGRESS="0",
+               MPLBACKEND="Agg", **threads)
     env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("NBGRADER_EXECUTION", None)
 
@@ -361,7 +360,8 @@ def _judge(source_path: Path, answers, judge_dir: Path, work: Path, profile: str
     except (OSError, ValueError):
         tail = (proc.stderr or "").strip().splitlines()[-3:]
         return {}, f"the judge stopped (exit status {proc.returncode}): {' / '.join(tail)[:500]}"
-    return result.get("verdicts", {}), ""
+    startup = result.get("startup_error") or ""
+    return result.get("verdicts", {}), (f"the probe holding the answer cells did not start: {startup}" if startup else "")
 
 
 def _tamper_flags(skel, release_nb, source_nb, executed, audit: bytes) -> list[str]:

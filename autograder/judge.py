@@ -96,7 +96,9 @@ def judge(source: Path, answers: list[tuple[str, str]], workdir: Path, *, cell_t
     nb = nbformat.read(source, as_version=4)
     setup = notebooks.setup_source(nb)
     names = notebooks.function_names(nb)
-    session = ProbeSession(setup, answers, limits=limits, env=env, gpu=gpu)
+    own = Path(workdir) / "checkpoints"  # the student's own files: their code may read them, read-only
+    binds = [(str(own), f"{sandbox.WORK}/checkpoints")] if own.is_dir() else []
+    session = ProbeSession(setup, answers, limits=limits, env=env, gpu=gpu, ro_binds=binds)
     verdicts: dict[str, dict] = {}
     startup_error: BaseException | None = None
     os.chdir(workdir)
@@ -136,7 +138,8 @@ def judge(source: Path, answers: list[tuple[str, str]], workdir: Path, *, cell_t
                 log(f"{gid}: {verdict['kind']} ({verdict['seconds']:.1f} s)")
     finally:
         session.close()
-    return {"verdicts": verdicts, "load_errors": session.load_errors, "calls": session.calls}
+    return {"verdicts": verdicts, "load_errors": session.load_errors, "calls": session.calls,
+            "startup_error": f"{type(startup_error).__name__}: {startup_error}" if startup_error else ""}
 
 
 def notebooks_strip(source: str) -> str:

@@ -86,8 +86,10 @@ def skeleton(student_nb, release_nb):
                 anchor = positions[0] + 1
                 break
         out.insert(anchor, _release_cell(rel))
+    for cell in out:
+        cell.pop("id", None)
     nb = nbformat.v4.new_notebook(cells=out, metadata=copy.deepcopy(release_nb.metadata))
-    nb.nbformat_minor = release_nb.get("nbformat_minor", 4)
+    nb.nbformat_minor = 4  # cell ids (4.5) would only change between runs
     return nb
 
 
@@ -182,6 +184,9 @@ def graded_notebook(skel, executed, verdicts: dict, *, notes: list[str] = ()):
     if notes:
         text = "**Grading notes**\n\n" + "\n".join(f"- {escape_markdown(n)}" for n in notes)
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
+    for cell in nb.cells:  # nbformat 4.4 has no cell ids
+        cell.pop("id", None)
+    nb.nbformat_minor = 4
     return nb
 
 

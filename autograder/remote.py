@@ -117,12 +117,14 @@ class ProbeSession:
         setup: the source of the notebook's first code cell (from the instructor's notebook).
         answers: ``(grade_id, source)`` of the student's answer cells, in notebook order.
         limits: the sandbox's limits (its ``wall_s`` is the session's lifetime).
+        ro_binds: folders the student's code may read (its own checkpoints), as for :class:`sandbox.Sandbox`.
     """
 
     def __init__(self, setup: str, answers: Sequence[tuple[str, str]], *, limits: sandbox.Limits,
-                 env: dict[str, str] | None = None, gpu: bool = False) -> None:
+                 env: dict[str, str] | None = None, gpu: bool = False,
+                 ro_binds: Sequence[tuple[str, str]] = ()) -> None:
         self.setup, self.answers = setup, list(answers)
-        self.limits, self.env, self.gpu = limits, dict(env or {}), gpu
+        self.limits, self.env, self.gpu, self.ro_binds = limits, dict(env or {}), gpu, list(ro_binds)
         self.box: sandbox.Sandbox | None = None
         self.token = b""
         self.deadline: float | None = None
@@ -137,7 +139,8 @@ class ProbeSession:
         self.close()
         self.deadline = deadline
         self.token = secrets.token_bytes(wire.TOKEN_BYTES)
-        self.box = sandbox.Sandbox(["python", "-m", "sandboxed.probe"], env=self.env, limits=self.limits, gpu=self.gpu)
+        self.box = sandbox.Sandbox(["python", "-m", "sandboxed.probe"], env=self.env, limits=self.limits, gpu=self.gpu,
+                                   ro_binds=self.ro_binds)
         self._stderr = bytearray()
         threading.Thread(target=self._drain, args=(self.box.proc.stderr, self._stderr), daemon=True).start()
         try:

@@ -18,6 +18,13 @@ def pass_rates(results: list[Result]) -> dict[tuple[str, str], tuple[int, int]]:
     return {key: (full, total) for key, (full, total) in sorted(rates.items())}
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: no HTML, no pipes, no line breaks."""
+    import html
+
+    return html.escape(str(text)).replace("|", "/").replace("\n", " ").replace("`", "'")
+
+
 def write_summary(results: list[Result], folder: Path, *, slowest: int = 5) -> Path:
     """Write summary.md and score_histogram.png into ``folder``; return the Markdown file."""
     import matplotlib
@@ -50,7 +57,17 @@ def write_summary(results: list[Result], folder: Path, *, slowest: int = 5) -> P
     failures = [(r, cell, why) for r in results for cell, why in sorted(r.reasons.items())]
     if failures:
         lines += ["", "## Why cells failed", "", "| student | assignment | cell | error |", "|---|---|---|---|"]
-        lines += [f"| {r.student} | {r.assignment} | {cell} | {why.replace('|', '/')[:120]} |" for r, cell, why in failures]
+        lines += [f"| {_cell(r.student)} | {r.assignment} | {cell} | {_cell(why)[:120]} |" for r, cell, why in failures]
+    flagged = [(r, flag) for r in results for flag in r.tamper]
+    if flagged:
+        lines += ["", "## Flagged for a look (attempts to tamper with grading; no points changed)", "",
+                  "| student | assignment | where and what |", "|---|---|---|"]
+        lines += [f"| {_cell(r.student)} | {_cell(r.assignment)} | {_cell(flag)[:200]} |" for r, flag in flagged]
+    noted = [(r, note) for r in results for note in r.notes]
+    if noted:
+        lines += ["", "## Notes shown to students (refused files, runs that stopped early)", "",
+                  "| student | assignment | note |", "|---|---|---|"]
+        lines += [f"| {_cell(r.student)} | {_cell(r.assignment)} | {_cell(note)[:200]} |" for r, note in noted]
     path = folder / "summary.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -360,7 +360,9 @@ def _as_nobody(inner: list[str], extra_sources: Sequence[str]) -> list[str]:
     """
     sources = [*_python_binds(), str(_course_lib_dir()), str(SANDBOXED_DIR), *(p for p in [_data_dir()] if p),
                *map(str, extra_sources)]
-    outer = ["bwrap", "--dev-bind", "/", "/", "--die-with-parent"]
+    # --unshare-pid: everything below lives in this PID namespace, so when the grader dies (and with it,
+    # by --die-with-parent, this bubblewrap) the kernel kills the whole sandbox too
+    outer = ["bwrap", "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent"]
     blocked: dict[Path, list[str]] = {}
     for src in sources:
         top = _blocked_ancestor(Path(src))
@@ -375,8 +377,10 @@ def _as_nobody(inner: list[str], extra_sources: Sequence[str]) -> list[str]:
                     made.add(folder)
                     outer += ["--perms", "0755", "--dir", str(folder)]
             outer += ["--ro-bind", src, src]
+    # --pdeathsig: changing the user clears the parent-death signal the outer bubblewrap set, so set it
+    # again; then the sandbox dies with the grader even when the grader is killed outright
     drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
-            "--bounding-set=-all", "--no-new-privs", "--"]
+            "--bounding-set=-all", "--no-new-privs", "--pdeathsig", "KILL", "--"]
     return [*outer, "--", *drop, *inner]
 
 

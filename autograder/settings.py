@@ -9,10 +9,20 @@ CELL_TIMEOUT_S = int(os.environ.get("COURSE_CELL_TIMEOUT", "1200"))
 # A unit-test cell of the judge (seconds of work for a correct answer): an endless loop in a student's
 # function costs this much per cell that calls it.
 UNIT_TIMEOUT_S = int(os.environ.get("COURSE_UNIT_TIMEOUT", "120"))
+
+
+def cell_timeout() -> int:
+    """``$COURSE_CELL_TIMEOUT`` as it is now (the constant above is its value at import)."""
+    return int(os.environ.get("COURSE_CELL_TIMEOUT", str(CELL_TIMEOUT_S)))
+
+
+def unit_timeout() -> int:
+    return int(os.environ.get("COURSE_UNIT_TIMEOUT", str(UNIT_TIMEOUT_S)))
+
 # The profile submissions are graded in: the course's choice, never the grading machine's hardware.
 GRADING_PROFILE = os.environ.get("COURSE_GRADING_PROFILE", "fast")
-# Files nbgrader copies along with a notebook: checkpoints of the full profile can be large (KB).
-MAX_FILE_SIZE_KB = 600_000  # above course_lib.checkpoints.DEFAULT_MAX_BYTES, so the loader (not a silent skip) refuses oversized ones
+# Largest file (KB) nbgrader copies between course folders (the grader keeps checkpoints out of its copies).
+MAX_FILE_SIZE_KB = 600_000
 # Never copied between course folders by nbgrader (CourseDirectory.ignore applies to every step). The
 # grader judges the submitted checkpoints itself (they stay in submitted/), so nbgrader need not copy
 # them into autograded/ and feedback/.

@@ -22,6 +22,8 @@ import course_lib
 
 DEFAULT_MAX_BYTES = 512 * 2**20  # 512 MiB: far above any course model, far below a memory bomb
 MAX_MB_ENV = "COURSE_CHECKPOINT_MAX_MB"  # overrides the cap (MiB), e.g. for a course with larger models
+# set by the grader to the profile it grades: a checkpoint whose sidecar names another is refused
+REQUIRE_PROFILE_ENV = "COURSE_REQUIRE_PROFILE"
 
 
 def max_checkpoint_bytes() -> int:
@@ -137,7 +139,15 @@ def load_checkpoint(
             f"checkpoint {path} holds a {type(state).__name__}, not a dict of state dicts; save it with "
             "course_lib.checkpoints.save_checkpoint"
         )
-    return state, read_meta(path)
+    meta = read_meta(path)
+    required = os.environ.get(REQUIRE_PROFILE_ENV, "").strip()
+    saved = meta.get("profile") if isinstance(meta, dict) else None
+    if required and saved is not None and saved != required:
+        raise CheckpointError(
+            f"checkpoint {path} was saved under the {saved!r} profile, but this course grades the {required!r} "
+            f"profile: train it again with COURSE_PROFILE={required} and submit that checkpoint"
+        )
+    return state, meta
 
 
 def check_archive(path: Path, size: int, max_bytes: int) -> None:

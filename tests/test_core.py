@@ -188,13 +188,20 @@ def test_checkpoint_size_cap_follows_the_environment(tmp_path, monkeypatch):
             ck.load_checkpoint(path)
 
 
-def test_nbgrader_copies_every_checkpoint_the_loader_would_accept():
-    """nbgrader silently drops files over CourseDirectory.max_file_size (KB) when it copies a
-    submission; that limit must lie above the loader's cap, so an oversized checkpoint reaches the
-    loader and is refused with a message instead of vanishing (and being retrained)."""
-    from autograder import settings
+def test_the_upload_intake_takes_every_checkpoint_the_loader_would_accept(tmp_path):
+    """A checkpoint just over the loader's cap must reach the loader (which refuses it with its
+    message) instead of being dropped at intake, where the fast profile would silently retrain it."""
+    from autograder import intake
 
-    assert settings.MAX_FILE_SIZE_KB * 1000 > ck.DEFAULT_MAX_BYTES
+    up = tmp_path / "up"
+    (up / "checkpoints").mkdir(parents=True)
+    (up / "hw.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}')
+    with open(up / "checkpoints" / "run.pt", "wb") as f:
+        f.truncate(ck.DEFAULT_MAX_BYTES + 1)
+    report = intake.take(up, tmp_path / "staged", "hw.ipynb")
+    assert "checkpoints/run.pt" in report.accepted, report.refused
+    with pytest.raises(ck.CheckpointError, match="over the 512 MiB limit"):
+        ck.load_checkpoint(tmp_path / "staged" / "checkpoints" / "run.pt")
 
 
 def test_wrong_architecture_lists_the_differences(tmp_path):
@@ -244,3 +251,47 @@ def test_load_or_train_never_trains_when_grading_the_full_profile(tmp_path, monk
     # in the fast profile a missing checkpoint is trained even under grading
     meta = ck.load_or_train(tmp_path / "other.pt", _net(), lambda: {"ok": 1}, profile="fast")
     assert meta["ok"] == 1 and (tmp_path / "other.pt").exists()
+
+
+def test_a_compressed_checkpoint_is_refused_before_it_can_inflate(tmp_path):
+    """torch.save never compresses; a deflated entry of a few MiB can inflate to GiB in memory, so the
+    loader refuses it from the archive's directory, before torch reads a byte of it."""
+    import zipfile
+
+    path = tmp_path / "bomb.pt"
+    ck.save_checkpoint(path, {"model": {"w": torch.ones(4)}})
+    with zipfile.ZipFile(path) as z:
+        members = {i.filename: z.read(i.filename) for i in z.infolist()}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data + (b"\0" * (64 << 20) if "/data/" in name else b""))
+    assert path.stat().st_size < 2 << 20
+    with pytest.raises(ck.CheckpointError, match="is compressed, and torch.save never compresses"):
+        ck.load_checkpoint(path)
+
+
+def test_an_entry_that_claims_bytes_past_the_end_is_refused(tmp_path):
+    import zipfile
+
+    path = tmp_path / "short.pt"
+    ck.save_checkpoint(path, {"model": {"w": torch.ones(1000)}})
+    info = max(zipfile.ZipFile(path).infolist(), key=lambda i: i.file_size)
+    data = path.read_bytes()
+    # grow the largest entry's recorded size in its central-directory record (the local header too)
+    old = info.file_size.to_bytes(4, "little") * 2
+    new = (info.file_size + 10_000_000).to_bytes(4, "little") * 2
+    assert data.count(old) >= 1
+    path.write_bytes(data.replace(old, new))
+    with pytest.raises(ck.CheckpointError, match="corrupt or truncated"):
+        ck.load_checkpoint(path)
+
+
+def test_the_grader_refuses_a_checkpoint_of_another_profile(tmp_path, monkeypatch):
+    path = tmp_path / "run.pt"
+    ck.save_checkpoint(path, {"model": {"w": torch.ones(2)}}, meta={"profile": "full"})
+    assert ck.load_checkpoint(path)[1]["profile"] == "full"  # students may load anything they saved
+    monkeypatch.setenv(ck.REQUIRE_PROFILE_ENV, "fast")
+    with pytest.raises(ck.CheckpointError, match="saved under the 'full' profile, but this course grades the 'fast'"):
+        ck.load_checkpoint(path)
+    monkeypatch.setenv(ck.REQUIRE_PROFILE_ENV, "full")
+    assert ck.load_checkpoint(path)[0]["model"]["w"].shape == (2,)

@@ -137,7 +137,7 @@ def test_honest_work_raises_no_tampering_flag(name):
     (attacks.PATCHED_CHECKS, ["replaces torch.allclose", "replaces np.allclose", "replaces builtins.AssertionError",
                               "redefines the builtin AssertionError"]),
     (attacks.NETWORK % {"port": 1}, ["imports ctypes", "imports socket"]),
-    (attacks.DETACHED % {"course": "/c", "marker": "/m"}, ["imports subprocess", "calls os.fork", "calls os.setsid"]),
+    (attacks.DETACHED % {"course": "/c", "marker": "/m"}, ["imports subprocess"]),
     ("import os\nos._exit(1)", ["calls os._exit"]),
     ("from autograder.reference import vae", ["imports from autograder.reference"]),
     ("open('/work/main/solutions/x.ipynb')", ["opens '/work/main/solutions/x.ipynb'"]),
@@ -153,3 +153,12 @@ def test_audit_log_lines_name_the_student_cell_and_skip_garbage():
     log = (b'{"cell": 3, "event": "os.kill", "detail": "(1, 9)"}\nnot json\n'
            b'{"cell": 1, "event": "subprocess.Popen", "detail": "fc-list"}\n{"event": 5}\n')
     assert tamper.audit_flags(log, {3: 7}) == ["cell 7 (while the notebook ran): os.kill (1, 9)"]
+
+
+@pytest.mark.parametrize("snippet", ["KERNEL_HOOKS", "PATCHED_CHECKS", "STEAL", "WRITE_COURSE", "DETACHED", "NETWORK"])
+def test_every_attack_is_valid_python(snippet):
+    """An attack that does not even parse would test nothing (it would just fail its cell)."""
+    import ast
+
+    source = getattr(attacks, snippet)
+    ast.parse(source % {"course": "/c", "marker": "/m", "repo": "/r", "port": 1, "short": "x"} if "%(" in source else source)

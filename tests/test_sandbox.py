@@ -210,3 +210,28 @@ def test_isolation_missing_is_refused_with_what_to_do(monkeypatch):
         sandbox.check()  # waived knowingly
     finally:
         sandbox._probe_isolation.cache_clear()
+
+
+def test_a_grader_killed_outright_takes_its_sandboxes_with_it(tmp_path):
+    """The grader may be killed with SIGKILL (an OOM kill, a cancelled CI job): no sandbox survives it."""
+    import subprocess
+    import sys
+
+    token = f"orphan-{os.getpid()}-{time.monotonic_ns()}"
+    script = tmp_path / "grader.py"
+    script.write_text(
+        "import os\nfrom autograder import sandbox\n"
+        f"box = sandbox.Sandbox(['python', '-c', 'import time; print(1, flush=True); time.sleep(300)  # {token}'],"
+        " limits=sandbox.Limits(wall_s=600, scratch_mb=16))\n"
+        "box.proc.stdout.readline()\nos._exit(0)\n")
+    subprocess.run([sys.executable, str(script)], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120,
+                   check=True)
+    time.sleep(1)
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if token.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                left.append(pid)
+        except OSError:
+            pass
+    assert left == [], "a sandbox outlived the grader that started it"

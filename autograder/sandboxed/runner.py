@@ -46,8 +46,8 @@ def _dgm_install():
     symbols = {"setns", "unshare", "mount", "ptrace", "prctl", "syscall", "seccomp", "personality"}
 
     def cell():
-        try:
-            return get_ipython().execution_count
+        try:  # ipykernel has already counted the running cell: its number is one less
+            return get_ipython().execution_count - 1
         except Exception:
             return None
 
