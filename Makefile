@@ -69,7 +69,7 @@ grade: setup sandbox-deps
 	$(BIN)/python -m autograder grade $(SUBMISSIONS) --course-dir $(COURSE_DIR) --jobs $(JOBS) --profile $(PROFILE)
 
 bench: setup
-	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m course_lib.bench
+	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m autograder.bench
 
 ## Grading throughput (submissions per minute, --jobs 1 and 2) -> bench/grading.md
 bench-grading: setup sandbox-deps

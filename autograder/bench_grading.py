@@ -20,7 +20,7 @@ from .fixtures import stage
 from .grade import grade
 
 
-def run(name: str, copies: int, jobs_list=(1, 2), *, log=print) -> list[dict]:
+def run(name: str, copies: int, jobs_list=(1, 2), *, run_modes=("always",), log=print) -> list[dict]:
     ckpt = SOLUTIONS / name / "checkpoints"
     if not any(ckpt.glob("*.pt")):
         from .notebooks import run_notebook
@@ -34,17 +34,17 @@ def run(name: str, copies: int, jobs_list=(1, 2), *, log=print) -> list[dict]:
         one = stage(name, tmp / "one", checkpoints=ckpt, marker=tmp / "marker", kinds=("solution",))["solution"]
         for i in range(copies):
             shutil.copytree(one, subs / f"student{i:02d}" / name)
-        for jobs in jobs_list:
-            course = tmp / f"course-jobs{jobs}"
+        for mode, jobs in [(m, j) for m in run_modes for j in jobs_list]:
+            course = tmp / f"course-{mode}-jobs{jobs}"
             start = time.perf_counter()
-            results = grade(subs, course, jobs=jobs, log=lambda *_: None)
+            results = grade(subs, course, jobs=jobs, run_notebook=mode, log=lambda *_: None)
             seconds = time.perf_counter() - start
             bad = [r.student for r in results if r.score != r.max_score]
             if bad:
                 raise RuntimeError(f"copies of the solution lost points: {bad}")
-            rows.append({"assignment": name, "jobs": jobs, "submissions": copies, "seconds": seconds,
-                         "per minute": 60 * copies / seconds})
-            log(f"jobs {jobs}: {copies} submissions in {seconds:.0f} s")
+            rows.append({"assignment": name, "run": mode, "jobs": jobs, "submissions": copies, "seconds": seconds,
+                         "per minute": 60 * copies / seconds, "load": os.getloadavg()[0]})
+            log(f"run {mode}, jobs {jobs}: {copies} submissions in {seconds:.0f} s")
     return rows
 
 
@@ -52,13 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench_grading", description=__doc__)
     parser.add_argument("assignment", nargs="?", default="05_importance_sampling")
     parser.add_argument("--copies", type=int, default=4)
+    parser.add_argument("--run-notebook", nargs="+", default=["always", "auto"], choices=("always", "auto", "never"))
     args = parser.parse_args(argv)
     os.environ.setdefault("COURSE_PROFILE", "fast")
-    rows = run(args.assignment, args.copies)
-    lines = [f"{platform.machine()}, {os.cpu_count()} cores, fast profile, checkpoints submitted, sandboxed", "",
-             "| assignment | --jobs | submissions | seconds | submissions / minute |", "|---|---|---|---|---|"]
-    lines += [f"| {r['assignment']} | {r['jobs']} | {r['submissions']} | {r['seconds']:.0f} | {r['per minute']:.2f} |"
-              for r in rows]
+    rows = run(args.assignment, args.copies, run_modes=tuple(args.run_notebook))
+    lines = [f"{platform.machine()}, {os.cpu_count()} cores, fast profile, checkpoints submitted, sandboxed "
+             "(notebook run and probe in bubblewrap, trusted judge)", "",
+             "| assignment | --run-notebook | --jobs | submissions | seconds | submissions / minute | load (1 min) |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['assignment']} | {r['run']} | {r['jobs']} | {r['submissions']} | {r['seconds']:.0f} | "
+              f"{r['per minute']:.2f} | {r['load']:.1f} |" for r in rows]
     table = "\n".join(lines)
     print(table)
     out = REPO / "bench" / "grading.md"

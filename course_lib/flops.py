@@ -8,7 +8,7 @@ would take if it ran at matmul speed: a lower bound that memory-bound element-wi
 and Python overhead push the measured time above (``measured / predicted`` says how far).
 
 Everything here is device-agnostic: the same code runs on the CPU (small shapes, for tests and
-``python -m course_lib.bench --full-prediction``) and on CUDA (the full-profile table).
+``python -m autograder.bench --full-prediction``) and on CUDA (the full-profile table).
 """
 from __future__ import annotations
 

@@ -120,8 +120,52 @@ def test_student_bundle_holds_no_solutions(tmp_path):
             for marker in release.FORBIDDEN:
                 assert marker not in text, f"{name} contains {marker}"
         assert "autograder" not in zf.read("dgm-course/pyproject.toml").decode()
+        zf.extractall(tmp_path / "bundle")
     released = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "notebooks").glob("*/*.ipynb"))
     assert all(f"dgm-course/{p}" in names for p in released)
+
+
+def test_no_solution_body_ships_to_students(tmp_path):
+    """Every answer of solutions/, as a normalised syntax tree (names renamed, docstrings dropped), is
+    searched in every Python file of the bundle: none may hold one (under any variable names). The same
+    search finds the reference implementations in autograder/reference/, so it can find a leak."""
+    from autograder import REPO, bundle, leaks
+
+    bodies = leaks.solution_bodies(REPO / "solutions")
+    assert len(bodies) >= 25
+    with zipfile.ZipFile(bundle.build(tmp_path / "bundle.zip")) as zf:
+        sources = {n: zf.read(n).decode() for n in zf.namelist() if n.endswith(".py")}
+    assert leaks.find(sources, bodies) == []
+    reference = {str(p): p.read_text() for p in (REPO / "autograder" / "reference").glob("*.py")}
+    assert len(leaks.find(reference, bodies)) >= 3
+
+
+def test_every_bundled_module_imports_without_the_instructor_package(tmp_path):
+    """course_lib stands alone: each of its modules imports in the student bundle with `autograder`
+    made unimportable (as in the grading sandbox, where it does not exist)."""
+    import subprocess
+    import sys
+
+    from autograder import bundle
+
+    with zipfile.ZipFile(bundle.build(tmp_path / "bundle.zip")) as zf:
+        zf.extractall(tmp_path)
+    root = tmp_path / "dgm-course"
+    modules = sorted(".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+                     for p in (root / "course_lib").rglob("*.py"))
+    script = ("import importlib, sys\n"
+              "class Block:\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              "        if name == 'autograder' or name.startswith('autograder.'):\n"
+              "            raise ImportError('autograder is not available to students')\n"
+              "sys.meta_path.insert(0, Block())\n"
+              f"for m in {modules!r}:\n"
+              "    importlib.import_module(m)\n"
+              "print('imported', len(sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root),
+                          "COURSE_PROFILE": "fast", "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(modules) > 20
 
 
 def test_repository_release_is_in_sync_and_clean():

@@ -363,14 +363,15 @@ def test_training_loop_runs_and_logs(sol):
     assert calls == [True, True, True]
 
 
-def test_neighbours_widget_core_matches_sklearn_cosine_neighbours():
+def test_neighbours_widget_core_matches_sklearn_euclidean_neighbours():
+    """(Euclidean on purpose: cosine neighbours are half of the student's knn_predict.)"""
     from sklearn.neighbors import NearestNeighbors
 
     from course_lib.widgets.simsiam import nearest_neighbours, neighbours_frame
 
     gen = torch.Generator().manual_seed(0)
     query, bank = torch.randn(7, 12, generator=gen), torch.randn(50, 12, generator=gen)
-    ref = NearestNeighbors(n_neighbors=5, metric="cosine", algorithm="brute").fit(bank.numpy())
+    ref = NearestNeighbors(n_neighbors=5, metric="euclidean", algorithm="brute").fit(bank.numpy())
     _, expected = ref.kneighbors(query.numpy())
     assert nearest_neighbours(query, bank, 5).tolist() == expected.tolist()
     with pytest.raises(ValueError, match=r"\(M, F\)"):

@@ -165,8 +165,8 @@ def test_interpolation_endpoints_and_midpoint():
         za, zb = model.encode(xa[None])[0], model.encode(xb[None])[0]
         torch.testing.assert_close(widgets.interpolation_frame(model, xa, xb, 0.0), model.decoder(za[None])[0])
         torch.testing.assert_close(widgets.interpolation_frame(model, xa, xb, 1.0), model.decoder(zb[None])[0])
-    codes = widgets.interpolate_codes(za, zb, torch.tensor([0.25]))
-    torch.testing.assert_close(codes[0], 0.75 * za + 0.25 * zb)
+        torch.testing.assert_close(widgets.interpolation_frame(model, xa, xb, 0.25),
+                                   model.decoder((0.75 * za + 0.25 * zb)[None])[0])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         widgets.interpolation_frame(model, xa, xb, 1.5)
 

@@ -74,3 +74,20 @@ def check_fid_threshold(variant: str, path: str | os.PathLike | None = None) -> 
         f"{variant}: FID {fid:.1f} of checkpoints/{variant}.pt is not below the threshold {threshold}: "
         "check the signs of the losses and which scores each term uses (real or fake), then retrain")
     return fid
+
+
+# ----------------------------------------------------------------------------- reference losses (bench)
+
+def gradient_penalty(critic, real, fake, alpha):
+    """Gulrajani et al. (2017), eq. 3: E[(||grad_x_hat D(x_hat)||_2 - 1)^2], x_hat = alpha real + (1 - alpha) fake."""
+    x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def d_loss_wgan_gp(real_scores, fake_scores, gp, lam=10.0):
+    return fake_scores.mean() - real_scores.mean() + lam * gp
+
+
+def g_loss_wgan(fake_scores):
+    return -fake_scores.mean()

@@ -1,30 +1,30 @@
 """04_simsiam widget: what each run's features call "similar".
 
 A slider picks a held-out query image; each row shows that query and its nearest training images by
-cosine similarity of the backbone features of one run (stop-gradient, no stop-gradient, identity
-predictor). A collapsed run returns neighbours of every class. The features are extracted once, so a
-slider move is one (N, F) matrix-vector product per run.
+Euclidean distance of the backbone features of one run (stop-gradient, no stop-gradient, identity
+predictor). A collapsed run returns neighbours of every class. (The kNN monitor ranks by cosine
+similarity instead: that is your ``knn_predict``.) The features are extracted once, so a slider move
+is one distance computation per run.
 """
 from __future__ import annotations
 
 from typing import Mapping
 
 import torch
-import torch.nn.functional as F
 
 from ..viz import image_grid
 
 
 def nearest_neighbours(query: torch.Tensor, bank: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices (M, k) of the ``k`` bank rows with the highest cosine similarity to each query row.
+    """Indices (M, k) of the ``k`` bank rows closest to each query row in Euclidean distance.
 
     Args:
-        query: (M, F) features; bank: (N, F) features (neither needs to be normalised).
+        query: (M, F) features; bank: (N, F) features.
     """
     if query.dim() != 2 or bank.dim() != 2 or query.shape[1] != bank.shape[1]:
         raise ValueError(f"expected (M, F) and (N, F) features, got {tuple(query.shape)} and {tuple(bank.shape)}")
-    sim = F.normalize(query.float(), dim=1) @ F.normalize(bank.float(), dim=1).T  # (M, N)
-    return sim.topk(k, dim=1).indices
+    dist = torch.cdist(query.double(), bank.double())  # (M, N)
+    return dist.topk(k, dim=1, largest=False).indices
 
 
 def neighbours_frame(query_images: torch.Tensor, bank_images: torch.Tensor,

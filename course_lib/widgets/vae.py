@@ -2,7 +2,7 @@
 
 Plain-function cores (tests call them without a browser):
 
-* :func:`interpolate_codes` / :func:`interpolation_frame`: decode ``(1 - alpha) z_a + alpha z_b``;
+* :func:`interpolation_frame`: decode the code ``alpha`` of the way from one image's code to another's;
 * :func:`traverse` / :func:`traversal_frame`: decode a code with one dimension set to a value;
 * :func:`factor_correlation`: |correlation| between each latent dimension and each known factor
   (on the shapes data set it shows which dimension, if any, carries one factor alone).
@@ -24,21 +24,13 @@ def _encode(model, x: torch.Tensor) -> torch.Tensor:
     return model.encode(x.to(device))  # (B, D)
 
 
-def interpolate_codes(z_a: torch.Tensor, z_b: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
-    """Linear interpolation of codes: (D,), (D,), (K,) -> (K, D) with row k = (1 - a_k) z_a + a_k z_b."""
-    if z_a.shape != z_b.shape or z_a.dim() != 1:
-        raise ValueError(f"z_a and z_b must both be (D,), got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
-    alphas = torch.as_tensor(alphas, dtype=z_a.dtype, device=z_a.device).view(-1, 1)  # (K, 1)
-    return (1 - alphas) * z_a + alphas * z_b  # (K, D)
-
-
 @torch.no_grad()
 def interpolation_frame(model, x_a: torch.Tensor, x_b: torch.Tensor, alpha: float) -> torch.Tensor:
     """Decode the code ``alpha`` of the way from ``x_a``'s code to ``x_b``'s: (C, H, W) x 2 -> (C, H, W)."""
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     model.eval()
-    z = interpolate_codes(_encode(model, x_a)[0], _encode(model, x_b)[0], torch.tensor([float(alpha)]))  # (1, D)
+    z = torch.lerp(_encode(model, x_a), _encode(model, x_b), float(alpha))  # (1, D)
     return model.decoder(z)[0].cpu()  # (C, H, W)
 
 

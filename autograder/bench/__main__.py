@@ -288,13 +288,7 @@ def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
     data = load(cfg.dataset, cfg.train_split)
     config = dataclasses.replace(config_for(cfg, "wgan_gp"), iterations=steps, fid_every=0)
 
-    def gp(critic, real, fake, alpha):  # Gulrajani et al. (2017), eq. 3
-        x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
-        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
-
-    d_loss = lambda r, f, penalty, lam: f.mean() - r.mean() + lam * penalty  # noqa: E731
-    g_loss = lambda f: -f.mean()  # noqa: E731
+    from autograder.reference.gan import d_loss_wgan_gp as d_loss, g_loss_wgan as g_loss, gradient_penalty as gp
 
     def ours():
         torch.manual_seed(0)
@@ -455,7 +449,7 @@ def _load() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     global REPEATS
-    parser = argparse.ArgumentParser(prog="python -m course_lib.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed runs of each side per row")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--only", nargs="*", default=(), help="run the rows whose function name contains one of these")
@@ -488,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
         tables.append(header + format_table(rows))
         print(tables[-1], flush=True)
     if args.full_prediction or device.type == "cuda":
-        from course_lib.bench_full import format_prediction, full_prediction
+        from autograder.bench.full import format_prediction, full_prediction
 
         cpu = device.type != "cuda"
         batch = args.prediction_batch or (8 if cpu else None)

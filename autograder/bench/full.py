@@ -4,7 +4,7 @@ One training step of each full-profile model (02 conv VAE, 03 DDPM U-Net, 04 Sim
 synthetic inputs of the full-profile shape (CIFAR-10, 3x32x32), with the reference loss functions the
 hidden tests use. ``predicted`` = FLOPs of one step x steps per epoch / the measured float32 matmul rate;
 ``measured`` = the mean of a few timed steps x steps per epoch. On CUDA the batch is the profile's; on
-the CPU (``python -m course_lib.bench --full-prediction``) a smaller ``batch`` keeps it to minutes, and
+the CPU (``python -m autograder.bench --full-prediction``) a smaller ``batch`` keeps it to minutes, and
 the epoch is then ``ceil(N / batch)`` steps of that batch (same images per epoch).
 
 Not modelled: data loading and augmentation (synthetic batches already on the device), the bf16
