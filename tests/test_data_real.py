@@ -8,6 +8,7 @@ import tarfile
 
 import numpy as np
 import pytest
+from pathlib import Path
 import torch
 
 from course_lib import data
@@ -169,7 +170,31 @@ def test_missing_real_data_set_says_which_file_where_and_how(tmp_path, name, spl
         data.load(name, split, root=tmp_path)
     msg = str(info.value)
     assert file_hint in msg and str(tmp_path) in msg
-    assert "Download" in msg and "COURSE_DATA" in msg and "mnist5k" in msg
+    assert "Fetch" in msg and "COURSE_DATA" in msg and "mnist5k" in msg
+
+
+def test_the_cifar10_message_whole():
+    """The whole message, with the checksum torchvision itself verifies (the independent source)."""
+    from torchvision.datasets import CIFAR10
+
+    root = Path("/nowhere/data")
+    with pytest.raises(data.DatasetMissingError) as info:
+        data.load("cifar10", "test", root=root)
+    assert str(info.value).split(" (cause:")[0] == (
+        "data set 'cifar10' is not available: expected cifar-10-batches-py/ (data_batch_1..5, test_batch) under "
+        f"/nowhere/data. Fetch cifar-10-python.tar.gz (163 MiB, MD5 {CIFAR10.tgz_md5}) from {CIFAR10.url} and "
+        "extract it in /nowhere/data, or pass download=True on a machine with internet access. Then call "
+        "load('cifar10', ..., root='/nowhere/data') or set COURSE_DATA to that folder. Offline alternatives that "
+        "need no files: 'mnist5k', 'shapes', 'synthetic' (COURSE_PROFILE=fast uses them).")
+
+
+def test_fetch_checksums_are_torchvisions():
+    from torchvision.datasets import MNIST, SVHN
+
+    from course_lib.data.real import FETCH
+
+    assert {f: m for f, _, m, _ in FETCH["mnist"]} == dict(MNIST.resources)
+    assert {f: m for f, _, m, _ in FETCH["svhn"]} == {v[1]: v[2] for k, v in SVHN.split_list.items() if k != "extra"}
 
 
 def test_failed_download_is_reported_with_the_same_instructions(tmp_path, monkeypatch):

@@ -20,6 +20,37 @@ _BINARIZED_FILES = {"train": "binarized_mnist_train.amat", "val": "binarized_mni
                     "test": "binarized_mnist_test.amat"}
 
 
+# What to fetch for each real data set: (file, approximate size, MD5 or '', where from). The checksums are
+# the ones torchvision verifies (CUB-200-2011: Caltech's); the .amat files of binarized MNIST have none.
+FETCH = {
+    "cifar10": [("cifar-10-python.tar.gz", "163 MiB", "c58f30108f718f92721af3b95e74349a",
+                 "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")],
+    "svhn": [("train_32x32.mat", "174 MiB", "e26dedcc434d2e4c54c9b2d4a06d8373",
+              "http://ufldl.stanford.edu/housenumbers/train_32x32.mat"),
+             ("test_32x32.mat", "62 MiB", "eb5a983be6a315427106f1b164d9cef3",
+              "http://ufldl.stanford.edu/housenumbers/test_32x32.mat")],
+    "mnist": [("train-images-idx3-ubyte.gz", "9.5 MiB", "f68b3c2dcbeaaa9fbdd348bbdeb94873", "https://ossci-datasets.s3.amazonaws.com/mnist/"),
+              ("train-labels-idx1-ubyte.gz", "29 KiB", "d53e105ee54ea40749a09fcbcd1e9432", "https://ossci-datasets.s3.amazonaws.com/mnist/"),
+              ("t10k-images-idx3-ubyte.gz", "1.6 MiB", "9fb629c4189551a2d022fa330f9573f3", "https://ossci-datasets.s3.amazonaws.com/mnist/"),
+              ("t10k-labels-idx1-ubyte.gz", "4.5 KiB", "ec29112dd5afa0611ce80d1b7f02629c", "https://ossci-datasets.s3.amazonaws.com/mnist/")],
+    "binarized_mnist": [(f, "75 MiB" if s == "train" else "15 MiB", "", BINARIZED_MNIST_URL + f)
+                        for s, f in _BINARIZED_FILES.items()],
+    "cub32": [(CUB_ARCHIVE, "1.1 GB", CUB_MD5, CUB_URL)],
+}
+
+
+def fetch_instructions(name: str, files: list[str] | None = None) -> str:
+    """'Fetch <file> (<size>, MD5 <md5>) from <url>' for each file ``name`` needs (all, or ``files``)."""
+    parts = []
+    for file, size, md5, url in FETCH[name]:
+        if files is not None and file not in files:
+            continue
+        checksum = f", MD5 {md5}" if md5 else ", no published checksum"
+        source = url if url.endswith(file) else url + file
+        parts.append(f"{file} ({size}{checksum}) from {source}")
+    return "Fetch " + "; ".join(parts)
+
+
 def _missing(name: str, files: str, root: Path, how: str, cause: BaseException | None = None) -> DatasetMissingError:
     msg = (
         f"data set {name!r} is not available: expected {files} under {root}. {how} "
@@ -31,7 +62,7 @@ def _missing(name: str, files: str, root: Path, how: str, cause: BaseException |
     return DatasetMissingError(msg)
 
 
-def _torchvision(name, factory, files, how, root, download):
+def _torchvision(name, factory, files, root, how, download):
     try:
         return factory(download)
     except DatasetMissingError:
@@ -52,8 +83,8 @@ def _cifar10(split, root, download):
     ds = _torchvision(
         "cifar10", lambda d: CIFAR10(str(root), train=split == "train", download=d),
         "cifar-10-batches-py/ (data_batch_1..5, test_batch)", root,
-        "Download cifar-10-python.tar.gz from the CIFAR-10 page (www.cs.toronto.edu/~kriz/cifar.html) and "
-        "extract it there, or pass download=True on a machine with internet access.", download)
+        f"{fetch_instructions('cifar10')} and extract it in {root}, or pass download=True on a machine with "
+        "internet access.", download)
     return _to_dataset("cifar10", split, ds.data, ds.targets)  # data: (N, 32, 32, 3) uint8
 
 
@@ -63,8 +94,8 @@ def _svhn(split, root, download):
 
     ds = _torchvision(
         "svhn", lambda d: SVHN(str(root), split=split, download=d), f"{split}_32x32.mat", root,
-        f"Download {split}_32x32.mat from the SVHN page (ufldl.stanford.edu/housenumbers), format 2, "
-        "or pass download=True on a machine with internet access.", download)
+        f"{fetch_instructions('svhn', [f'{split}_32x32.mat'])} (format 2) into {root}, or pass download=True on a "
+        "machine with internet access.", download)
     return _to_dataset("svhn", split, ds.data.transpose(0, 2, 3, 1), ds.labels)  # data: (N, 3, 32, 32)
 
 
@@ -75,8 +106,8 @@ def _mnist(split, root, download):
     ds = _torchvision(
         "mnist", lambda d: MNIST(str(root), train=split == "train", download=d),
         "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte", root,
-        "Download the four MNIST idx files (yann.lecun.com/exdb/mnist or a mirror) into MNIST/raw/, "
-        "or pass download=True on a machine with internet access.", download)
+        f"{fetch_instructions('mnist')} into {root / 'MNIST' / 'raw'} (torchvision unpacks them), or pass "
+        "download=True on a machine with internet access.", download)
     return _to_dataset("mnist", split, ds.data.numpy()[..., None], ds.targets.numpy())
 
 
@@ -90,8 +121,8 @@ def _binarized_mnist(split, root, download):
         bits = np.load(cache)
     else:
         if not path.exists():
-            how = (f"Download {fname} from the binarized MNIST folder of Hugo Larochelle ({BINARIZED_MNIST_URL}) "
-                   f"into {path.parent}, or pass download=True on a machine with internet access.")
+            how = (f"{fetch_instructions('binarized_mnist', [fname])} (Larochelle & Murray's binarization) into "
+                   f"{path.parent}, or pass download=True on a machine with internet access.")
             if not download:
                 raise _missing("binarized_mnist", f"binarized_mnist/{fname}", root, how)
             try:
@@ -130,8 +161,8 @@ def _build_cub32(root: Path, download: bool, size: int = 32) -> None:
     from PIL import Image
 
     archive = root / CUB_ARCHIVE
-    how = (f"Download {CUB_ARCHIVE} (1.1 GB) from the Caltech-UCSD Birds-200-2011 page ({CUB_URL}) "
-           f"into {root}, or pass download=True on a machine with internet access.")
+    how = (f"{fetch_instructions('cub32')} (Caltech-UCSD Birds-200-2011) into {root}, or pass download=True on a "
+           "machine with internet access.")
     if not archive.exists():
         if not download:
             raise _missing("cub32", CUB_ARCHIVE, root, how)
