@@ -237,6 +237,9 @@ def grade_submission(pair: tuple[str, str], *, course_dir: str, submissions: str
                       **threads}
         outcome.phases["intake"] = round(time.monotonic() - clock, 2)
         clock = time.monotonic()
+        # the judge sees the submitted checkpoints, replaced by what the run wrote (trained or retrained)
+        for f in (work / "staged" / "checkpoints").glob("*") if (work / "staged" / "checkpoints").is_dir() else ():
+            shutil.copy2(f, judge_dir / "checkpoints" / f.name)
         if _should_run(run_notebook, Path(solutions) / name, work / "staged"):
             executed, audit, files, problem = _run_notebook(work / "staged", nb_file, lim, kernel_env, timeout)
             if problem:
@@ -244,9 +247,6 @@ def grade_submission(pair: tuple[str, str], *, course_dir: str, submissions: str
             for rel, data in files.items():
                 (judge_dir / rel).parent.mkdir(parents=True, exist_ok=True)
                 (judge_dir / rel).write_bytes(data)
-        else:
-            for f in (work / "staged" / "checkpoints").glob("*") if (work / "staged" / "checkpoints").is_dir() else ():
-                shutil.copy2(f, judge_dir / "checkpoints" / f.name)
         outcome.phases["run"] = round(time.monotonic() - clock, 2)
         clock = time.monotonic()
         answers = student_answers(student_nb, source_nb) if not taken.notebook_error else []

@@ -15,11 +15,16 @@ from course_lib import profiles
 
 
 # ---------------------------------------------------------------- device
-def test_get_device_defaults_to_cpu_without_cuda(monkeypatch):
+def test_get_device_defaults_to_cuda_when_there_is_one_and_cpu_otherwise(monkeypatch):
+    """The documented default, on both kinds of machine (CUDA's presence is faked either way)."""
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert dev.get_device().type == expected
-    assert dev.get_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert dev.get_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert dev.get_device() == torch.device("cuda")
+    assert dev.get_device("cpu") == torch.device("cpu")  # an explicit name wins
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert dev.get_device() == torch.device("cpu")  # and so does COURSE_DEVICE
 
 
 def test_get_device_errors(monkeypatch):

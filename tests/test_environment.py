@@ -27,15 +27,6 @@ def test_environment_yml_mirrors_pyproject_dependencies():
     assert "-e ." in pip_section
 
 
-def test_pins_that_must_hold():
-    deps = {Requirement(d).name: Requirement(d) for d in _pyproject_deps()}
-    # nbgrader 0.9.5's lab extension is incompatible with JupyterLab >= 4.3; 0.9.6 works with 4.6
-    assert Version("0.9.5") not in deps["nbgrader"].specifier and Version("0.9.6") in deps["nbgrader"].specifier
-    assert Version("4.6.0") in deps["jupyterlab"].specifier
-    # torch and torchvision are pinned as a pair that imports together
-    assert str(deps["torch"].specifier) == "==2.14.1" and str(deps["torchvision"].specifier) == "==0.29.1"
-
-
 def test_installed_versions_satisfy_the_pins():
     for dep in _pyproject_deps():
         req = Requirement(dep)

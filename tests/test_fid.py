@@ -3,6 +3,8 @@ statistics against numpy, the shipped digit extractor against its labels, the re
 cache, the Inception path against pytorch-fid's own network, and the error messages."""
 from __future__ import annotations
 
+import re
+
 import warnings
 from unittest import mock
 
@@ -332,5 +334,12 @@ def test_inception_architecture_state_dict_matches_pytorch_fid():
     assert {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in theirs.items()}
 
 
-def test_features_module_exports():
-    assert features_mod.EXTRACTORS == ("digits", "inception")
+def test_every_listed_extractor_builds_and_an_unknown_one_lists_them():
+    """The list the error message names must be exactly the names get_extractor accepts."""
+    for name in features_mod.EXTRACTORS:
+        net = features_mod.get_extractor(name, weights="random" if name == "inception" else None)
+        assert not net.training
+    with pytest.raises(ValueError) as info:
+        features_mod.get_extractor("vgg")
+    listed = re.findall(r"'(\w+)'", str(info.value).split("expected one of")[1])
+    assert tuple(listed) == tuple(features_mod.EXTRACTORS)
