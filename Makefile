@@ -55,9 +55,9 @@ test: setup sandbox-deps browser-deps
 test-quick: setup sandbox-deps
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(PYTEST) tests -m "not slow and not e2e" -q
 
-## JupyterLab on the student view (notebooks/), nbgrader's extension enabled.
+## JupyterLab on the student view (notebooks/): nbgrader's Validate button only, no instructor tools.
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m course_lib.lab notebooks/
 
 release: setup
 	$(BIN)/python -m autograder release
