@@ -202,12 +202,12 @@ def _take(zf, info, file_id: str, assignment: str, notebook: str, staged: Path, 
           report: Report) -> list[str]:
     """Extract one member of the download (a student's zip, notebook or checkpoint); files written."""
     shown = info.filename[:200]
-    m = SUFFIX.match(PurePosixPath(file_id).name)
-    if m and m.group("ext") == ".zip":
+    if PurePosixPath(file_id).suffix == ".zip":
         return _take_zip(zf, info, assignment, notebook, staged, caps, budget, report)
-    rel = file_id
+    rel = file_id[len(assignment) + 1:] if file_id.startswith(f"{assignment}/") else file_id  # a folder upload
+    m = SUFFIX.match(rel)
     if m and m.group("ext") == ".ipynb" and m.group("stem") + m.group("ext") == notebook:
-        rel = notebook
+        rel = notebook  # an LMS's resubmission suffix: 00_toy-1.ipynb
     if _unsafe(rel) or intake.allowed_kind(tuple(rel.split("/")), notebook) is None:
         report.skipped.append((shown, f"not a file of a {assignment} submission (expected {notebook}, checkpoints/ "
                                       "files or the zip course_lib.submit writes)"))
