@@ -15,6 +15,7 @@ COURSE_DIR  ?= grading/course
 JOBS        ?= 1
 PROFILE     ?= fast
 LMS         ?= canvas
+LAB_ARGS    ?=
 
 .PHONY: setup sandbox-deps browser-deps demo test test-quick lab release check-release grade bench bench-grading student-bundle clean \
 	formgrader submission collect roster feedback export
@@ -59,7 +60,7 @@ test-quick: setup sandbox-deps
 
 ## JupyterLab on the student view (notebooks/): nbgrader's Validate button only, no instructor tools.
 lab: setup
-	$(BIN)/python -m course_lib.lab notebooks/
+	$(BIN)/python -m course_lib.lab notebooks/ $(LAB_ARGS)
 
 ## A student's submission: checks the checkpoints the graded cells need, writes <assignment>--<STUDENT>.zip.
 submission: setup
@@ -85,7 +86,7 @@ roster: setup
 	$(BIN)/python -m autograder roster $(ROSTER) --course-dir $(COURSE_DIR)
 
 formgrader: setup
-	$(BIN)/python -m autograder formgrader --course-dir $(COURSE_DIR)
+	$(BIN)/python -m autograder formgrader --course-dir $(COURSE_DIR) $(LAB_ARGS)
 
 feedback: setup
 	$(BIN)/python -m autograder feedback --course-dir $(COURSE_DIR)

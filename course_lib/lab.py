@@ -76,7 +76,7 @@ def command(root: Path, config: Path, extra: list[str] | tuple[str, ...] = ()) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.lab", description=__doc__.split("\n\n")[0],
-                                     epilog="Other options go to jupyter lab (e.g. --no-browser --port 8889).")
+                                     epilog="Other options go to jupyter lab (e.g. --no-browser --port=8889).")
     parser.add_argument("folder", nargs="?", default=".", type=Path, help="the folder to open (default: here)")
     parser.add_argument("--view", choices=tuple(VIEWS), default="student")
     args, extra = parser.parse_known_args(argv)
