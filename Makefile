@@ -14,8 +14,11 @@ SUBMISSIONS ?= submissions
 COURSE_DIR  ?= grading/course
 JOBS        ?= 1
 PROFILE     ?= fast
+LMS         ?= canvas
+LAB_ARGS    ?=
 
-.PHONY: setup sandbox-deps browser-deps demo test test-quick lab release check-release grade bench bench-grading student-bundle clean
+.PHONY: setup sandbox-deps browser-deps demo test test-quick lab release check-release grade bench bench-grading student-bundle clean \
+	formgrader submission collect roster feedback export
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,9 +58,14 @@ test: setup sandbox-deps browser-deps
 test-quick: setup sandbox-deps
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(PYTEST) tests -m "not slow and not e2e" -q
 
-## JupyterLab on the student view (notebooks/), nbgrader's extension enabled.
+## JupyterLab on the student view (notebooks/): nbgrader's Validate button only, no instructor tools.
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m course_lib.lab notebooks/ $(LAB_ARGS)
+
+## A student's submission: checks the checkpoints the graded cells need, writes <assignment>--<STUDENT>.zip.
+submission: setup
+	@test -n "$(NOTEBOOK)" || { echo "usage: make submission NOTEBOOK=notebooks/<assignment>/<assignment>.ipynb STUDENT=<your id>"; exit 2; }
+	$(BIN)/python -m course_lib.submit $(NOTEBOOK) $(if $(STUDENT),--student $(STUDENT))
 
 release: setup
 	$(BIN)/python -m autograder release
@@ -67,6 +75,24 @@ check-release: setup
 
 grade: setup sandbox-deps
 	$(BIN)/python -m autograder grade $(SUBMISSIONS) --course-dir $(COURSE_DIR) --jobs $(JOBS) --profile $(PROFILE)
+
+## The TA's side of a graded course folder (see the README's grading workflow).
+collect: setup
+	@test -n "$(DOWNLOAD)" -a -n "$(ASSIGNMENT)" || { echo "usage: make collect DOWNLOAD=lms.zip ASSIGNMENT=<assignment> [LMS=canvas|moodle|blackboard|folders|files] [SUBMISSIONS=submissions]"; exit 2; }
+	$(BIN)/python -m autograder collect $(DOWNLOAD) --assignment $(ASSIGNMENT) --lms $(LMS) --out $(SUBMISSIONS)
+
+roster: setup
+	@test -n "$(ROSTER)" || { echo "usage: make roster ROSTER=roster.csv [COURSE_DIR=grading/course]"; exit 2; }
+	$(BIN)/python -m autograder roster $(ROSTER) --course-dir $(COURSE_DIR)
+
+formgrader: setup
+	$(BIN)/python -m autograder formgrader --course-dir $(COURSE_DIR) $(LAB_ARGS)
+
+feedback: setup
+	$(BIN)/python -m autograder feedback --course-dir $(COURSE_DIR)
+
+export: setup
+	$(BIN)/python -m autograder export --course-dir $(COURSE_DIR)
 
 bench: setup
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m autograder.bench

@@ -1,4 +1,4 @@
-"""python -m autograder {release,check-release,grade,demo,fixtures,bundle}"""
+"""python -m autograder {release,check-release,grade,demo,fixtures,bundle,collect,roster,formgrader,feedback,export}"""
 from __future__ import annotations
 
 import argparse
@@ -33,7 +33,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "autograder" / "fixtures")
     p = sub.add_parser("bundle", help="build the student archive")
     p.add_argument("--out", type=Path, default=REPO / "dist" / "student-bundle.zip")
-    args = parser.parse_args(argv)
+    p = sub.add_parser("collect", help="an LMS download (zip) -> SUBMISSIONS/<student>/<assignment>/")
+    p.add_argument("download", type=Path)
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--out", type=Path, required=True, help="the submissions folder to fill")
+    p.add_argument("--lms", choices=("canvas", "moodle", "blackboard", "folders", "files"), default="canvas")
+    p.add_argument("--regexp", help="a zip_collect pattern with (?P<student_id>...) and (?P<file_id>...) instead")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be taken")
+    p = sub.add_parser("roster", help="import a roster CSV (id, first_name, last_name, email) into the gradebook")
+    p.add_argument("roster", type=Path)
+    p.add_argument("--course-dir", type=Path, required=True)
+    p = sub.add_parser("formgrader", help="JupyterLab with nbgrader's formgrader on a graded course folder")
+    p.add_argument("--course-dir", type=Path, required=True)
+    p = sub.add_parser("feedback", help="generate the feedback pages again (after manual grading), offline")
+    p.add_argument("--course-dir", type=Path, required=True)
+    p.add_argument("--return-zip", type=Path, help="also write one zip of ASSIGNMENT's pages to hand back")
+    p.add_argument("--assignment", help="the assignment of --return-zip")
+    p.add_argument("--submissions", type=Path, help="the collected submissions folder (LMS names for --return-zip)")
+    p = sub.add_parser("export", help="grades.csv, grades_by_cell.csv (with comments), canvas.csv, moodle.csv")
+    p.add_argument("--course-dir", type=Path, required=True)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "formgrader":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
     if args.command == "release":
         from .release import generate
@@ -81,6 +102,51 @@ def main(argv: list[str] | None = None) -> int:
         from .bundle import build
 
         print(f"wrote {build(args.out)}")
+        return 0
+    if args.command == "collect":
+        from .collect import collect
+
+        try:
+            report = collect(args.download, args.assignment, args.out, lms=args.lms, regexp=args.regexp,
+                             dry_run=args.dry_run)
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(report.table())
+        return 0
+    if args.command == "roster":
+        from .lms import RosterError, import_roster
+
+        try:
+            ids = import_roster(args.roster, args.course_dir)
+        except (OSError, RosterError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"imported {len(ids)} student(s) into {args.course_dir / 'gradebook.db'}")
+        return 0
+    if args.command == "formgrader":
+        from .formgrader import main as formgrader
+
+        try:
+            return formgrader(args.course_dir, extra)
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "feedback":
+        from .lms import regenerate_feedback, return_feedback
+
+        print(f"feedback pages: {regenerate_feedback(args.course_dir)}")
+        if args.return_zip:
+            if not args.assignment:
+                parser.error("--return-zip needs --assignment")
+            out = return_feedback(args.course_dir, args.assignment, args.return_zip, submissions=args.submissions)
+            print(f"to hand back: {out}")
+        return 0
+    if args.command == "export":
+        from .lms import export
+
+        for path in export(args.course_dir).values():
+            print(f"wrote {path}")
         return 0
     return 2  # pragma: no cover
 

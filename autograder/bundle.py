@@ -1,4 +1,5 @@
-"""The archive an instructor hands to students: released notebooks, course_lib, environment, README."""
+"""The archive an instructor hands to students: released notebooks, course_lib, environment, README
+(docs/student-bundle-README.md: installing on Linux, macOS, Windows and Colab, profiles, submitting)."""
 from __future__ import annotations
 
 import zipfile
@@ -23,18 +24,7 @@ include = ["course_lib*"]
 course_lib = ["assets/*"]
 """
 
-STUDENT_README = """# Deep generative models: student bundle
-
-1. Create the environment: `conda env create -f environment.yml && conda activate dgm-course`
-   (or `python -m venv .venv && .venv/bin/pip install -e .`).
-2. Start JupyterLab: `jupyter lab notebooks/`.
-3. Open an assignment, fill every cell marked `# YOUR CODE HERE`, run the visible checks.
-4. Training cells save checkpoints next to the notebook (`checkpoints/`). Submit the notebook
-   together with that folder.
-
-Without a GPU, set `COURSE_PROFILE=fast` (the default on a CPU): offline data, a few minutes per notebook.
-On a GPU the default is the `full` profile, with the real data sets (see each notebook for where to put them).
-"""
+STUDENT_README = REPO / "docs" / "student-bundle-README.md"  # the bundle's README.md, edited there
 
 
 def _skip(path: Path) -> bool:
@@ -60,5 +50,5 @@ def build(out: Path) -> Path:
         zf.writestr("dgm-course/environment.yml", env_yml)
         zf.writestr("dgm-course/pyproject.toml", STUDENT_PYPROJECT.format(
             version=course_lib.__version__, deps=repr(project["dependencies"]).replace("'", '"')))
-        zf.writestr("dgm-course/README.md", STUDENT_README)
+        zf.writestr("dgm-course/README.md", STUDENT_README.read_text())
     return out

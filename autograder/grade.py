@@ -218,6 +218,7 @@ def grade_submission(pair: tuple[str, str], *, course_dir: str, submissions: str
         taken = intake.take(Path(submissions) / student / name, work / "staged", nb_file)
         outcome.tamper += taken.tamper
         outcome.notes += [f"not taken from your upload: {path} ({why})" for path, why in taken.refused]
+        outcome.notes += taken.notes  # the submission manifest's checks (intake.verify_manifest)
         if taken.notebook_error:
             outcome.notes.insert(0, f"your notebook could not be graded: {taken.notebook_error}")
             student_nb = nbformat.v4.new_notebook()

@@ -6,7 +6,8 @@ fresh staging folder exactly these, each a regular file under its size cap:
 * ``<assignment>.ipynb`` (the notebook, which must parse as a Jupyter notebook);
 * ``checkpoints/<name>.pt`` and ``checkpoints/<name>.json`` (what the training cells save);
 * ``figures/<name>.png``;
-* ``timestamp.txt`` (nbgrader's submission time, when the collection step wrote one).
+* ``timestamp.txt`` (nbgrader's submission time, when the collection step wrote one);
+* ``manifest.json`` (what ``python -m course_lib.submit`` packed: sizes and SHA-256 of each file).
 
 Everything else is refused with a reason the student reads in the feedback: symlinks (dangling or
 not), devices, FIFOs, sockets, other files or folders (a folder named like a Python package next to
@@ -14,10 +15,15 @@ the notebook is flagged as a shadowing attempt), names with odd characters, file
 anything past the per-submission total. Files are opened without following links and checked on the
 open descriptor, so a file swapped for a link while it is read is refused too. Nothing outside the
 upload is ever read.
+
+When the upload carries a manifest, :func:`verify_manifest` compares it with the staged copies: a file
+that changed, went missing or was added after the student packed the zip becomes a note in the
+student's feedback and a flag for the instructor (never a refusal: the grader judges what it received).
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -27,6 +33,7 @@ from pathlib import Path
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,120}$")
 MB = 2**20
+MANIFEST = "manifest.json"  # course_lib.submit.MANIFEST
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Intake:
     refused: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (relative path, why)
     tamper: list[str] = dataclasses.field(default_factory=list)  # attempts worth an instructor's look
     notebook_error: str = ""  # why the notebook could not be taken ('' when it was)
+    notes: list[str] = dataclasses.field(default_factory=list)  # for the student's feedback (manifest checks)
 
     @property
     def notebook_ok(self) -> bool:
@@ -57,6 +65,8 @@ def _allowed(rel: tuple[str, ...], notebook: str) -> str | None:
         return "notebook"
     if rel == ("timestamp.txt",):
         return "timestamp"
+    if rel == (MANIFEST,):
+        return "manifest"
     if len(rel) == 2 and rel[0] == "checkpoints" and rel[1].endswith(".pt"):
         return "checkpoint"
     if len(rel) == 2 and rel[0] == "checkpoints" and rel[1].endswith(".json"):
@@ -68,7 +78,7 @@ def _allowed(rel: tuple[str, ...], notebook: str) -> str | None:
 
 def _caps_of(kind: str, caps: Caps) -> float:
     return {"notebook": caps.notebook_mb, "checkpoint": caps.checkpoint_mb, "sidecar": caps.sidecar_mb,
-            "figure": caps.figure_mb, "timestamp": 0.001}[kind] * MB
+            "figure": caps.figure_mb, "timestamp": 0.001, "manifest": caps.sidecar_mb}[kind] * MB
 
 
 def _importable_top_levels() -> set[str]:
@@ -192,7 +202,57 @@ def take(upload: Path, staged: Path, notebook: str, *, caps: Caps = Caps()) -> I
             report.notebook_error = problem
             report.accepted.remove(notebook)
             (staged / notebook).unlink()
+    if MANIFEST in report.accepted:
+        verify_manifest(staged, report, notebook)
     return report
+
+
+def allowed_kind(rel: tuple[str, ...], notebook: str) -> str | None:
+    """The kind of a path a submission may hold (``notebook``, ``checkpoint``, ``sidecar``, ``figure``,
+    ``timestamp``, ``manifest``), None for anything else (used by :mod:`autograder.collect` too)."""
+    return _allowed(rel, notebook)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_manifest(staged: Path, report: Intake, notebook: str) -> None:
+    """Compare the staged ``manifest.json`` with the staged files; add a note (student) and a flag
+    (instructor) per difference to ``report``. Never raises: a manifest that cannot be read is a note too."""
+    def differ(text: str) -> None:
+        report.notes.append(f"submission manifest: {text}")
+        report.tamper.append(f"manifest: {text}")
+
+    try:
+        manifest = json.loads((staged / MANIFEST).read_text())
+        listed = manifest.get("files") if isinstance(manifest, dict) else None
+        if not isinstance(listed, dict) or not all(isinstance(v, dict) for v in listed.values()):
+            differ("manifest.json does not list the files of the submission; it was not written by course_lib.submit")
+            return
+        expected = Path(notebook).stem
+        if manifest.get("assignment") not in (None, expected):
+            differ(f"it was made for the assignment {str(manifest.get('assignment'))[:80]!r}, not {expected!r}")
+        refused = {path for path, _ in report.refused}
+        for rel, entry in sorted(listed.items()):
+            shown = str(rel)[:200]
+            if rel not in report.accepted:
+                if rel not in refused:  # a refused file already has its reason in the feedback
+                    differ(f"{shown} was packed by course_lib.submit but is not in the upload")
+                continue
+            size, digest = (staged / rel).stat().st_size, _sha256(staged / rel)
+            if entry.get("bytes") != size or entry.get("sha256") != digest:
+                differ(f"{shown} differs from the file course_lib.submit packed (size or checksum): it changed "
+                       "after the zip was made")
+        for rel in report.accepted:
+            if rel not in listed and rel not in (MANIFEST, "timestamp.txt"):
+                differ(f"{rel} is not in the manifest: it was added after course_lib.submit packed the zip")
+    except Exception as exc:  # noqa: BLE001 - an unreadable manifest costs a note, never the grading
+        differ(f"manifest.json could not be read ({type(exc).__name__}: {str(exc)[:160]})")
 
 
 def _copy(dir_fd: int, name: str, dst: Path, cap: float) -> str:

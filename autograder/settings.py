@@ -55,6 +55,9 @@ def apply(c, *, root: str, source: str = "source", release: str = "release", db_
     from .record import InjectResults
 
     c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec]
+    # ... and refuses before it touches anything: with --force (the formgrader's autograde button),
+    # nbgrader would first delete the autograded notebook that the manual grading pages show
+    c.Autograde.exporter_class = _only_through_the_grader()
     c.Autograde.autograde_preprocessors = [InjectResults, LimitOutput, SaveAutoGrades, AssignLatePenalties,
                                            CheckCellMetadata]
     # feedback renders its maths offline (MathML) and loads nothing from the network
@@ -64,3 +67,24 @@ def apply(c, *, root: str, source: str = "source", release: str = "release", db_
     from .feedback import RenderMathOffline
 
     c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, RenderMathOffline]
+
+
+AUTOGRADE_REFUSAL = ("nbgrader autograde is turned off in this course folder: it would run student code outside the "
+                     "sandbox. Grade with `python -m autograder grade SUBMISSIONS --course-dir COURSE_DIR` (make grade); "
+                     "nothing was changed.")
+
+
+def _only_through_the_grader():
+    """The exporter class of ``nbgrader autograde``: refuses to start unless `python -m autograder grade` runs
+    it (which sets the graded-notebook folder that :class:`autograder.record.InjectResults` reads)."""
+    from nbconvert.exporters import NotebookExporter
+
+    from .record import GRADED_DIR_ENV
+
+    class AutogradeOnlyThroughTheGrader(NotebookExporter):
+        def __init__(self, *args, **kwargs):
+            if not os.environ.get(GRADED_DIR_ENV):
+                raise RuntimeError(AUTOGRADE_REFUSAL)
+            super().__init__(*args, **kwargs)
+
+    return AutogradeOnlyThroughTheGrader

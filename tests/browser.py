@@ -33,8 +33,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def lab_server(root: Path):
-    """JupyterLab serving ``root`` on a free localhost port, no token; yields its base URL."""
+def lab_server(root: Path, *, view: str | None = None):
+    """JupyterLab serving ``root`` on a free localhost port, no token; yields its base URL.
+
+    ``view``: None for plain JupyterLab; ``"student"`` for what ``make lab`` starts
+    (:mod:`course_lib.lab`); ``"instructor"`` for what ``make formgrader`` starts on a course folder
+    (:mod:`autograder.formgrader`).
+    """
+    import tempfile
+
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("COURSE_STATIC_WIDGETS", "NBGRADER_EXECUTION")}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
@@ -48,12 +55,26 @@ def lab_server(root: Path):
         '{"fetchNews": "false", "checkForUpdates": false}')
     env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     log = open(root / "lab.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         f"--ServerApp.root_dir={root}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    flags = ["--no-browser", f"--port={port}", "--ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
+             "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+             *(["--allow-root"] if os.geteuid() == 0 else [])]
+    config = Path(tempfile.mkdtemp(prefix="dgm-test-lab-"))
+    if view is None:
+        argv = [sys.executable, "-m", "jupyter", "lab", *flags, f"--ServerApp.root_dir={root}"]
+    elif view == "student":
+        from course_lib import lab
+
+        argv, changes = lab.command(root, lab.write_config(config, "student"), flags)
+        env.update(changes)
+    elif view == "instructor":
+        from autograder import formgrader
+
+        argv, changes = formgrader.command(root, config, flags)
+        env = formgrader.environment({**env, **changes})
+    else:
+        raise ValueError(f"unknown view {view!r}")
+    proc = subprocess.Popen(argv, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -75,6 +96,7 @@ def lab_server(root: Path):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)
         log.close()
+        shutil.rmtree(config, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -20,8 +20,17 @@ def test_cell(grade_id: str, source: str, points: float):
     return cell
 
 
-def toy_assignment(solutions: Path, name: str = "00_toy") -> Path:
-    """A two-function assignment: ``add`` (2 points, one hidden test) and ``square`` (1 point)."""
+def written_answer_cell(grade_id: str, answer: str, points: float):
+    """A manually graded written answer (nbgrader: markdown, ``solution`` and ``grade``)."""
+    cell = nbformat.v4.new_markdown_cell(f"### BEGIN SOLUTION\n{answer}\n### END SOLUTION")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": False, "points": points,
+                                 "schema_version": 3, "solution": True, "task": False}
+    return cell
+
+
+def toy_assignment(solutions: Path, name: str = "00_toy", *, written: bool = False) -> Path:
+    """A two-function assignment: ``add`` (2 points, one hidden test) and ``square`` (1 point); with
+    ``written``, also a written answer graded by hand (``explain_add``, 2 points) at the end."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Toy assignment"),
@@ -32,6 +41,9 @@ def toy_assignment(solutions: Path, name: str = "00_toy") -> Path:
         answer_cell("square", "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"),
         test_cell("test_square", "assert square(3) == 9", 1),
     ]
+    if written:
+        nb.cells += [nbformat.v4.new_markdown_cell("Why does `add(a, b) == add(b, a)` hold?"),
+                     written_answer_cell("explain_add", "Addition of numbers is commutative.", 2)]
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     path = solutions / name / f"{name}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)

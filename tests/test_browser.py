@@ -115,16 +115,7 @@ def test_nbgrader_assignment_list_fetch_and_validate(tmp_path):
         assert fetched.is_file()
 
         def validate(relpath: str) -> str:
-            browser.open_notebook(page, url, relpath)
-            page.locator(".jp-NotebookPanel:visible .jp-Toolbar-item:has-text('Validate') button, "
-                         ".jp-NotebookPanel:visible button:has-text('Validate')").first.click()
-            dialog = page.locator(".jp-Dialog")
-            dialog.wait_for(timeout=120_000)
-            page.wait_for_function("() => !document.querySelector('.jp-Dialog').innerText.includes('Validating')")
-            text = dialog.inner_text()
-            page.screenshot(path=str(art / f"nbgrader-validate-{Path(relpath).parent.name}.png"))
-            page.keyboard.press("Escape")
-            return text
+            return _validate(page, url, relpath, art / f"nbgrader-validate-{Path(relpath).parent.name}.png")
 
         blank_report = validate("00_toy/00_toy.ipynb")
         assert "NotImplementedError" in blank_report and "Success!" not in blank_report
@@ -134,6 +125,142 @@ def test_nbgrader_assignment_list_fetch_and_validate(tmp_path):
         (student / "solved").mkdir()
         nbformat.write(solved, student / "solved" / "00_toy.ipynb")
         assert "Success! Your notebook passes all the tests." in validate("solved/00_toy.ipynb")
+
+
+def _validate(page, url: str, relpath: str, screenshot: Path) -> str:
+    """Open ``relpath``, press nbgrader's Validate button, return the dialog's text."""
+    browser.open_notebook(page, url, relpath)
+    page.locator(".jp-NotebookPanel:visible .jp-Toolbar-item:has-text('Validate') button, "
+                 ".jp-NotebookPanel:visible button:has-text('Validate')").first.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=120_000)
+    page.wait_for_function("() => !document.querySelector('.jp-Dialog').innerText.includes('Validating')")
+    text = dialog.inner_text()
+    page.screenshot(path=str(screenshot))
+    page.keyboard.press("Escape")
+    return text
+
+
+def _solve_toy(nb) -> None:
+    nb.cells[2].source = "def add(a, b):\n    return a + b"
+    nb.cells[4].source = "def square(x):\n    return x * x"
+
+
+def _server_problems(root: Path) -> list[str]:
+    """Lines of JupyterLab's log that a student or TA should never see on start."""
+    bad = ("No nbgrader_config.py", "Traceback", "[E ", "Error fetching")
+    return [line for line in (root / "lab.log").read_text().splitlines() if any(b in line for b in bad)]
+
+
+def _menus(page) -> list[str]:
+    page.wait_for_selector(".lm-MenuBar-itemLabel:has-text('File')")
+    return [t.strip() for t in page.locator(".lm-MenuBar-itemLabel").all_inner_texts()]
+
+
+def test_student_view_has_no_instructor_tools_and_validate_works(tmp_path):
+    """What `make lab` and the bundle's `python -m course_lib.lab` start: no Nbgrader menu, no Create
+    Assignment, no formgrader or exchange lists (not in the page, not on the server), nothing failing on
+    start, and nbgrader's Validate button running the visible checks."""
+    from autograder import release
+    from nbfactory import toy_assignment
+
+    toy_assignment(tmp_path / "src")
+    root = tmp_path / "lab"
+    release.generate(out=root, solutions=tmp_path / "src")
+    solved = nbformat.read(root / "00_toy" / "00_toy.ipynb", as_version=4)
+    _solve_toy(solved)
+    (root / "solved").mkdir()
+    nbformat.write(solved, root / "solved" / "00_toy.ipynb")
+    art = _artifacts(tmp_path)
+    console: list[str] = []
+    with browser.lab_server(root, view="student") as url, browser.browser_page() as page:
+        page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+        page.goto(f"{url}/lab")
+        page.wait_for_selector(".jp-StatusBar-TextItem", timeout=120_000)
+        menus = _menus(page)
+        page.wait_for_timeout(2000)  # plugins that fail do so right after start
+        page.screenshot(path=str(art / "student-view.png"))
+        assert "Nbgrader" not in menus, menus
+        assert page.locator("#nbgrader-create_assignemnt").count() == 0  # (nbgrader's own spelling of its id)
+        assert page.get_by_text("Create Assignment").count() == 0 and page.get_by_text("Formgrader").count() == 0
+        for path in ("/formgrader", "/assignments", "/courses"):
+            assert page.request.get(f"{url}{path}").status == 404, path
+        assert "Success! Your notebook passes all the tests." in _validate(page, url, "solved/00_toy.ipynb",
+                                                                          art / "student-validate.png")
+    assert [c for c in console if "nbgrader" in c.lower() and c.startswith("error")] == []
+    assert not any("Error fetching courses" in c for c in console)
+    assert _server_problems(root) == []
+
+
+def test_formgrader_manual_grade_and_comment_reach_the_exported_grades(tmp_path):
+    """`make formgrader` on a graded course folder: the formgrader opens in JupyterLab, its autograde
+    button refuses without touching anything, a TA enters a manual score and a comment for a written
+    answer, and the exported grades carry both (with the roster's names)."""
+    import csv
+
+    from nbgrader.api import Gradebook
+
+    from autograder import lms, release
+    from autograder.grade import grade
+    from nbfactory import toy_assignment
+
+    toy_assignment(tmp_path / "solutions", written=True)
+    release.generate(out=tmp_path / "notebooks", solutions=tmp_path / "solutions")
+    nb = nbformat.read(tmp_path / "notebooks" / "00_toy" / "00_toy.ipynb", as_version=4)
+    _solve_toy(nb)
+    nb.cells[-1].source = "Because the two sums are the same number."
+    (tmp_path / "subs" / "alice" / "00_toy").mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "subs" / "alice" / "00_toy" / "00_toy.ipynb")
+    course = tmp_path / "course"
+    grade(tmp_path / "subs", course, solutions=tmp_path / "solutions", log=lambda *_: None)
+    (tmp_path / "roster.csv").write_text("id,first_name,last_name,email\nalice,Alice,Liddell,alice@example.org\n")
+    lms.import_roster(tmp_path / "roster.csv", course)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        notebook_id = gb.find_submission_notebook("00_toy", "00_toy", "alice").id
+    autograded = course / "autograded" / "alice" / "00_toy" / "00_toy.ipynb"
+    art = _artifacts(tmp_path)
+    with browser.lab_server(course, view="instructor") as url, browser.browser_page() as page:
+        page.goto(f"{url}/lab")
+        page.wait_for_selector(".jp-StatusBar-TextItem", timeout=120_000)
+        assert "Nbgrader" in _menus(page)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+        page.locator(".lm-Menu-item[data-command='nbgrader:open-formgrader']").click()
+        frame = page.frame_locator("iframe").first
+        frame.get_by_text("00_toy").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(art / "formgrader-manage-assignments.png"))
+        # the autograde button's request: refused, and the autograded notebook is still there
+        answer = page.request.post(f"{url}/formgrader/api/submission/00_toy/alice/autograde").json()
+        assert answer["success"] is False and "python -m autograder grade" in answer["error"], answer
+        assert autograded.is_file()
+        page.goto(f"{url}/formgrader/submissions/{notebook_id}/", wait_until="domcontentloaded")
+        score = page.locator("input.score#explain_add")
+        score.wait_for(timeout=60_000)
+        assert "Because the two sums are the same number." in page.locator("body").inner_text()
+        score.click()
+        score.fill("1.5")
+        comment = page.locator("textarea#explain_add-comment")
+        comment.click()  # leaving the score field saves it
+        comment.fill("Right: and why is that so for numbers?")
+        score.click()  # leaving the comment saves it
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(art / "formgrader-manual-grade.png"))
+        for _ in range(40):
+            with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+                sub = gb.find_submission_notebook("00_toy", "00_toy", "alice")
+                g = next(g for g in sub.grades if g.name == "explain_add")
+                c = next(c for c in sub.comments if c.name == "explain_add")
+                saved = (g.manual_score, c.manual_comment, g.needs_manual_grade)
+            if saved[:2] == (1.5, "Right: and why is that so for numbers?"):
+                break
+            page.wait_for_timeout(500)
+        assert saved == (1.5, "Right: and why is that so for numbers?", False)
+    assert _server_problems(course) == []
+    out = lms.export(course)
+    row = next(csv.DictReader(out["grades.csv"].open()))
+    assert (row["student_id"], row["first_name"], row["last_name"]) == ("alice", "Alice", "Liddell")
+    assert float(row["score"]) == 4.5 and float(row["max_score"]) == 5.0
+    cell = next(r for r in csv.DictReader(out["grades_by_cell.csv"].open()) if r["cell"] == "explain_add")
+    assert (cell["manual_score"], cell["comment"]) == ("1.5", "Right: and why is that so for numbers?")
 
 
 def _solved_release(name: str, folder: Path) -> Path:

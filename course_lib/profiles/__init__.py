@@ -4,8 +4,12 @@
 * ``fast``: offline data and small sizes that run in a few CPU minutes (what CI runs).
 
 The active profile comes from the ``COURSE_PROFILE`` environment variable; without it, ``full``
-when CUDA is available and ``fast`` otherwise. Each assignment's module in this package defines its
-dataclass and registers both flavours with :func:`register`.
+when CUDA is available and ``fast`` otherwise. That default on a GPU says so loudly, once, with what
+the full profile costs (:func:`default_profile_notice`), so nobody starts hours of training by
+accident; with ``COURSE_PROFILE`` set (as in CI and under grading) nothing is printed. Each
+assignment's module in this package defines its dataclass and registers both flavours with
+:func:`register`; :func:`graded_profile` is the profile the course grades (what a submission's
+checkpoints must be saved under).
 
 Example::
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import sys
 import typing
 from typing import Any
 
@@ -35,14 +40,67 @@ ASSIGNMENT_MODULES = {
 _REGISTRY: dict[str, dict[str, Any]] = {}
 
 
+# What the full profile costs on one GPU: the README's estimates (training FLOPs at an assumed 25 TFLOP/s
+# sustained, docs/benchmarks.md), not measurements; the real data sets are downloaded first.
+FULL_PROFILE_COST = {
+    "01_gan": "about 2.5 h",
+    "02_vae": "a few minutes",
+    "03_diffusion": "about 2.5 h",
+    "04_simsiam": "about 2.3 h",
+    "05_importance_sampling": "minutes",
+}
+GRADING_PROFILE_ENV = "COURSE_GRADING_PROFILE"
+_announced: set[str] = set()
+
+
+def graded_profile(env: dict[str, str] | None = None) -> str:
+    """The profile the course grades: ``$COURSE_GRADING_PROFILE``, else ``fast`` (the grader's default too)."""
+    env = os.environ if env is None else env
+    name = env.get(GRADING_PROFILE_ENV, "").strip().lower() or "fast"
+    if name not in PROFILE_NAMES:
+        raise ValueError(f"unknown {GRADING_PROFILE_ENV} {name!r}; expected one of {', '.join(PROFILE_NAMES)}")
+    return name
+
+
+def default_profile_notice(device_name: str, env: dict[str, str] | None = None) -> str:
+    """The banner printed when ``COURSE_PROFILE`` is unset on a GPU and ``full`` is chosen for you."""
+    costs = ", ".join(f"{a} {c}" for a, c in FULL_PROFILE_COST.items())
+    graded = graded_profile(env)
+    bar = "=" * 78
+    lines = [
+        bar,
+        f"COURSE_PROFILE is not set and a GPU is available ({device_name}): this runs the FULL profile.",
+        "The full profile downloads the real data sets and trains the anchor courses' models; estimated",
+        f"GPU time per notebook: {costs}.",
+    ]
+    if graded != "full":
+        lines.append(f"This course grades the {graded!r} profile: checkpoints saved under 'full' are refused "
+                     "when you submit.")
+    lines += [
+        "For the fast profile (offline data, a few minutes per notebook): set COURSE_PROFILE=fast before",
+        "starting Jupyter (Colab: os.environ['COURSE_PROFILE'] = 'fast' in the first cell) and restart the kernel.",
+        "To keep the full profile and silence this message: COURSE_PROFILE=full.",
+        bar,
+    ]
+    return "\n".join(lines)
+
+
 def active_profile_name(env: dict[str, str] | None = None) -> str:
-    """Return ``"full"`` or ``"fast"`` from ``COURSE_PROFILE`` (default: full on CUDA, else fast)."""
+    """Return ``"full"`` or ``"fast"`` from ``COURSE_PROFILE`` (default: full on CUDA, else fast).
+
+    The default on CUDA prints :func:`default_profile_notice` to stderr, once per process.
+    """
     env = os.environ if env is None else env
     name = env.get("COURSE_PROFILE", "").strip().lower()
     if not name:
         import torch
 
-        return "full" if torch.cuda.is_available() else "fast"
+        if not torch.cuda.is_available():
+            return "fast"
+        if "full" not in _announced:
+            _announced.add("full")
+            print(default_profile_notice(torch.cuda.get_device_name(0), env), file=sys.stderr, flush=True)
+        return "full"
     if name not in PROFILE_NAMES:
         raise ValueError(
             f"unknown COURSE_PROFILE {name!r}; expected one of {', '.join(PROFILE_NAMES)}"

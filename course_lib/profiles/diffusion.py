@@ -79,6 +79,11 @@ class DiffusionProfile:
         if self.fid_samples < 2 or self.demo_samples < 2:
             raise ValueError("fid_samples and demo_samples must be at least 2")
 
+    def graded_checkpoints(self) -> tuple[str, ...]:
+        """Runs whose ``checkpoints/<run>.pt`` the graded cells evaluate (the FID cells sample from the
+        shipped pretrained model)."""
+        return ("ddpm",)
+
 
 FULL = DiffusionProfile(
     dataset="cifar10",

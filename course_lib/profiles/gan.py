@@ -74,6 +74,10 @@ class GanProfile:
         if self.fid_samples < 2 or self.fid_samples_train < 2:
             raise ValueError("FID needs at least 2 samples")
 
+    def graded_checkpoints(self) -> tuple[str, ...]:
+        """Runs whose ``checkpoints/<run>.pt`` the graded cells evaluate (a submission must carry them)."""
+        return VARIANTS
+
     def generator_steps(self, variant: str) -> int:
         """Generator iterations of ``variant``."""
         return self.iterations_wgan if variant == "wgan_gp" else self.iterations

@@ -59,6 +59,10 @@ class ImportanceSamplingProfile:
         if self.min_log_px < self.min_elbo:
             raise ValueError("min_log_px below min_elbo makes no sense: log p(x) is at least the ELBO")
 
+    def graded_checkpoints(self) -> tuple[str, ...]:
+        """Runs whose ``checkpoints/<run>.pt`` the graded cells evaluate (a submission must carry them)."""
+        return ("vae",)
+
 
 FULL = ImportanceSamplingProfile(
     dataset="binarized_mnist",

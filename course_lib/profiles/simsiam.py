@@ -67,6 +67,10 @@ class SimSiamProfile:
     min_healthy_std: float
     max_collapsed_std: float
 
+    def graded_checkpoints(self) -> tuple[str, ...]:
+        """Runs whose ``checkpoints/<run>.pt`` the graded cells evaluate (a submission must carry them)."""
+        return ("simsiam", "simsiam_no_stopgrad", "simsiam_identity_predictor")
+
     @property
     def lr(self) -> float:
         """SGD learning rate: base_lr x batch_size / 256 (paper's linear scaling rule)."""

@@ -63,6 +63,10 @@ class VAEProfile:
         if not set(self.kl_order_betas) <= set(self.betas):
             raise ValueError(f"kl_order_betas {self.kl_order_betas} must be among betas {self.betas}")
 
+    def graded_checkpoints(self) -> tuple[str, ...]:
+        """Runs whose ``checkpoints/<run>.pt`` the graded cells evaluate (a submission must carry them)."""
+        return (f"ae_{self.vae_latent}", "vae_beta08", "vae_beta1", "vae_beta12", "vae_linear")
+
 
 FULL = VAEProfile()
 
