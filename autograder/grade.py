@@ -251,7 +251,8 @@ def grade_submission(pair: tuple[str, str], *, course_dir: str, submissions: str
         outcome.phases["run"] = round(time.monotonic() - clock, 2)
         clock = time.monotonic()
         answers = student_answers(student_nb, source_nb) if not taken.notebook_error else []
-        verdicts, problem = _judge(source_path, answers, judge_dir, work, profile, threads, lim, source_nb)
+        verdicts, problem = _judge(source_path, answers, judge_dir, work, profile, threads, lim, source_nb,
+                                   cache=course / ".judge-cache")
         outcome.phases["judge"] = round(time.monotonic() - clock, 2)
         if problem:
             outcome.error = problem
@@ -328,7 +329,7 @@ def _run_notebook(staged: Path, nb_file: str, lim: sandbox.Limits, env: dict, ti
 
 
 def _judge(source_path: Path, answers, judge_dir: Path, work: Path, profile: str, threads: dict,
-           lim: sandbox.Limits, source_nb) -> tuple[dict, str]:
+           lim: sandbox.Limits, source_nb, cache: Path | None = None) -> tuple[dict, str]:
     """Run the trusted judge on one submission; (verdicts, problem)."""
     cells = graded_cells(source_nb)
     budget = sum(settings.cell_timeout() if nbgrader_meta(c)["grade_id"].startswith("test_threshold_")
@@ -336,7 +337,7 @@ def _judge(source_path: Path, answers, judge_dir: Path, work: Path, profile: str
     env_inside = {"COURSE_PROFILE": profile, **threads}
     spec = {"source": str(source_path.resolve()), "answers": answers, "workdir": str(judge_dir),
             "out": str(work / "verdicts.json"), "cell_timeout": settings.cell_timeout(),
-            "unit_timeout": settings.unit_timeout(),
+            "unit_timeout": settings.unit_timeout(), "cache": str(cache) if cache else "",
             "limits": dataclasses.asdict(lim.override(wall_s=budget)), "env": env_inside}
     (work / "judge.json").write_text(json.dumps(spec))
     repo = str(Path(__file__).resolve().parent.parent)

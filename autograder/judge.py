@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import hashlib
 import io
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -85,12 +88,59 @@ def verdict_of(exc: BaseException | None, load_errors: dict) -> dict:
     return {"kind": kind, "ename": name, "evalue": message[:4000]}
 
 
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """A hash of the trusted code a threshold verdict depends on (the references and course_lib)."""
+    repo = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for folder in (repo / "autograder" / "reference", repo / "course_lib"):
+        for path in sorted(folder.rglob("*.py")):
+            h.update(str(path.relative_to(repo)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _names_used(code: str) -> set[str]:
+    """Identifiers the code reads (every name, when it does not parse: then nothing is skipped)."""
+    import ast
+
+    try:
+        return {n.id for n in ast.walk(ast.parse(notebooks_strip(code))) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return set(re.findall(r"[A-Za-z_]\w*", code))
+
+
+def cache_key(code: str, setup: str, workdir: Path) -> str:
+    """What a threshold cell that calls none of the student's functions depends on: its code, the
+    notebook's first cell, the profile, the trusted code, and the checkpoints' bytes."""
+    h = hashlib.sha256()
+    for part in (code, setup, os.environ.get("COURSE_PROFILE", ""), os.environ.get("COURSE_REQUIRE_PROFILE", ""),
+                 _code_fingerprint()):
+        h.update(part.encode() + b"\0")
+    folder = Path(workdir) / "checkpoints"
+    for path in sorted(folder.glob("*")) if folder.is_dir() else ():
+        if path.is_file():
+            h.update(path.name.encode() + b"\0" + _file_hash(path).encode())
+    return h.hexdigest()
+
+
 def judge(source: Path, answers: list[tuple[str, str]], workdir: Path, *, cell_timeout: float,
           unit_timeout: float | None = None, limits: sandbox.Limits, env: dict[str, str] | None = None,
-          gpu: bool = False, log=None) -> dict:
+          gpu: bool = False, log=None, cache: Path | None = None) -> dict:
     """Verdicts of every graded cell of the instructor notebook ``source`` for these answer cells.
 
     ``cell_timeout`` bounds a threshold cell, ``unit_timeout`` (default: the same) any other test cell.
+    ``cache``: a (trusted) folder where the verdicts of threshold cells that call none of the student's
+    functions are kept by :func:`cache_key`, so checkpoints graded before (a regrade, identical uploads)
+    are not evaluated again.
     """
     unit_timeout = cell_timeout if unit_timeout is None else unit_timeout
     nb = nbformat.read(source, as_version=4)
@@ -110,7 +160,16 @@ def judge(source: Path, answers: list[tuple[str, str]], workdir: Path, *, cell_t
             start = time.monotonic()
             out = io.StringIO()
             exc: BaseException | None = None
-            needs_probe = any(n in code for n in names)
+            needs_probe = bool(_names_used(code) & set(names))
+            key = None
+            if cache is not None and gid.startswith(notebooks.THRESHOLD_PREFIX) and not needs_probe:
+                key = cache_key(code, setup, workdir)
+                hit = Path(cache) / f"{key}.json"
+                if hit.is_file():
+                    verdicts[gid] = dict(json.loads(hit.read_text()), cached=True)
+                    if log:
+                        log(f"{gid}: {verdicts[gid]['kind']} (cached)")
+                    continue
             try:
                 if needs_probe and not session.alive():
                     session.start(deadline=time.monotonic() + STARTUP_S)
@@ -134,6 +193,11 @@ def judge(source: Path, answers: list[tuple[str, str]], workdir: Path, *, cell_t
             verdict["seconds"] = round(time.monotonic() - start, 3)
             verdict["stdout"] = out.getvalue()[-20000:]
             verdicts[gid] = verdict
+            if key is not None and verdict["kind"] in ("passed", "failed", "checkpoint"):
+                Path(cache).mkdir(parents=True, exist_ok=True)
+                tmp = Path(cache) / f".{key}.{os.getpid()}.tmp"
+                tmp.write_text(json.dumps(verdict))
+                os.replace(tmp, Path(cache) / f"{key}.json")
             if log:
                 log(f"{gid}: {verdict['kind']} ({verdict['seconds']:.1f} s)")
     finally:
@@ -153,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(args.spec.read_text())
     limits = sandbox.Limits(**spec.get("limits", {}))
     result = judge(Path(spec["source"]), [tuple(a) for a in spec["answers"]], Path(spec["workdir"]),
-                   cell_timeout=float(spec["cell_timeout"]), unit_timeout=spec.get("unit_timeout"), limits=limits, env=spec.get("env"),
+                   cell_timeout=float(spec["cell_timeout"]), unit_timeout=spec.get("unit_timeout"), limits=limits,
+                   env=spec.get("env"), cache=Path(spec["cache"]) if spec.get("cache") else None,
                    gpu=bool(spec.get("gpu")), log=lambda m: print(m, file=sys.stderr, flush=True))
     Path(spec["out"]).write_text(json.dumps(result, indent=1))
     return 0
