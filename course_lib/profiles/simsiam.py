@@ -38,6 +38,7 @@ class SimSiamProfile:
         min_knn_gain: ... and beat the random-init backbone (same architecture, seed 0) by this much.
         min_healthy_std: the stop-gradient run's output std must stay above this.
         max_collapsed_std: each ablation's output std must fall below this (collapse).
+        seed: seed of the three training runs (initialisation, data order, augmentation).
     """
 
     dataset: str
@@ -66,6 +67,7 @@ class SimSiamProfile:
     min_knn_gain: float
     min_healthy_std: float
     max_collapsed_std: float
+    seed: int = 0
 
     @property
     def lr(self) -> float:
