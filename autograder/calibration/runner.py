@@ -27,26 +27,13 @@ NOTEBOOK_ENV = {"COURSE_PROFILE": "fast", "COURSE_PROGRESS": "0", "COURSE_STATIC
                 "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "agg"}
 
 
-def cell_errors(nb) -> list[dict]:
-    """The cells of an executed notebook that raised: their grade_id (or index), exception name and message."""
-    out = []
-    for i, cell in enumerate(nb.cells):
-        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if o.get("output_type") == "error":
-                gid = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {i}"
-                out.append({"cell": gid, "ename": o.get("ename", ""), "evalue": str(o.get("evalue", ""))[:300]})
-    return out
+def execute(nb, path: Path, *, timeout: int) -> nbformat.NotebookNode:
+    """Write ``nb`` to ``path`` and run it there (its folder is the working directory), errors allowed;
+    the executed notebook (with its outputs) replaces the file."""
+    from autograder.notebooks import run_notebook
 
-
-def execute(nb, folder: Path, *, timeout: int) -> nbformat.NotebookNode:
-    """Run ``nb`` in ``folder`` (its working directory) with this process's environment, errors allowed."""
-    from nbclient import NotebookClient
-
-    env = dict(os.environ, **NOTEBOOK_ENV)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(folder)}})
-    client.execute(env=env)
-    return nb
+    nbformat.write(nb, path)
+    return run_notebook(path, timeout=timeout, env=NOTEBOOK_ENV, save_to=path, allow_errors=True)
 
 
 def run(plan: dict, folder: Path) -> dict:
@@ -54,7 +41,7 @@ def run(plan: dict, folder: Path) -> dict:
     import torch
 
     from autograder.fixtures import fixture_notebook
-    from autograder.notebooks import load_functions
+    from autograder.notebooks import cell_errors, load_functions
     from course_lib.profiles import get_profile
 
     from . import spec_for
@@ -68,10 +55,8 @@ def run(plan: dict, folder: Path) -> dict:
         nb = nbformat.read(path, as_version=4)
         notebook_s = plan["notebook_s"]
     else:
-        nb = fixture_notebook(name, kind)
         start = time.monotonic()
-        execute(nb, folder, timeout=plan.get("timeout", 1800))
-        nbformat.write(nb, path)
+        nb = execute(fixture_notebook(name, kind), path, timeout=plan.get("timeout", 1800))
         notebook_s = time.monotonic() - start
     start = time.monotonic()
     errors = cell_errors(nb)
