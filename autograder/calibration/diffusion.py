@@ -9,11 +9,11 @@ from . import Spec, Threshold
 
 def measure(folder, cfg, functions=None) -> dict[str, float]:
     """What the hidden parts compute: samples drawn with the run's own ``p_sample`` / ``ddim_step``."""
-    sampler = ref.load_model(ref.sampling_model_path(cfg, folder / "checkpoints" / "ddpm.pt"), cfg)
+    ddpm = folder / "checkpoints" / "ddpm.pt"
     return {
-        "fid_ddpm": ref.fid(ref.generate("ddpm", functions.p_sample, sampler, cfg), cfg),
-        "fid_ddim": ref.fid(ref.generate("ddim", functions.ddim_step, sampler, cfg), cfg),
-        "heldout_loss": ref.heldout_loss(ref.load_model(folder / "checkpoints" / "ddpm.pt", cfg), cfg),
+        "fid_ddpm": ref.sample_fid("ddpm", functions.p_sample, cfg, ddpm),
+        "fid_ddim": ref.sample_fid("ddim", functions.ddim_step, cfg, ddpm),
+        "heldout_loss": ref.heldout_loss(ref.load_model(ddpm, cfg), cfg),
     }
 
 
