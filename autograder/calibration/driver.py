@@ -200,7 +200,7 @@ def run(args, *, log=print) -> int:
                            "normal": "plug-in normal fit of the correct runs"},
                 "settings": settings(spec, get_profile(name, "fast", **extra)), "overrides": extra,
                 "before": before, "runs": sorted(runs, key=lambda r: r["id"])}
-        data["summary"] = summarize(spec, data["runs"], cfg, mistakes, dry_run=dry)
+        data["summary"] = summarize(spec, data["runs"], cfg, mistakes, dry_run=dry, before=before)
         json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
         md_path.write_text(render(spec, data))
         return data

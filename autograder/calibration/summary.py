@@ -36,12 +36,14 @@ def _num(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
 
-def summarize(spec: Spec, runs: list[dict], cfg: Any, mistakes: dict, *, dry_run: bool = False) -> dict:
+def summarize(spec: Spec, runs: list[dict], cfg: Any, mistakes: dict, *, dry_run: bool = False,
+              before: dict | None = None) -> dict:
     """Place every threshold and check the registry against the runs.
 
     Args:
         runs: results of :mod:`autograder.calibration.runner` (``kind``, ``seed``, ``threads``, ``values``, ``errors``).
         cfg: the profile whose threshold fields are compared with the placed values.
+        before: field -> the threshold the profile had before this calibration (judged on the same runs).
         mistakes: fixture kind -> :class:`autograder.mistakes.Mistake` (``autograder.fixtures.mistake_kinds``).
 
     Returns:
@@ -83,6 +85,9 @@ def summarize(spec: Spec, runs: list[dict], cfg: Any, mistakes: dict, *, dry_run
                               "affected": affects(m, t), "meant": k in meant,
                               "caught": bool(vs) and not any(t.passes(v, thr) for v in vs)}
         profile_value = getattr(cfg, t.field) if t.field else None
+        old = (before or {}).get(t.field, thr) if t.field else thr
+        old_caught = [k for k, m in mistakes.items() if affects(m, t) and by_kind[k]
+                      and not any(t.passes(value(r, t), old) for r in by_kind[k])]
         rows.append({
             "statistic": t.statistic, "label": t.label, "field": t.field, "cell": t.cell, "op": t.op,
             "calibrated": t.calibrated, "threshold": _num(thr), "profile": profile_value,
@@ -90,6 +95,8 @@ def summarize(spec: Spec, runs: list[dict], cfg: Any, mistakes: dict, *, dry_run
             "correct": {"values": cv, "n": n, "mean": _num(mean), "sd": _num(sd), "worst": _num(worst),
                         "threads": threads},
             "false_reject": {k: _num(v) for k, v in fr.items()},
+            "before": {"threshold": old, "false_reject": {k: _num(v) for k, v in false_reject(cv, old, t.upper).items()},
+                       "correct_failing": sum(not t.passes(v, old) for v in cv), "caught": old_caught},
             "mistakes": per_mistake,
         })
         if cv and not dry_run:
@@ -171,17 +178,18 @@ def render(spec: Spec, data: dict) -> str:
              "(`autograder/calibration/stats.py`).", ""]
     if data.get("dry_run"):
         lines += ["**Dry run** (tiny sizes): the numbers say nothing about the real profile.", ""]
-    lines += ["| cell | threshold | before | after | correct runs (threads) | mean +- sd | worst correct | "
-              "0.1% bound | false reject normal / predictive | best mistake run caught | caught by it | "
-              "not caught by it |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    before = data.get("before", {})
+    lines += ["| cell | threshold | before (false reject predictive; correct runs failing) | after | "
+              "correct runs (threads) | mean +- sd | worst correct | 0.1% bound | false reject normal / predictive "
+              "| best mistake run caught | caught by it | not caught by it |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in s["thresholds"]:
         name = f"`{t['field']}`" if t["field"] else t["statistic"]
         caught = [k for k, m in t["mistakes"].items() if m["affected"] and m["caught"]]
         missed = [k for k, m in t["mistakes"].items() if m["affected"] and not m["caught"]]
         c = t["correct"]
         lines.append(
-            f"| {t['cell']} | {t['label']}: {name} {t['op']} | {_f(before.get(t['field']) if t['field'] else t['threshold'])} "
+            f"| {t['cell']} | {t['label']}: {name} {t['op']} | {_f(t['before']['threshold'])} "
+            f"({_p(t['before']['false_reject']['predictive'])}; {t['before']['correct_failing']}/{c['n']}) "
             f"| **{_f(t['threshold'])}** | {c['n']} ({', '.join(map(str, c['threads']))}) | {_f(c['mean'])} +- {_f(c['sd'], 3)} "
             f"| {_f(c['worst'])} | {_f(t['bound'])} | {_p(t['false_reject']['normal'])} / "
             f"{_p(t['false_reject']['predictive'])} | {_f(t['best_mistake_caught'])} | {', '.join(caught) or '-'} "

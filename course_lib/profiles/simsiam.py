@@ -97,8 +97,11 @@ FULL = SimSiamProfile(
     proj_dim=2048, proj_hidden=2048, pred_hidden=512, crop_scale=(0.2, 1.0), flip_p=0.5, jitter_p=0.8,
     gray_p=0.2, jitter=(0.4, 0.4, 0.4, 0.1), batch_size=512, epochs=200, base_lr=0.06, momentum=0.9,
     weight_decay=5e-4, knn_k=200, knn_t=0.1, knn_every=10,
-    # published 200-epoch CIFAR-10 runs reach 0.69-0.81 kNN accuracy; collapse sends std to ~0
-    min_knn_accuracy=0.75, min_knn_gain=0.2, min_healthy_std=0.01, max_collapsed_std=0.005,
+    # IFT6135 A3 Q3 gives no threshold, and its own 200-epoch reference run reaches a kNN accuracy of about 0.69
+    # (other published ResNet-18 200-epoch runs: up to 0.81), so the former 0.75 would fail the anchor's solution:
+    # 0.65 sits below the anchor's run (docs/assignments/04_simsiam.md; the full profile cannot be calibrated
+    # without a GPU). Collapse sends the std to ~0 (paper Fig. 2: about 0 vs 1/sqrt(d)); gain and std are guesses
+    min_knn_accuracy=0.65, min_knn_gain=0.2, min_healthy_std=0.01, max_collapsed_std=0.005,
 )
 
 FAST = SimSiamProfile(
