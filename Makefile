@@ -14,7 +14,7 @@ SUBMISSIONS ?= submissions
 COURSE_DIR  ?= grading/course
 JOBS        ?= 1
 
-.PHONY: setup browser-deps demo test test-quick lab release check-release grade bench bench-grading student-bundle clean
+.PHONY: setup browser-deps demo test test-quick lab release check-release grade calibrate bench bench-grading student-bundle clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ check-release: setup
 
 grade: setup
 	$(BIN)/python -m autograder grade $(SUBMISSIONS) --course-dir $(COURSE_DIR) --jobs $(JOBS)
+
+## Calibrate the fast-profile thresholds of one assignment (hours of CPU; not part of make test):
+## make calibrate A=02_vae [ARGS="--reuse"] -> docs/calibration/02_vae.json and .md
+calibrate: setup
+	@test -n "$(A)" || { echo "usage: make calibrate A=<assignment> [ARGS='--reuse --seeds 5 --threads 1,2']"; exit 2; }
+	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m autograder calibrate $(A) $(ARGS)
 
 bench: setup
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m course_lib.bench

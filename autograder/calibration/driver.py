@@ -169,6 +169,8 @@ def run(args, *, log=print) -> int:
     for r in planned:
         r["fingerprint"] = prints[r["kind"]]
     old = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if not isinstance(old, dict) or "runs" not in old:  # a table of the former per-assignment scripts
+        old = {}
     cfg = get_profile(name, "fast")
     before = old.get("before") or {f: getattr(cfg, f) for f in spec.fields}
     runs = []
