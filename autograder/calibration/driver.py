@@ -1,12 +1,12 @@
 """``python -m autograder calibrate <assignment>``: run the calibration, write docs/calibration/<a>.json and .md.
 
-    python -m autograder calibrate 02_vae                   # 5 seeds x threads 1, 2 + 2 runs per mistake
+    python -m autograder calibrate 02_vae                   # 10 seeds over threads 1, 2 + 2 runs per mistake
     python -m autograder calibrate 02_vae --reuse           # keep the runs already recorded, run what is missing
     python -m autograder calibrate 02_vae --dry-run         # tiny sizes, a minute: checks that the driver works
 
-Runs are planned as: the solution with seeds 0..N-1 at every thread count of ``--threads``, and every
-registered mistake (autograder/mistakes/, the grader's own registry) ``--mistake-runs`` times (run i:
-seed i, thread count ``threads[i % len(threads)]``). Each run is a process of its own
+Runs are planned as: the solution with seeds 0..N-1 and every registered mistake (autograder/mistakes/,
+the grader's own registry) ``--mistake-runs`` times, run i with seed i at thread count
+``threads[i % len(threads)]`` of ``--threads``. Each run is a process of its own
 (:mod:`autograder.calibration.runner`); up to ``--cores`` threads' worth of runs go at once (default:
 the machine's cores), so on 2 cores two 1-thread runs share the machine and a 2-thread run has it alone.
 After every run the JSON (all runs so far) and the markdown are rewritten, so an interrupted calibration
@@ -58,10 +58,10 @@ def plan(spec, kinds: list[str], *, seeds: int, threads: list[int], mistake_runs
     """Every run of a calibration: ``{"kind", "seed", "threads", "overrides", "id"}``."""
     runs = []
     for kind in kinds:
-        if kind == "solution":
-            pairs = [(s, t) for s in range(seeds) for t in threads]
-        else:
-            pairs = [(i, threads[i % len(threads)]) for i in range(mistake_runs)]
+        # run i: seed i at thread count threads[i % len(threads)]: every run a distinct sample, the thread
+        # counts alternating (on a CPU a thread count changes the float results of some assignments and not of
+        # others; a seed run twice with identical results would be one sample counted twice)
+        pairs = [(i, threads[i % len(threads)]) for i in range(seeds if kind == "solution" else mistake_runs)]
         for seed, t in pairs:
             overrides = {**extra, **spec.seed_overrides(seed)}
             runs.append({"assignment": spec.assignment, "kind": kind, "seed": seed, "threads": t,
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None, *, log=print) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 of the solution (default 5; dry run 2)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 of the solution (default 10; dry run 2)")
     parser.add_argument("--threads", default=None, help="comma-separated torch thread counts (default 1,2; dry run 1)")
     parser.add_argument("--mistake-runs", type=int, default=None, help="runs per registered mistake (default 2; dry run 1)")
     parser.add_argument("--kinds", default=None, help="comma-separated subset of fixture kinds to run (default: "
@@ -151,7 +151,7 @@ def run(args, *, log=print) -> int:
     spec = spec_for(args.assignment)
     name = spec.assignment
     dry = args.dry_run
-    seeds = args.seeds if args.seeds is not None else (2 if dry else 5)
+    seeds = args.seeds if args.seeds is not None else (2 if dry else 10)
     threads = [int(t) for t in (args.threads or ("1" if dry else "1,2")).split(",")]
     mistake_runs = args.mistake_runs if args.mistake_runs is not None else (1 if dry else 2)
     mistakes = mistake_kinds(name)
@@ -201,7 +201,10 @@ def run(args, *, log=print) -> int:
                            "predictive": "Student t predictive of one new correct run (n - 1 df, scale sd sqrt(1 + 1/n))",
                            "normal": "plug-in normal fit of the correct runs"},
                 "settings": settings(spec, get_profile(name, "fast", **extra)), "overrides": extra,
-                "before": before, "runs": sorted(runs, key=lambda r: r["id"])}
+                "before": before,
+                "registry": {k: {"drop": list(m.drop), "lost": list(m.lost), "undecided": list(m.undecided)}
+                             for k, m in mistakes.items()},
+                "runs": sorted(runs, key=lambda r: r["id"])}
         data["summary"] = summarize(spec, data["runs"], cfg, mistakes, dry_run=dry, before=before)
         json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
         md_path.write_text(render(spec, data))

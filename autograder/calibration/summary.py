@@ -32,6 +32,18 @@ def affects(mistake, t: Threshold) -> bool:
     return dropped or bool(set(t.uses) & set(mistake.replace))
 
 
+def distinct(runs: list[dict]) -> list[dict]:
+    """``runs`` without repeats: a run whose values all equal an earlier run's (a seed whose thread count did not
+    change a single float) is the same sample, and counting it twice would understate the spread."""
+    seen, out = set(), []
+    for r in sorted(runs, key=lambda r: (r["seed"], r["threads"])):
+        key = tuple(sorted((k, float(v)) for k, v in r["values"].items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
 def _num(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
@@ -49,13 +61,13 @@ def summarize(spec: Spec, runs: list[dict], cfg: Any, mistakes: dict, *, dry_run
     Returns:
         ``{"thresholds": [...], "cells": [...], "problems": [...]}`` (JSON-ready).
     """
-    correct = [r for r in runs if r["kind"] == "solution"]
+    correct = distinct([r for r in runs if r["kind"] == "solution"])
     by_kind = {k: [r for r in runs if r["kind"] == k] for k in mistakes}
     problems: list[str] = []
     threads = sorted({r["threads"] for r in correct})
     if not dry_run:
         if len(correct) < MIN_CORRECT or len(threads) < MIN_THREADS:
-            problems.append(f"{len(correct)} correct runs over thread counts {threads}: need >= {MIN_CORRECT} "
+            problems.append(f"{len(correct)} distinct correct runs over thread counts {threads}: need >= {MIN_CORRECT} "
                             f"over >= {MIN_THREADS} thread counts")
         for k, rs in by_kind.items():
             if len(rs) < MIN_MISTAKE:
@@ -175,11 +187,12 @@ def render(spec: Spec, data: dict) -> str:
              "scale sd sqrt(1 + 1/n)) and is the one the thresholds are placed with: at the one-sided 0.1% "
              "prediction bound, or midway between it and the best run of the mistakes the threshold catches "
              "when all their runs lie beyond it; rounded away from the correct runs to 3 significant digits "
-             "(`autograder/calibration/stats.py`).", ""]
+             "(`autograder/calibration/stats.py`). Run i uses seed i at thread count threads[i mod 2]; a run "
+             "whose every value repeats another's (a thread count that changed no float) counts once.", ""]
     if data.get("dry_run"):
         lines += ["**Dry run** (tiny sizes): the numbers say nothing about the real profile.", ""]
     lines += ["| cell | threshold | before (false reject predictive; correct runs failing) | after | "
-              "correct runs (threads) | mean +- sd | worst correct | 0.1% bound | false reject normal / predictive "
+              "distinct correct runs (threads) | mean +- sd | worst correct | 0.1% bound | false reject normal / predictive "
               "| best mistake run caught | caught by it | not caught by it |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in s["thresholds"]:
@@ -206,6 +219,19 @@ def render(spec: Spec, data: dict) -> str:
     for c in s["cells"]:
         lines.append(f"| {c['cell']} | {c['kind']} | {c['graded_on']} | {c['registry']} | {', '.join(c['verdicts']) or '-'} "
                      f"| {'yes' if c['agrees'] else '**no**'} | {c['note']} |")
+    lines += ["", "## What catches each mistake", "",
+              "| mistake | its fixture retrains | threshold cells its own runs fail | cells the registry says it loses |",
+              "|---|---|---|---|"]
+    for kind in dict.fromkeys(c["kind"] for c in s["cells"]):
+        rows = [c for c in s["cells"] if c["kind"] == kind]
+        failed = [c["cell"] for c in rows if c["verdicts"] and all(v == "fail" for v in c["verdicts"])]
+        mixed = [c["cell"] for c in rows if "fail" in c["verdicts"] and "pass" in c["verdicts"]]
+        drop = data.get("registry", {}).get(kind, {}).get("drop", [])
+        lost = data.get("registry", {}).get(kind, {}).get("lost", [])
+        retrains = ", ".join(drop) or "no: the solution's checkpoints"
+        lines.append(f"| {kind} | {retrains} | "
+                     f"{', '.join(failed) or '-'}{' (some runs: ' + ', '.join(mixed) + ')' if mixed else ''} | "
+                     f"{', '.join(lost)} |")
     stats = [t.statistic for t in spec.thresholds]
     lines += ["", "## Runs", "", "| kind | seed | threads | notebook s | measure s | " + " | ".join(stats) + " | errors |",
               "|---|---|---|---|---|" + "---|" * len(stats) + "---|"]
