@@ -11,7 +11,8 @@ the grader's own registry) ``--mistake-runs`` times, run i with seed i at thread
 the machine's cores), so on 2 cores two 1-thread runs share the machine and a 2-thread run has it alone.
 After every run the JSON (all runs so far) and the markdown are rewritten, so an interrupted calibration
 resumes with ``--reuse``: a recorded run is kept when its fingerprint (the profile's settings apart from
-its thresholds, the overrides, and the source of the notebook's answer and training cells) still matches.
+its thresholds, the overrides, and the source of the notebook's answer and training cells, i.e. every code
+cell but the first one and the graded ones) still matches.
 """
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ def fingerprint(spec, kind: str, overrides: dict) -> str:
 
     cfg = override(get_profile(spec.assignment, "fast"), **overrides)
     nb = fixture_notebook(spec.assignment, kind)
-    cells = [c.source for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("grade")]
+    # the answer and training cells: not the first one (imports, PROFILE, cfg: the profile is hashed as settings)
+    # and not the graded ones (checks, which read checkpoints and write none)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    cells = [c.source for c in code[1:] if not c.metadata.get("nbgrader", {}).get("grade")]
     text = json.dumps({"settings": settings(spec, cfg), "overrides": overrides, "cells": cells}, sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
