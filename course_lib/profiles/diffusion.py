@@ -8,7 +8,7 @@ FID (Inception features, 10k samples) below 60 for DDPM (1,000 steps) and DDIM (
 sampling questions use the pretrained checkpoint shipped in ``course_lib/assets/`` (made by
 ``scripts/train_diffusion_fast.py``); the training question trains a short run of its own. The FID
 is the offline one (digit-classifier features) against the 16x16 validation digits. Thresholds come
-from ``autograder/calibrate_diffusion.py`` (docs/calibration/03_diffusion.md).
+from ``python -m autograder calibrate 03_diffusion`` (docs/calibration/03_diffusion.json and .md).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ z of 128, bf16 autocast on the GPU, DCGAN-style convolutional nets; FID with the
 
 ``fast`` trains small MLPs on the offline ``mnist5k`` (4,000 training digits, 28x28) for a CPU budget
 of well under a minute per variant, with FID from the offline digit features on the validation split.
-Its thresholds come from ``autograder/calibrate_gan.py`` (table in docs/calibration/01_gan.md).
+Its thresholds come from ``python -m autograder calibrate 01_gan`` (docs/calibration/01_gan.json and .md).
 """
 from __future__ import annotations
 

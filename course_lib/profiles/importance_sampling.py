@@ -6,7 +6,7 @@ log p(x) on the test split with K = 200 importance samples.
 
 ``fast`` trains the same architecture on the offline ``binarized_mnist5k`` (4,000 training digits) for
 a CPU budget of about a minute, and evaluates on a few hundred validation digits. Its thresholds come
-from ``autograder/calibrate_importance_sampling.py`` (table in docs/calibration/05_importance_sampling.md).
+from ``python -m autograder calibrate 05_importance_sampling`` (docs/calibration/05_importance_sampling.json, .md).
 """
 from __future__ import annotations
 
@@ -83,10 +83,12 @@ FAST = ImportanceSamplingProfile(
     eval_size=500,
     epochs=30,
     lr=1e-3,
-    # calibrated (docs/calibration/05_importance_sampling.md): correct runs reach -114.8 to -115.0 (ELBO)
-    # and -108.1 to -108.8 (log p(x)); sigma = exp(logvar) gives ELBO -126.3, pixel-averaged Bernoulli -211.5
-    min_elbo=-120.0,
-    min_log_px=-115.0,
+    # docs/calibration/05_importance_sampling.json (python -m autograder calibrate; tests/test_calibration.py checks
+    # these equal it): 10 correct runs reach ELBO -114.9 +- 0.7 and log p(x) -108.3 +- 0.4, the pixel-averaged
+    # Bernoulli mistake -211 / -209; each threshold lies midway between the 0.1% prediction bound of the correct
+    # runs and that mistake
+    min_elbo=-165.0,
+    min_log_px=-160.0,
     min_gap=0.0,
 )
 

@@ -5,8 +5,8 @@ stem), batch 512, SGD lr 0.06 x B/256, momentum 0.9, weight decay 5e-4, cosine s
 epochs; the kNN monitor uses k = 200, t = 0.1 with the training set as the bank.
 
 ``fast`` is mnist5k at 16x16 with a 4-conv backbone, sized to run the three runs of the notebook
-in a few CPU minutes; its thresholds come from autograder/calibrate_simsiam.py
-(docs/calibration/04_simsiam.md).
+in a few CPU minutes; its thresholds come from ``python -m autograder calibrate 04_simsiam``
+(docs/calibration/04_simsiam.json and .md).
 """
 from __future__ import annotations
 
