@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .. import REPO
 from . import spec_for
-from .summary import render, summarize
+from .summary import overview, render, summarize
 
 OUT = REPO / "docs" / "calibration"
 WORK = REPO / "grading" / "calibration"
@@ -212,6 +212,8 @@ def run(args, *, log=print) -> int:
         data["summary"] = summarize(spec, data["runs"], cfg, mistakes, dry_run=dry, before=before)
         json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
         md_path.write_text(render(spec, data))
+        if not dry:
+            (out / "README.md").write_text(overview(out))
         return data
 
     def done(result: dict) -> None:

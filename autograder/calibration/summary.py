@@ -247,3 +247,32 @@ def render(spec: Spec, data: dict) -> str:
     if spec.notes:
         lines += ["## Notes", "", spec.notes, ""]
     return "\n".join(lines)
+
+
+def overview(folder) -> str:
+    """docs/calibration/README.md: every assignment's thresholds before and after, from the JSON files in ``folder``."""
+    import json
+    from pathlib import Path
+
+    lines = ["# Fast-profile thresholds: calibration overview", "",
+             "Rendered from the `<assignment>.json` files next to this page by `python -m autograder calibrate` "
+             "(each assignment's table has the runs, the registry check and what catches each mistake). "
+             "False reject: estimated probability that a correct run fails the threshold (Student-t predictive "
+             "from the distinct correct runs; the plug-in normal one is in the tables). \"before\" is the "
+             "threshold the profile had when the assignment was first calibrated, judged on the same runs.", "",
+             "| assignment | cell | threshold | before | false reject before | after | false reject after | "
+             "correct runs: n, mean +- sd, worst | best mistake run caught | mistakes caught by it |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for path in sorted(Path(folder).glob("*.json")):
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or "summary" not in data or data.get("dry_run"):
+            continue
+        for t in data["summary"]["thresholds"]:
+            c = t["correct"]
+            caught = [k for k, m in t["mistakes"].items() if m["affected"] and m["caught"]]
+            name = f"`{t['field']}` {t['op']}" if t["field"] else f"{t['statistic']} {t['op']}"
+            lines.append(f"| {data['assignment']} | {t['cell']} | {name} | {_f(t['before']['threshold'])} | "
+                         f"{_p(t['before']['false_reject']['predictive'])} | **{_f(t['threshold'])}** | "
+                         f"{_p(t['false_reject']['predictive'])} | {c['n']}, {_f(c['mean'])} +- {_f(c['sd'], 3)}, "
+                         f"{_f(c['worst'])} | {_f(t['best_mistake_caught'])} | {', '.join(caught) or '-'} |")
+    return "\n".join(lines) + "\n"
