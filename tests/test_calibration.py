@@ -42,16 +42,17 @@ def test_prediction_bound_is_the_student_t_quantile():
     assert stats.false_reject(values, 0.0, upper=False)["predictive"] < stats.false_reject(values, 1.0, upper=False)["predictive"]
 
 
-def test_placement_uses_the_gap_to_the_mistakes_and_rounds_away_from_the_correct_runs():
+def test_placement_is_the_bound_rounded_away_from_the_correct_runs():
     correct = [10.0, 11.0, 9.0, 10.5, 9.5, 10.2, 9.8, 10.1, 9.9, 10.0]
     b = stats.bound(correct, upper=True)
     alone = stats.place(correct, [], upper=True)
     assert alone["threshold"] >= b and alone["threshold"] == stats.round_away(b, True)
     far = stats.place(correct, [30.0, 31.0], upper=True)
-    assert far["best_mistake"] == 30.0 and b < far["threshold"] < 30.0
-    assert far["threshold"] == stats.round_away((b + 30.0) / 2, True)
+    assert far["best_mistake"] == 30.0 and far["threshold"] == alone["threshold"]
+    near = stats.place(correct, [b + 1e-6], upper=True)  # rounding would let that mistake pass: unrounded
+    assert near["threshold"] == b
     low = stats.place([-10.0, -11.0, -9.0], [-40.0], upper=False)
-    assert -40.0 < low["threshold"] < stats.bound([-10.0, -11.0, -9.0], upper=False)
+    assert low["threshold"] == stats.round_away(stats.bound([-10.0, -11.0, -9.0], upper=False), False)
     assert stats.round_away(207.341, True) == 208.0 and stats.round_away(-116.3, False) == -117.0
     assert stats.round_away(0.04123, True) == 0.0413 and stats.round_away(0.6812, False) == 0.681
     assert stats.catchable([30.0, 31.0], correct, True) and not stats.catchable([30.0, 10.5], correct, True)

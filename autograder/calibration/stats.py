@@ -10,11 +10,12 @@ mean and standard deviation. Two estimates of the probability that a new correct
   prediction bound; a new correct run lies beyond it with probability p (Hahn & Meeker, Statistical
   Intervals, 1991, sec. 4.3). The thresholds are placed, and judged, with this one.
 
-Placement (:func:`place`): the bound for p = 0.1% on the failing side; when every run of a mistake the
-threshold is meant to catch lies beyond that bound, the threshold moves to the midpoint between the
-bound and the best such run (the one closest to the correct runs), so that both sides keep a margin;
-the result is rounded away from the correct runs to three significant digits (kept unrounded if the
-rounding would cross that mistake run).
+Placement (:func:`place`): the bound for p = 0.1% on the failing side, rounded away from the correct runs
+to three significant digits (kept unrounded if the rounding would cross the best run of a mistake the
+threshold catches). That is the tightest threshold with the required false-reject probability, so it
+rejects as much as it can of everything else: the registered mistakes whose every run lies beyond it
+(:func:`catchable`), and also untrained models and mistakes nobody registered. A registered mistake whose
+runs do not all lie beyond it cannot be caught by that threshold; the registry must say so.
 """
 from __future__ import annotations
 
@@ -81,8 +82,8 @@ def beyond(value: float, limit: float, upper: bool) -> bool:
 
 
 def place(correct: Sequence[float], catch: Sequence[float], upper: bool, p: float = P_TARGET) -> dict:
-    """The threshold for the correct runs ``correct`` and the runs ``catch`` of the mistakes it is meant to
-    catch (only those that all lie beyond the bound should be passed here, see :func:`catchable`).
+    """The threshold for the correct runs ``correct``; ``catch`` are the runs of the mistakes it is meant to
+    catch that all lie beyond the bound (see :func:`catchable`), reported and kept on the failing side.
 
     Returns:
         ``{"threshold", "bound", "best_mistake", "rule"}``; threshold nan with fewer than 2 correct runs.
@@ -91,14 +92,10 @@ def place(correct: Sequence[float], catch: Sequence[float], upper: bool, p: floa
     if b != b:
         return {"threshold": math.nan, "bound": b, "best_mistake": None, "rule": "too few correct runs"}
     best = (min(catch) if upper else max(catch)) if catch else None
-    if best is not None and beyond(best, b, upper):
-        raw, rule = (b + best) / 2, "midpoint of the 0.1% bound and the best mistake run"
-    else:
-        raw, rule = b, "the 0.1% prediction bound"
-    threshold = round_away(raw, upper)
-    if best is not None and not beyond(best, threshold, upper) and beyond(best, raw, upper):
-        threshold = raw
-    return {"threshold": threshold, "bound": b, "best_mistake": best, "rule": rule}
+    threshold = round_away(b, upper)
+    if best is not None and not beyond(best, threshold, upper):
+        threshold = b
+    return {"threshold": threshold, "bound": b, "best_mistake": best, "rule": "the 0.1% prediction bound"}
 
 
 def catchable(runs: Sequence[float], correct: Sequence[float], upper: bool, p: float = P_TARGET) -> bool:

@@ -185,9 +185,8 @@ def render(spec: Spec, data: dict) -> str:
              "False-reject probability of a correct run: `normal` is the plug-in normal fit of the correct runs; "
              "`predictive` accounts for estimating mean and sd from n runs (Student t, n - 1 degrees of freedom, "
              "scale sd sqrt(1 + 1/n)) and is the one the thresholds are placed with: at the one-sided 0.1% "
-             "prediction bound, or midway between it and the best run of the mistakes the threshold catches "
-             "when all their runs lie beyond it; rounded away from the correct runs to 3 significant digits "
-             "(`autograder/calibration/stats.py`). Run i uses seed i at thread count threads[i mod 2]; a run "
+             "prediction bound of the correct runs, rounded away from them to 3 significant digits "
+             "(`autograder/calibration/stats.py`): the tightest threshold with that false-reject probability. Run i uses seed i at thread count threads[i mod 2]; a run "
              "whose every value repeats another's (a thread count that changed no float) counts once.", ""]
     if data.get("dry_run"):
         lines += ["**Dry run** (tiny sizes): the numbers say nothing about the real profile.", ""]
