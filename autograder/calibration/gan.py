@@ -24,5 +24,13 @@ SPEC = Spec(
              "width": 16, "batch_size": 16},
     about=("FID of `fid_samples` samples of each checkpoint's generator (z from the reference's own seed) with the "
            "offline digit features against the validation split, by `autograder.reference.gan.evaluate_checkpoint`, "
-           "the evaluator of the hidden tests (lower is better)."),
+           "the evaluator of the hidden tests (lower is better). For scale: 1,000 real training digits score "
+           "about 5, an untrained generator 1,040-1,200, uniform noise 1,340."),
+    notes=("A loss mistake changes only its own variant's training, so `g_saturating` and `critic_sign` retrain "
+           "one variant each and carry the solution's other checkpoints. The critic sign error is caught by "
+           "`test_threshold_wgan_gp` with a margin of about 1,600. The saturating minimax generator loss trains "
+           "the short MLP run as well as the non-saturating one (its runs lie inside the correct runs' spread: "
+           "the discriminator never rejects fakes confidently enough for its gradient to vanish), so only "
+           "`test_g_loss_nonsaturating` catches it, as the registry says. `interp_reversed` and `hard_coded` "
+           "break the interpolation only; their trained runs equal the solution's seed for seed."),
 )
