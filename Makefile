@@ -17,8 +17,8 @@ PROFILE     ?= fast
 LMS         ?= canvas
 LAB_ARGS    ?=
 
-.PHONY: setup sandbox-deps browser-deps demo test test-quick lab release check-release grade bench bench-grading student-bundle clean \
-	formgrader submission collect roster feedback export
+.PHONY: setup sandbox-deps browser-deps demo test test-quick lab release check-release grade calibrate bench bench-grading \
+	student-bundle clean formgrader submission collect roster feedback export
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -93,6 +93,12 @@ feedback: setup
 
 export: setup
 	$(BIN)/python -m autograder export --course-dir $(COURSE_DIR)
+
+## Calibrate the fast-profile thresholds of one assignment (hours of CPU; not part of make test):
+## make calibrate A=02_vae [ARGS="--reuse"] -> docs/calibration/02_vae.json and .md
+calibrate: setup
+	@test -n "$(A)" || { echo "usage: make calibrate A=<assignment> [ARGS='--reuse --seeds 5 --threads 1,2']"; exit 2; }
+	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m autograder calibrate $(A) $(ARGS)
 
 bench: setup
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m autograder.bench

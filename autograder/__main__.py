@@ -1,4 +1,4 @@
-"""python -m autograder {release,check-release,grade,demo,fixtures,bundle,collect,roster,formgrader,feedback,export}"""
+"""python -m autograder {release,check-release,grade,demo,fixtures,calibrate,bundle,collect,roster,formgrader,feedback,export}"""
 from __future__ import annotations
 
 import argparse
@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("fixtures", help="stage grader-attacking submissions (see autograder/fixtures.py)")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--out", type=Path, default=REPO / "autograder" / "fixtures")
+    p = sub.add_parser("calibrate", help="calibrate an assignment's fast-profile thresholds (docs/calibration/)")
+    from .calibration.driver import add_arguments as calibrate_arguments
+
+    calibrate_arguments(p)
     p = sub.add_parser("bundle", help="build the student archive")
     p.add_argument("--out", type=Path, default=REPO / "dist" / "student-bundle.zip")
     p = sub.add_parser("collect", help="an LMS download (zip) -> SUBMISSIONS/<student>/<assignment>/")
@@ -98,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         from .fixtures import main as fixtures
 
         return fixtures(args.assignments or None, args.out)
+    if args.command == "calibrate":
+        from .calibration.driver import run as calibrate
+
+        return calibrate(args)
     if args.command == "bundle":
         from .bundle import build
 

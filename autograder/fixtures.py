@@ -102,6 +102,19 @@ def solved_release(name: str, solutions: Path = SOLUTIONS, release: Path = RELEA
     return nb
 
 
+def fixture_notebook(name: str, kind: str, solutions: Path = SOLUTIONS, release: Path = RELEASE):
+    """The notebook that fixture ``kind`` of ``name`` hands in, for the kinds that differ from the solution
+    only in their answers: ``solution``, ``hard_coded`` and ``mistake_<name>`` (what the calibration runs)."""
+    mistakes = mistake_kinds(name)
+    if kind != "solution" and kind not in mistakes:
+        raise ValueError(f"{name}: {kind!r} is not the solution or a registered mistake; "
+                         f"expected one of solution, {', '.join(mistakes)}")
+    nb = solved_release(name, solutions, release)
+    if kind in mistakes:
+        _replace_answers(nb, mistakes[kind].replace, name)
+    return nb
+
+
 def mismatches(results, solutions: Path = SOLUTIONS) -> dict[tuple[str, str], dict[str, tuple]]:
     """(student, assignment) -> {cell: (got, expected)} for each graded fixture whose score differs
     from :func:`expected_scores` (results of students that are not fixture kinds are skipped)."""

@@ -8,23 +8,36 @@ from pathlib import Path
 import nbformat
 
 
-def run_notebook(path: Path, *, timeout: int = 1200, env: dict[str, str] | None = None, save_to: Path | None = None) -> nbformat.NotebookNode:
-    """Execute ``path`` top to bottom in its own folder (a failing cell raises); return the executed notebook."""
+def run_notebook(path: Path, *, timeout: int = 1200, env: dict[str, str] | None = None, save_to: Path | None = None,
+                 allow_errors: bool = False) -> nbformat.NotebookNode:
+    """Execute ``path`` top to bottom in its own folder; return the executed notebook.
+
+    Args:
+        env: variables added to this process's environment for the kernel.
+        allow_errors: record a failing cell's error in its outputs and go on (as nbgrader's autograding
+            does; see :func:`cell_errors`) instead of raising at the first one.
+    """
     from nbclient import NotebookClient
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    old = dict(os.environ)
-    os.environ.update(env or {})
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute(env=dict(os.environ, **(env or {})))
     if save_to is not None:
         nbformat.write(nb, save_to)
     return nb
+
+
+def cell_errors(nb: nbformat.NotebookNode) -> list[dict[str, str]]:
+    """The cells of an executed notebook that raised: ``{"cell": grade_id or "cell <index>", "ename", "evalue"}``."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if o.get("output_type") == "error":
+                gid = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {i}"
+                out.append({"cell": gid, "ename": o.get("ename", ""), "evalue": str(o.get("evalue", ""))[:400]})
+    return out
 
 
 def is_answer_cell(cell) -> bool:

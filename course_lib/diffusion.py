@@ -230,3 +230,87 @@ def pretrained_path(name: str):
     if not path.exists():
         raise FileNotFoundError(f"no pretrained model {path}; instructors make it with scripts/train_diffusion_fast.py")
     return path
+
+
+# ------------------------------------------------------------------------- what the threshold cells grade
+# The visible part of each threshold cell calls these with the student's functions and schedule, the hidden
+# part (autograder.reference.diffusion) with the instructors' references: the same data, the same draws.
+
+def sampling_model_path(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt") -> Path:
+    """The model the sampling questions use: the shipped pretrained one when the profile has one (fast),
+    else the trained checkpoint (full)."""
+    return pretrained_path(cfg.pretrained) if cfg.pretrained else Path(checkpoint)
+
+
+def load_unet(path: str | Path, cfg, *, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The profile's U-Net with the checkpoint at ``path`` loaded, in eval mode (CheckpointError if unfit)."""
+    from .checkpoints import load_into
+    from .nets.unet import UNet
+
+    model = UNet(cfg.channels, base=cfg.base, mults=cfg.mults, attention=cfg.attention)
+    load_into(model, path)
+    return model.to(device).eval()
+
+
+@torch.no_grad()
+def graded_samples(kind: str, step_fn: Callable, model: torch.nn.Module, schedule: DiffusionSchedule, cfg, *,
+                   seed: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``cfg.fid_samples`` samples (N, C, H, W) on the CPU with ``step_fn``: a ``p_sample`` (kind "ddpm", T
+    steps) or a ``ddim_step`` (kind "ddim", ``cfg.ddim_eval_steps`` steps, eta 0), in chunks of
+    ``cfg.sample_batch``, all noise from one generator seeded with ``cfg.sample_seed`` (or ``seed``)."""
+    if kind not in ("ddpm", "ddim"):
+        raise ValueError(f"unknown kind {kind!r}; expected 'ddpm' or 'ddim'")
+    device = torch.device(device)
+    model = model.to(device).eval()
+    gen = torch.Generator(device=device).manual_seed(cfg.sample_seed if seed is None else seed)
+    out = []
+    for start in range(0, cfg.fid_samples, cfg.sample_batch):
+        shape = (min(cfg.sample_batch, cfg.fid_samples - start), cfg.channels, cfg.image_size, cfg.image_size)
+        if kind == "ddpm":
+            x = sample_ddpm(model, step_fn, schedule, shape, generator=gen, device=device, show_progress=False)
+        else:
+            x = sample_ddim(model, step_fn, schedule, shape, steps=cfg.ddim_eval_steps, eta=0.0, generator=gen,
+                            device=device, show_progress=False)
+        out.append(x.cpu())
+    return torch.cat(out)
+
+
+def graded_fid(kind: str, step_fn: Callable, model: torch.nn.Module, schedule: DiffusionSchedule, cfg, *,
+               device: torch.device | str = "cpu") -> float:
+    """FID of :func:`graded_samples` (nan -> 0, clamped to [-1, 1]) against ``cfg.eval_split`` at the
+    profile's image size, with ``cfg.extractor``'s features."""
+    from .metrics.fid import compute_statistics, frechet_distance, get_extractor, reference_statistics
+
+    images = torch.nan_to_num(graded_samples(kind, step_fn, model, schedule, cfg, device=device).float(), nan=0.0)
+    extractor = get_extractor(cfg.extractor)
+    mu, sigma = compute_statistics(images.clamp(-1, 1), extractor, device=device)
+    ref_mu, ref_sigma = reference_statistics(cfg.dataset, cfg.eval_split, extractor, image_size=cfg.image_size)
+    return frechet_distance(mu, sigma, ref_mu, ref_sigma)
+
+
+@torch.no_grad()
+def heldout_loss(model: torch.nn.Module, loss_fn: Callable, schedule: DiffusionSchedule, cfg, *, seed: int = 0,
+                 batch_size: int = 500, device: torch.device | str = "cpu") -> float:
+    """Mean of ``loss_fn(model, x_start, t, noise, schedule)`` (a ``ddpm_loss``: mean squared eps error) over
+    ``cfg.loss_eval_size`` held-out images of ``cfg.eval_split`` (a fixed random subset; 0 = all) x
+    ``cfg.loss_eval_repeats`` draws of (t, noise) per image from a CPU generator seeded with ``seed``
+    (inf for a nan)."""
+    device = torch.device(device)
+    model = model.to(device).eval()
+    schedule = schedule.to(device)
+    images = load_resized(cfg.dataset, cfg.eval_split, cfg.image_size).images
+    if cfg.loss_eval_size:
+        keep = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))[:cfg.loss_eval_size]
+        images = images[keep.sort().values]  # the split is sorted by class: a fixed random subset
+    gen = torch.Generator().manual_seed(seed)
+    total, count = 0.0, 0
+    for _ in range(cfg.loss_eval_repeats):
+        for start in range(0, images.shape[0], batch_size):
+            x = images[start:start + batch_size]
+            t = torch.randint(0, cfg.timesteps, (x.shape[0],), generator=gen)  # (B,)
+            noise = torch.randn(x.shape, generator=gen)
+            x, t, noise = x.to(device), t.to(device), noise.to(device)
+            total += float(loss_fn(model, x, t, noise, schedule)) * noise.numel()
+            count += noise.numel()
+    value = total / count
+    return float("inf") if value != value else value

@@ -111,6 +111,31 @@ def test_register_and_get_profile(monkeypatch):
         profiles.get_profile("99_toy")
 
 
+def test_env_overrides_are_checked_and_apply_to_both_flavours(monkeypatch):
+    env = profiles.OVERRIDES_ENV
+    monkeypatch.setenv(env, json.dumps({"02_vae": {"seed": 3, "widths": [4, 8, 16, 32]}}))
+    for name in ("fast", "full"):
+        cfg = profiles.get_profile("02_vae", name)
+        assert cfg.seed == 3 and cfg.widths == (4, 8, 16, 32)
+    assert profiles.get_profile("02_vae", "fast", seed=5).seed == 5  # explicit overrides come last
+    assert profiles.get_profile("05_importance_sampling", "fast").seed == 0  # other assignments untouched
+    monkeypatch.setenv(env, json.dumps({"02_vae": {"sed": 3}}))
+    with pytest.raises(KeyError, match="VAEProfile has no setting 'sed'"):
+        profiles.get_profile("02_vae", "fast")
+    monkeypatch.setenv(env, json.dumps({"02_vae": {"seed": "3"}}))
+    with pytest.raises(TypeError, match="VAEProfile.seed expects int"):
+        profiles.get_profile("02_vae", "fast")
+    monkeypatch.setenv(env, json.dumps({"06_flows": {"seed": 3}}))
+    with pytest.raises(ValueError, match=r"unknown assignments \['06_flows'\]"):
+        profiles.get_profile("02_vae", "fast")
+    for text in ("{seed: 3}", '{"02_vae": 3}', "[1]"):
+        monkeypatch.setenv(env, text)
+        with pytest.raises(ValueError, match=env):
+            profiles.get_profile("02_vae", "fast")
+    monkeypatch.setenv(env, "")
+    assert profiles.get_profile("02_vae", "fast").seed == 0
+
+
 # ---------------------------------------------------------------- checkpoints
 def _net(width=4):
     return torch.nn.Sequential(torch.nn.Linear(3, width), torch.nn.ReLU(), torch.nn.Linear(width, 2))

@@ -105,6 +105,51 @@ def test_demo_with_no_assignments_says_so(tmp_path, monkeypatch):
     assert "No assignments yet" in lines[0]
 
 
+def test_demo_goes_on_past_failures_and_lists_them(tmp_path, monkeypatch):
+    """A failing solution cell does not stop the demo: everything is graded, the report and grades.csv
+    are written, and the exit status is 1 with each failure named (a threshold cell as a calibration error
+    with the threshold, the measured value and the limit)."""
+    from autograder import calibration, demo
+    from autograder.calibration import Spec, Threshold
+    from autograder.grade import Result
+
+    name = "05_importance_sampling"
+    monkeypatch.setattr(demo, "assignments", lambda: [name])
+    monkeypatch.setattr(demo, "generate", lambda names: [])
+    monkeypatch.setattr(demo, "FIXTURES", tmp_path / "no-fixtures")
+    monkeypatch.setattr(demo, "write_summary", lambda results, work: None)
+
+    def fake_run(path, *, env, save_to, allow_errors):
+        assert allow_errors, "the demo must record failing cells, not stop at them"
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") in ("test_elbo", "test_threshold_elbo"):
+                cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="wrong", traceback=[])]
+        nbformat.write(nb, save_to)
+        return nb
+
+    def fake_grade(subs, course, log):
+        assert (subs / "solution" / name / f"{name}.ipynb").exists() and (subs / "blank" / name).is_dir()
+        course.mkdir(parents=True)
+        (course / "grades.csv").write_text("student,score\n")
+        return [Result("solution", name, 1.0, 2.0, {"test_elbo": (0.0, 1.0), "test_log_mean_exp": (1.0, 1.0)}, 1.0)]
+
+    spec = Spec(name, (Threshold("elbo", "test_threshold_elbo", ">=", "ELBO", field="min_elbo"),),
+                measure=lambda folder, cfg, functions: {"elbo": -130.5}, seed_overrides=lambda s: {}, dry_run={})
+    monkeypatch.setattr(demo, "run_notebook", fake_run)
+    monkeypatch.setattr(demo, "grade", fake_grade)
+    monkeypatch.setattr(calibration, "spec_for", lambda n: spec)
+    lines = []
+    work = tmp_path / "work"
+    assert demo.main(work, log=lines.append) == 1
+    report = (work / "report.md").read_text()
+    assert f"{name}: the solution fails test_elbo (AssertionError: wrong)" in report
+    assert f"calibration error: the solution of {name} fails test_threshold_elbo (min_elbo: value -130.5 FAILS >= -120)" in report
+    assert f"{name}: the graded solution got 1/2 (test_elbo 0/1)" in report
+    assert (work / "grades.csv").read_text() == "student,score\n" and (work / "cells.csv").exists()
+    assert "failure(s)" in lines[-1]
+
+
 def test_student_bundle_holds_no_solutions(tmp_path):
     from autograder import REPO, bundle
 

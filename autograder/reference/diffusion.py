@@ -4,21 +4,19 @@ the calibration script and scripts/train_diffusion_fast.py).
 The functions here are written from the papers' equations (Ho et al. 2020, eqs. 4, 7, 11, 14;
 Song et al. 2021, eq. 12) in float64 on the schedule's betas, independently of the notebook's code.
 Threshold tests call :func:`check_fid_threshold` (samples drawn with the student's ``p_sample`` /
-``ddim_step`` from the pretrained model, through the course's sampling loops with a fixed seed, scored by
-this module's FID) and :func:`check_loss_threshold` (the submitted checkpoint's noise-prediction loss on
-held-out digits, with the forward process computed here).
+``ddim_step`` and this module's schedule from the pretrained model, through course_lib's graded sampling
+harness with a fixed seed, scored by its FID) and :func:`check_loss_threshold` (the submitted checkpoint's
+noise-prediction loss on held-out digits, with this module's ``ddpm_loss`` and schedule).
 """
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 
 import torch
 
-from course_lib.checkpoints import load_into
-from course_lib.diffusion import (DiffusionSchedule, beta_schedule, load_resized, pretrained_path as _asset,
-                                  sample_ddim, sample_ddpm)
+from course_lib.diffusion import (DiffusionSchedule, beta_schedule, graded_fid, heldout_loss as _heldout_loss,
+                                  load_unet, pretrained_path as _asset, sampling_model_path)
 from course_lib.nets.unet import UNet
 from course_lib.profiles import get_profile
 
@@ -96,6 +94,9 @@ def ddim_step(model, x_t, t, t_prev, noise, schedule, eta, clip_x0=True):
 
 
 # ----------------------------------------------------------------------------- evaluators
+# The loops are course_lib's harnesses (course_lib.diffusion.graded_fid / heldout_loss), which the visible
+# parts of the threshold cells call with the student's functions and schedule; here they get the reference
+# schedule and, for the loss, the reference ddpm_loss.
 
 def build_model(cfg) -> UNet:
     return UNet(cfg.channels, base=cfg.base, mults=cfg.mults, attention=cfg.attention)
@@ -106,9 +107,7 @@ def reference_schedule(cfg) -> DiffusionSchedule:
 
 
 def load_model(path, cfg) -> UNet:
-    model = build_model(cfg)
-    load_into(model, path)
-    return model.eval()
+    return load_unet(path, cfg)
 
 
 def pretrained_path(cfg) -> Path:
@@ -117,69 +116,24 @@ def pretrained_path(cfg) -> Path:
     return _asset(cfg.pretrained)
 
 
-def sampling_model_path(cfg, checkpoint: str | os.PathLike = "checkpoints/ddpm.pt") -> Path:
-    """The model the sampling questions use: the shipped pretrained one, else (full) the trained checkpoint."""
-    return pretrained_path(cfg) if cfg.pretrained else Path(checkpoint)
-
-
 def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _extractor(cfg):
-    from course_lib.metrics.fid import get_extractor
-
-    return get_extractor(cfg.extractor)
-
-
-@functools.lru_cache(maxsize=2)
-def _reference_stats(cfg):
-    from course_lib.metrics.fid import reference_statistics
-
-    return reference_statistics(cfg.dataset, cfg.eval_split, _extractor(cfg), image_size=cfg.image_size)
-
-
-def fid(images: torch.Tensor, cfg) -> float:
-    """FID of (N, C, H, W) samples in [-1, 1] (clamped) against the held-out split at the profile's size."""
-    from course_lib.metrics.fid import frechet_distance, compute_statistics
-
-    images = torch.nan_to_num(images.float(), nan=0.0).clamp(-1, 1)
-    mu, sigma = compute_statistics(images, _extractor(cfg), device=_device())
-    ref_mu, ref_sigma = _reference_stats(cfg)
-    return frechet_distance(mu, sigma, ref_mu, ref_sigma)
-
-
-@torch.no_grad()
-def generate(kind: str, step_fn, model, cfg, *, seed: int | None = None, steps: int | None = None,
-             eta: float = 0.0) -> torch.Tensor:
-    """``cfg.fid_samples`` samples with the student's ``p_sample`` (kind "ddpm", T steps) or ``ddim_step``
-    (kind "ddim", ``steps`` steps, default ``cfg.ddim_eval_steps``), reference schedule, fixed seed."""
-    device = _device()
-    model = model.to(device).eval()
-    schedule = reference_schedule(cfg)
-    gen = torch.Generator(device=device).manual_seed(cfg.sample_seed if seed is None else seed)
-    out = []
-    for start in range(0, cfg.fid_samples, cfg.sample_batch):
-        shape = (min(cfg.sample_batch, cfg.fid_samples - start), cfg.channels, cfg.image_size, cfg.image_size)
-        if kind == "ddpm":
-            x = sample_ddpm(model, step_fn, schedule, shape, generator=gen, device=device, show_progress=False)
-        elif kind == "ddim":
-            x = sample_ddim(model, step_fn, schedule, shape, steps=steps or cfg.ddim_eval_steps, eta=eta,
-                            generator=gen, device=device, show_progress=False)
-        else:
-            raise ValueError(f"unknown kind {kind!r}; expected 'ddpm' or 'ddim'")
-        out.append(x.cpu())
-    return torch.cat(out)
+def sample_fid(kind: str, step_fn, cfg, checkpoint: str | os.PathLike = "checkpoints/ddpm.pt") -> float:
+    """FID of the graded samples drawn with the student's ``step_fn`` (``p_sample`` for kind "ddpm",
+    ``ddim_step`` for "ddim") and the reference schedule from the pretrained (fast) or submitted (full) model."""
+    path = sampling_model_path(cfg, checkpoint)
+    if not Path(path).exists():
+        raise AssertionError(f"no model at {path}: run the training cell (it saves the model there)")
+    return graded_fid(kind, step_fn, load_unet(path, cfg), reference_schedule(cfg), cfg, device=_device())
 
 
 def check_fid_threshold(kind: str, step_fn, checkpoint: str | os.PathLike = "checkpoints/ddpm.pt") -> float:
     """Sample with the student's step function from the pretrained (fast) or submitted (full) model and
     assert the FID is below the profile's threshold. Returns the FID."""
     cfg = get_profile(ASSIGNMENT)
-    path = sampling_model_path(cfg, checkpoint)
-    if not Path(path).exists():
-        raise AssertionError(f"no model at {path}: run the training cell (it saves the model there)")
-    value = fid(generate(kind, step_fn, load_model(path, cfg), cfg), cfg)
+    value = sample_fid(kind, step_fn, cfg, checkpoint)
     limit = cfg.max_fid_ddpm if kind == "ddpm" else cfg.max_fid_ddim
     hint = ("no noise at t = 0, the posterior's standard deviation is exp(log_variance / 2)" if kind == "ddpm"
             else "alpha-bar of t_prev = -1 is 1, sigma_t follows eta")
@@ -187,29 +141,10 @@ def check_fid_threshold(kind: str, step_fn, checkpoint: str | os.PathLike = "che
     return value
 
 
-@torch.no_grad()
 def heldout_loss(model, cfg, *, seed: int = 0) -> float:
     """Mean squared error of the eps prediction on held-out images, ``cfg.loss_eval_repeats`` (t, noise)
     draws per image from a fixed generator, with the reference forward process and schedule."""
-    device = _device()
-    model = model.to(device).eval()
-    schedule = reference_schedule(cfg)
-    images = load_resized(cfg.dataset, cfg.eval_split, cfg.image_size).images
-    if cfg.loss_eval_size:
-        keep = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))[:cfg.loss_eval_size]
-        images = images[keep.sort().values]  # the split is sorted by class: a fixed random subset
-    gen = torch.Generator().manual_seed(seed)
-    total, count = 0.0, 0
-    for _ in range(cfg.loss_eval_repeats):
-        for start in range(0, images.shape[0], 500):
-            x = images[start:start + 500]
-            t = torch.randint(0, cfg.timesteps, (x.shape[0],), generator=gen)  # (B,)
-            noise = torch.randn(x.shape, generator=gen)
-            x, t, noise = x.to(device), t.to(device), noise.to(device)
-            total += ((model(q_sample(x, t, noise, schedule), t) - noise) ** 2).sum().item()
-            count += noise.numel()
-    value = total / count
-    return float("inf") if value != value else value
+    return _heldout_loss(model, ddpm_loss, reference_schedule(cfg), cfg, seed=seed, device=_device())
 
 
 def check_loss_threshold(path: str | os.PathLike = "checkpoints/ddpm.pt") -> float:

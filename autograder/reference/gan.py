@@ -8,41 +8,22 @@ of its own, and measures their FID against the held-out split with the profile's
 from __future__ import annotations
 
 import functools
-import math
 import os
 from pathlib import Path
 
 import torch
 
-from course_lib.checkpoints import load_into
-from course_lib.metrics.fid import frechet_distance, compute_statistics, get_extractor, reference_statistics
-from course_lib.nets.gan import build_gan
 from course_lib.profiles import get_profile
 from course_lib.profiles.gan import VARIANTS
+from course_lib.train.gan import GRADED_SEED as SEED, graded_fid, load_gan
 
 ASSIGNMENT = "01_gan"
-SEED = 20_231  # not the seed the notebook samples with
-
-
-@torch.no_grad()
-def generate(generator: torch.nn.Module, n: int, *, seed: int = SEED, batch_size: int = 500,
-             device: str | torch.device = "cpu") -> torch.Tensor:
-    """(n, C, H, W) samples on the CPU from z ~ N(0, I) (CPU generator seeded with ``seed``), in float32."""
-    generator = generator.to(device).eval()
-    z = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(seed))  # (n, D)
-    return torch.cat([generator(z[i:i + batch_size].to(device)).float().cpu() for i in range(0, n, batch_size)])
 
 
 def evaluate_generator(generator: torch.nn.Module, cfg, *, seed: int = SEED, device: str | torch.device = "cpu") -> float:
-    """FID of ``cfg.fid_samples`` samples of ``generator`` against ``cfg.fid_split`` (inf for non-finite samples)."""
-    extractor = get_extractor(cfg.extractor, device=device)
-    ref = reference_statistics(cfg.dataset, cfg.fid_split, extractor,
-                               max_images=cfg.fid_max_reference or None, device=device)
-    images = generate(generator, cfg.fid_samples, seed=seed, device=device)
-    if not torch.isfinite(images).all():
-        return math.inf
-    mu, sigma = compute_statistics(images.clamp(-1, 1), extractor, device=device)
-    return frechet_distance(mu, sigma, *ref)
+    """FID of ``cfg.fid_samples`` samples of ``generator`` against ``cfg.fid_split`` (inf for non-finite samples):
+    course_lib's :func:`~course_lib.train.gan.graded_fid`, the harness the visible part calls too."""
+    return graded_fid(generator, cfg, seed=seed, device=device)
 
 
 def evaluate_checkpoint(variant: str, path: str | os.PathLike | None = None, profile: str | None = None) -> float:
@@ -59,10 +40,8 @@ def evaluate_checkpoint(variant: str, path: str | os.PathLike | None = None, pro
 @functools.lru_cache(maxsize=8)
 def _evaluate_cached(path: str, mtime: int, cfg) -> float:
     torch.manual_seed(0)
-    model = build_gan(cfg)
-    load_into(model, path)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return evaluate_generator(model.generator, cfg, device=device)
+    return evaluate_generator(load_gan(path, cfg).generator, cfg, device=device)
 
 
 def check_fid_threshold(variant: str, path: str | os.PathLike | None = None) -> float:

@@ -10,11 +10,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from course_lib.checkpoints import load_into
-from course_lib.metrics.knn import knn_accuracy, mean_output_std
-from course_lib.nets.simsiam import SimSiamNet
 from course_lib.profiles import get_profile
-from course_lib.train.simsiam import profile_data
+from course_lib.train.simsiam import heldout_scores, load_simsiam, random_init_model
 
 
 def negative_cosine_similarity(p, z, stop_gradient=True):
@@ -53,35 +50,23 @@ def output_std(z):
     return zn.std(dim=0).mean()
 
 
-def load_model(path: str | Path, *, profile: str, predictor: str = "mlp") -> SimSiamNet:
+def load_model(path: str | Path, *, profile: str, predictor: str = "mlp") -> torch.nn.Module:
     """Build the profile's network and load a submitted checkpoint into it (CheckpointError if unfit)."""
-    cfg = get_profile("04_simsiam", profile)
-    model = SimSiamNet(cfg.net_config(predictor=predictor))
-    load_into(model, path)
-    return model.eval()
+    return load_simsiam(path, get_profile("04_simsiam", profile), predictor=predictor)
 
 
-def heldout_data(profile: str):
-    """(bank images, bank labels, query images, query labels) of the profile, resized for the nets."""
-    train, test = profile_data(get_profile("04_simsiam", profile))
-    return train.images, train.labels, test.images, test.labels
-
-
-def evaluate(model: SimSiamNet, *, profile: str, device: str | torch.device = "cpu") -> dict:
-    """kNN accuracy (reference classifier) and output std of ``model`` on the held-out split."""
-    cfg = get_profile("04_simsiam", profile)
-    bank_x, bank_y, query_x, query_y = heldout_data(profile)
-    model = model.to(device)
-    acc = knn_accuracy(model.backbone, knn_predict, bank_images=bank_x, bank_labels=bank_y, query_images=query_x,
-                       query_labels=query_y, k=cfg.knn_k, temperature=cfg.knn_t, num_classes=10, device=device)
-    return {"knn_accuracy": acc, "output_std": mean_output_std(model, query_x, output_std, device=device)}
+def evaluate(model: torch.nn.Module, *, profile: str, device: str | torch.device = "cpu") -> dict:
+    """kNN accuracy (reference classifier) and output std of ``model`` on the held-out split: course_lib's
+    :func:`~course_lib.train.simsiam.heldout_scores` (the harness the visible part calls with the student's
+    functions) with this module's :func:`knn_predict` and :func:`output_std`."""
+    return heldout_scores(model, get_profile("04_simsiam", profile), knn_predict=knn_predict, output_std=output_std,
+                          device=device)
 
 
 def random_init_accuracy(*, profile: str, seed: int = 0, device: str | torch.device = "cpu") -> float:
     """kNN accuracy of the profile's backbone at random initialisation (``seed``): the baseline."""
-    cfg = get_profile("04_simsiam", profile)
-    torch.manual_seed(seed)
-    return evaluate(SimSiamNet(cfg.net_config()), profile=profile, device=device)["knn_accuracy"]
+    return evaluate(random_init_model(get_profile("04_simsiam", profile), seed=seed), profile=profile,
+                    device=device)["knn_accuracy"]
 
 
 def evaluate_checkpoint(path: str | Path, *, profile: str, predictor: str = "mlp",

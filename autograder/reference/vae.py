@@ -2,7 +2,7 @@
 
 Hidden tests compare the student's functions with these, and the threshold cells evaluate the
 submitted checkpoints with :func:`evaluate_checkpoint` on the validation split (never a printed
-number). Reductions, as the issue fixes them: squared error summed over C, H, W and KL summed over
+number), through the same course_lib harness as the visible parts (``course_lib.train.vae.validate``). Reductions, as the issue fixes them: squared error summed over C, H, W and KL summed over
 the D latent dimensions, both averaged over the batch.
 """
 from __future__ import annotations
@@ -12,9 +12,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib.checkpoints import load_into
-from course_lib.nets.conv_vae import build_model
-from course_lib.train.vae import load_images
+from course_lib.train.vae import TrainConfig, load_images, load_run, validate
 
 
 def recon_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -55,29 +53,18 @@ def linear_beta_schedule(max_epochs, target):
     return lambda epoch: target * epoch / (max_epochs - 1)
 
 
-@torch.no_grad()
 def evaluate(model, images: torch.Tensor, *, seed: int = 1234, batch_size: int = 500) -> dict[str, float]:
     """Validation reconstruction loss and KL of ``model`` (KL 0 for an AE), means over the images.
 
-    A VAE's reconstruction uses one sample ``z = mu + exp(log_std) eps`` with ``eps`` drawn from a
-    generator seeded with ``seed``, so the number does not depend on earlier random draws.
+    course_lib's :func:`~course_lib.train.vae.validate` (the harness the visible part of the threshold
+    cells calls with the student's loss) with this module's reference :func:`ae_loss` / :func:`vae_loss`:
+    a VAE's reconstruction uses one sample ``z = mu + exp(log_std) eps`` with ``eps`` from a generator
+    seeded with ``seed``, drawn per batch of ``batch_size``, so the number does not depend on earlier draws.
     """
-    model.eval()
-    device = next(model.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    recon = kl = 0.0
-    for start in range(0, images.shape[0], batch_size):
-        x = images[start:start + batch_size].to(device)  # (B, C, H, W)
-        if getattr(model, "variational", False):
-            mu, log_std = model.encoder(x)
-            eps = torch.randn(mu.shape, generator=gen).to(device)  # (B, D)
-            x_hat = model.decoder(reparameterize(mu, log_std, eps))
-            kl += float(kl_to_standard_normal(mu.double(), log_std.double()).sum())
-        else:
-            x_hat = model.decoder(model.encoder(x))
-        recon += float(((x_hat - x).double() ** 2).flatten(1).sum())
-    n = images.shape[0]
-    return {"recon": recon / n, "kl": kl / n}
+    variational = getattr(model, "variational", False)
+    recon, kl = validate(model, vae_loss if variational else ae_loss, images,
+                         config=TrainConfig(epochs=1, batch_size=batch_size, val_seed=seed))
+    return {"recon": recon, "kl": kl}
 
 
 _VAL_CACHE: dict[tuple, torch.Tensor] = {}
@@ -92,10 +79,8 @@ def validation_images(cfg) -> torch.Tensor:
 
 def evaluate_checkpoint(path: str | Path, kind: str, latent_dim: int, cfg) -> dict[str, float]:
     """Load the checkpoint a training cell saved and :func:`evaluate` it on the validation split."""
-    model = build_model(kind, latent_dim=latent_dim, in_channels=cfg.in_channels, image_size=cfg.image_size,
-                        widths=tuple(cfg.widths))
-    load_into(model, path)
-    return evaluate(model, validation_images(cfg), seed=cfg.eval_seed)
+    model = load_run(path, kind, latent_dim, cfg)
+    return evaluate(model, validation_images(cfg), seed=cfg.eval_seed, batch_size=cfg.batch_size)
 
 
 def check_below(value: float, limit: float, what: str) -> None:

@@ -16,11 +16,18 @@ Example::
     from course_lib.profiles import get_profile
     cfg = get_profile("05_importance_sampling")            # active profile
     cfg = get_profile("05_importance_sampling", "fast", epochs=2)  # checked override
+
+``COURSE_PROFILE_OVERRIDES`` changes profiles from outside a notebook (the calibration driver sets a
+seed with it, a smoke run shrinks lengths): a JSON object mapping assignment -> {field: value}, e.g.
+``{"02_vae": {"seed": 3, "epochs": 2}}``. :func:`get_profile` applies it to every profile of that
+assignment it returns (either flavour), through :func:`override`, so an unknown assignment, an
+unknown field or a wrong type raises instead of being ignored; JSON lists become tuples.
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import os
 import sys
 import typing
@@ -36,6 +43,8 @@ ASSIGNMENT_MODULES = {
     "04_simsiam": "simsiam",
     "05_importance_sampling": "importance_sampling",
 }
+
+OVERRIDES_ENV = "COURSE_PROFILE_OVERRIDES"
 
 _REGISTRY: dict[str, dict[str, Any]] = {}
 
@@ -134,7 +143,39 @@ def get_profile(assignment: str, name: str | None = None, **overrides: Any) -> A
     name = active_profile_name() if name is None else name
     if name not in PROFILE_NAMES:
         raise ValueError(f"unknown profile {name!r}; expected one of {', '.join(PROFILE_NAMES)}")
-    return override(_REGISTRY[assignment][name], **overrides)
+    cfg = _REGISTRY[assignment][name]
+    env_changes = env_overrides().get(assignment)
+    if env_changes:
+        cfg = override(cfg, **env_changes)
+    return override(cfg, **overrides)
+
+
+def env_overrides(env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """The checked ``COURSE_PROFILE_OVERRIDES`` (assignment -> {field: value}); ``{}`` when unset.
+
+    Raises:
+        ValueError: for text that is not a JSON object of objects, or an unknown assignment.
+    """
+    env = os.environ if env is None else env
+    text = env.get(OVERRIDES_ENV, "").strip()
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{OVERRIDES_ENV} is not valid JSON ({exc}); expected e.g. "
+                         '\'{"02_vae": {"seed": 3}}\'') from exc
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError(f"{OVERRIDES_ENV} must map assignment -> {{field: value}}, got {text!r}")
+    unknown = set(data) - set(ASSIGNMENT_MODULES)
+    if unknown:
+        raise ValueError(f"{OVERRIDES_ENV} names unknown assignments {sorted(unknown)}; "
+                         f"expected some of {', '.join(ASSIGNMENT_MODULES)}")
+    return {a: {k: _from_json(v) for k, v in changes.items()} for a, changes in data.items()}
+
+
+def _from_json(value: Any) -> Any:
+    return tuple(_from_json(v) for v in value) if isinstance(value, list) else value
 
 
 def override(cfg: Any, **changes: Any) -> Any:

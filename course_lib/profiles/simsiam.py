@@ -5,8 +5,8 @@ stem), batch 512, SGD lr 0.06 x B/256, momentum 0.9, weight decay 5e-4, cosine s
 epochs; the kNN monitor uses k = 200, t = 0.1 with the training set as the bank.
 
 ``fast`` is mnist5k at 16x16 with a 4-conv backbone, sized to run the three runs of the notebook
-in a few CPU minutes; its thresholds come from autograder/calibrate_simsiam.py
-(docs/calibration/04_simsiam.md).
+in a few CPU minutes; its thresholds come from ``python -m autograder calibrate 04_simsiam``
+(docs/calibration/04_simsiam.json and .md).
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ class SimSiamProfile:
         min_knn_gain: ... and beat the random-init backbone (same architecture, seed 0) by this much.
         min_healthy_std: the stop-gradient run's output std must stay above this.
         max_collapsed_std: each ablation's output std must fall below this (collapse).
+        seed: seed of the three training runs (initialisation, data order, augmentation).
     """
 
     dataset: str
@@ -66,6 +67,7 @@ class SimSiamProfile:
     min_knn_gain: float
     min_healthy_std: float
     max_collapsed_std: float
+    seed: int = 0
 
     def graded_checkpoints(self) -> tuple[str, ...]:
         """Runs whose ``checkpoints/<run>.pt`` the graded cells evaluate (a submission must carry them)."""
@@ -99,8 +101,11 @@ FULL = SimSiamProfile(
     proj_dim=2048, proj_hidden=2048, pred_hidden=512, crop_scale=(0.2, 1.0), flip_p=0.5, jitter_p=0.8,
     gray_p=0.2, jitter=(0.4, 0.4, 0.4, 0.1), batch_size=512, epochs=200, base_lr=0.06, momentum=0.9,
     weight_decay=5e-4, knn_k=200, knn_t=0.1, knn_every=10,
-    # published 200-epoch CIFAR-10 runs reach 0.69-0.81 kNN accuracy; collapse sends std to ~0
-    min_knn_accuracy=0.75, min_knn_gain=0.2, min_healthy_std=0.01, max_collapsed_std=0.005,
+    # IFT6135 A3 Q3 gives no threshold, and its own 200-epoch reference run reaches a kNN accuracy of about 0.69
+    # (other published ResNet-18 200-epoch runs: up to 0.81), so the former 0.75 would fail the anchor's solution:
+    # 0.65 sits below the anchor's run (docs/assignments/04_simsiam.md; the full profile cannot be calibrated
+    # without a GPU). Collapse sends the std to ~0 (paper Fig. 2: about 0 vs 1/sqrt(d)); gain and std are guesses
+    min_knn_accuracy=0.65, min_knn_gain=0.2, min_healthy_std=0.01, max_collapsed_std=0.005,
 )
 
 FAST = SimSiamProfile(

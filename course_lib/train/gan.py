@@ -131,6 +131,45 @@ def sample(generator: torch.nn.Module, n: int, *, seed: int = 0, batch_size: int
     return torch.cat(out)
 
 
+GRADED_SEED = 20_231  # the z of the graded FID (not a seed the notebook samples with)
+
+
+@torch.no_grad()
+def graded_fid(generator: torch.nn.Module, cfg, *, seed: int = GRADED_SEED, batch_size: int = 500,
+               device: torch.device | str = "cpu") -> float:
+    """The FID a threshold cell grades: ``cfg.fid_samples`` samples of ``generator`` (z ~ N(0, I) from a CPU
+    generator seeded with ``seed``, float32, no autocast) against ``cfg.fid_split`` with ``cfg.extractor``.
+
+    Both parts of the cell call this: the visible part on the student's checkpoint, the hidden part through
+    ``autograder.reference.gan``. Returns inf when a sample is not finite.
+    """
+    import math
+
+    from ..metrics.fid import compute_statistics, frechet_distance, get_extractor, reference_statistics
+
+    extractor = get_extractor(cfg.extractor, device=device)
+    ref = reference_statistics(cfg.dataset, cfg.fid_split, extractor, max_images=cfg.fid_max_reference or None,
+                               device=device)
+    generator = generator.to(device).eval()
+    z = torch.randn(cfg.fid_samples, generator.latent_dim, generator=torch.Generator().manual_seed(seed))  # (N, D)
+    images = torch.cat([generator(z[i:i + batch_size].to(device)).float().cpu()
+                        for i in range(0, len(z), batch_size)])  # (N, C, H, W)
+    if not torch.isfinite(images).all():
+        return math.inf
+    mu, sigma = compute_statistics(images.clamp(-1, 1), extractor, device=device)
+    return frechet_distance(mu, sigma, *ref)
+
+
+def load_gan(path, cfg, *, device: torch.device | str = "cpu"):
+    """A fresh ``build_gan(cfg)`` with the checkpoint at ``path`` loaded (CheckpointError if it does not fit)."""
+    from ..checkpoints import load_into
+    from ..nets.gan import build_gan
+
+    gan = build_gan(cfg)
+    load_into(gan, path)
+    return gan.to(device).eval()
+
+
 def config_for(cfg, variant: str) -> TrainConfig:
     """The TrainConfig of ``variant`` under a GanProfile ``cfg`` (its critic steps, Adam, lambda, FID cadence)."""
     iterations = cfg.generator_steps(variant)

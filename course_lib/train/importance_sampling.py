@@ -2,11 +2,14 @@
 
 The loop takes the student's ``elbo(model, x, eps)`` as an argument; it draws ``eps`` itself (from a
 seeded generator on the device), so the student's function never draws random numbers.
+:func:`heldout_scores` is the evaluation the threshold cells grade (with the student's functions in the
+visible part, the references in the hidden part).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+import math
+from typing import Any, Callable
 
 import torch
 
@@ -85,3 +88,62 @@ def evaluate_elbo(model: torch.nn.Module, elbo_fn: ElboFn, data: Dataset, *, bat
         eps = torch.randn(x.shape[0], model.latent_dim, device=device, generator=generator)  # (B, D)
         total += elbo_fn(model, x, eps).sum()
     return total.item() / len(data)
+
+
+@torch.no_grad()
+def heldout_scores(model: torch.nn.Module, cfg: Any, *, elbo_fn: ElboFn, log_px_fn: Callable | None = None, seed: int = 0,
+                   batch_size: int = 100, device: torch.device | str = "cpu") -> dict[str, float]:
+    """What the threshold cells grade: the mean held-out ELBO and importance-sampled log p(x) of ``model``.
+
+    The ELBO (``elbo_fn(model, x, eps)``, one eps per digit) is measured on the first ``cfg.eval_size``
+    digits of ``cfg.elbo_split``, log p(x) (``log_px_fn(model, x, eps)`` with eps (B, K, D), K =
+    ``cfg.eval_k``) on those of ``cfg.is_split``; every eps comes from one generator seeded with ``seed``.
+    The visible part of the cells passes the student's ``elbo`` and ``importance_sampling_log_px``, the
+    hidden part the instructors' references. Without ``log_px_fn`` only the ELBO is measured (with the
+    same eps as otherwise).
+
+    Returns:
+        ``{"elbo", "log_px", "gap"}`` in nats per digit, gap = log p(x) minus the ELBO of the same digits
+        (when the splits differ the ELBO is also measured on ``cfg.is_split``, as ``elbo_is_split``); a nan
+        (a degenerate checkpoint) counts as -inf, the worst score.
+    """
+    from ..data import load
+
+    device = torch.device(device)
+    model = model.to(device).eval()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    jobs = [("elbo", cfg.elbo_split)]
+    if log_px_fn is not None:
+        jobs.append(("log_px", cfg.is_split))
+        if cfg.is_split != cfg.elbo_split:
+            jobs.append(("elbo_is_split", cfg.is_split))
+    totals = {}
+    for key, split in jobs:
+        images = load(cfg.dataset, split).images
+        images = images[: cfg.eval_size] if cfg.eval_size else images
+        total = 0.0
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].to(device)  # (B, 1, 28, 28)
+            if key == "log_px":
+                eps = torch.randn(x.shape[0], cfg.eval_k, model.latent_dim, device=device, generator=gen)  # (B, K, D)
+                total += log_px_fn(model, x, eps).sum().item()
+            else:
+                eps = torch.randn(x.shape[0], model.latent_dim, device=device, generator=gen)  # (B, D)
+                total += elbo_fn(model, x, eps).sum().item()
+        totals[key] = -math.inf if math.isnan(total) else total / len(images)
+    if log_px_fn is None:
+        return totals
+    same_digits = totals.get("elbo_is_split", totals["elbo"])
+    both_inf = math.isinf(totals["log_px"]) and math.isinf(same_digits)
+    totals["gap"] = -math.inf if both_inf else totals["log_px"] - same_digits
+    return totals
+
+
+def load_vae(path, cfg: Any, *, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The profile's ``MLPVAE`` with the checkpoint at ``path`` loaded (CheckpointError if it does not fit)."""
+    from ..checkpoints import load_into
+    from ..nets.mlp_vae import MLPVAE
+
+    model = MLPVAE(latent_dim=cfg.latent_dim, hidden=cfg.hidden)
+    load_into(model, path)
+    return model.to(device).eval()

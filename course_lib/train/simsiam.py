@@ -125,3 +125,48 @@ def train_profile(model: nn.Module, cfg, *, forward: Callable, loss_fn: Callable
                          batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                          stop_gradient=stop_gradient, augment=cfg.augment_config(), monitor=monitor,
                          monitor_every=cfg.knn_every, seed=seed, device=device, desc=desc)
+
+
+def load_simsiam(path, cfg, *, predictor: str = "mlp", device: torch.device | str = "cpu") -> nn.Module:
+    """The profile's ``SimSiamNet`` (``predictor="identity"`` for that ablation) with the checkpoint at
+    ``path`` loaded, in eval mode (CheckpointError if it does not fit)."""
+    from course_lib.checkpoints import load_into
+    from course_lib.nets.simsiam import SimSiamNet
+
+    model = SimSiamNet(cfg.net_config(predictor=predictor))
+    load_into(model, path)
+    return model.to(device).eval()
+
+
+def random_init_model(cfg, *, seed: int = 0) -> nn.Module:
+    """The profile's ``SimSiamNet`` at random initialisation (``torch.manual_seed(seed)`` first): the baseline
+    the kNN gain is measured against."""
+    from course_lib.nets.simsiam import SimSiamNet
+
+    torch.manual_seed(seed)
+    return SimSiamNet(cfg.net_config()).eval()
+
+
+def heldout_scores(model: nn.Module, cfg, *, knn_predict: Callable | None = None, output_std: Callable | None = None,
+                   data: tuple[Dataset, Dataset] | None = None, device: torch.device | str = "cpu") -> dict[str, float]:
+    """What the threshold cells grade: the kNN accuracy of ``model``'s backbone (``knn_predict``, the
+    training split as the bank, ``cfg.knn_k`` neighbours, temperature ``cfg.knn_t``) and ``output_std`` of its
+    encoder outputs, both on ``cfg.heldout_split``. The visible part passes the student's functions, the
+    hidden part the instructors' references; either may be None (that score is left out).
+
+    Args:
+        data: ``profile_data(cfg)`` if already loaded.
+    """
+    from course_lib.metrics.knn import knn_accuracy, mean_output_std
+
+    train, heldout = data if data is not None else profile_data(cfg)
+    model = model.to(device).eval()
+    out = {}
+    if knn_predict is not None:
+        out["knn_accuracy"] = knn_accuracy(model.backbone, knn_predict, bank_images=train.images,
+                                           bank_labels=train.labels, query_images=heldout.images,
+                                           query_labels=heldout.labels, k=cfg.knn_k, temperature=cfg.knn_t,
+                                           num_classes=10, device=device)
+    if output_std is not None:
+        out["output_std"] = mean_output_std(model, heldout.images, output_std, device=device)
+    return out

@@ -127,10 +127,16 @@ def train(model: torch.nn.Module, loss_fn: Callable, train_images: torch.Tensor,
 @torch.no_grad()
 def validate(model: torch.nn.Module, loss_fn: Callable, images: torch.Tensor, *, config: TrainConfig,
              beta: float = 1.0, device: torch.device | str | None = None) -> tuple[float, float]:
-    """Mean validation ``(recon_loss, kl_loss)`` of ``loss_fn`` (KL 0 for an AE), batch-size weighted."""
+    """Mean validation ``(recon_loss, kl_loss)`` of ``loss_fn`` (KL 0 for an AE), batch-size weighted.
+
+    This is also what the threshold cells grade (with ``TrainConfig.from_profile(cfg)``: batches of
+    ``cfg.batch_size``, eps from a CPU generator seeded with ``cfg.eval_seed``): the visible part calls it
+    with the student's loss on the submitted checkpoint, the hidden part with the reference loss. Restores
+    the model's train/eval mode."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     variational = bool(getattr(model, "variational", False))
     gen = torch.Generator().manual_seed(config.val_seed)
+    was_training = model.training
     model.eval()
     recon = torch.zeros((), device=device)
     kl = torch.zeros((), device=device)
@@ -142,7 +148,7 @@ def validate(model: torch.nn.Module, loss_fn: Callable, images: torch.Tensor, *,
         else:
             _, parts = loss_fn(model, x)
         recon += parts["recon_loss"].detach() * x.shape[0]
-    model.train()
+    model.train(was_training)
     n = images.shape[0]
     return float(recon) / n, float(kl) / n
 
@@ -170,6 +176,26 @@ def fit_or_load(path: str | os.PathLike, kind: str, latent_dim: int, loss_fn: Ca
 
     meta = load_or_train(path, model, run, profile=profile)
     return model.to(device).eval(), meta["history"]
+
+
+def load_run(path: str | os.PathLike, kind: str, latent_dim: int, cfg: Any, *,
+             device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The model of ``kind`` (``"ae"``/``"vae"``) of the profile ``cfg`` with the checkpoint at ``path``
+    loaded, in eval mode (CheckpointError if it does not fit)."""
+    from ..checkpoints import load_into
+
+    model = build_model(kind, latent_dim=latent_dim, in_channels=cfg.in_channels, image_size=cfg.image_size,
+                        widths=tuple(cfg.widths))
+    load_into(model, path)
+    return model.to(device).eval()
+
+
+def checkpoint_losses(path: str | os.PathLike, kind: str, loss_fn: Callable, cfg: Any, *, images: torch.Tensor,
+                      device: torch.device | str = "cpu") -> tuple[float, float]:
+    """What a threshold cell grades: :func:`validate` (``TrainConfig.from_profile(cfg)``) of the checkpoint at
+    ``path`` (a ``kind`` model with latent size ``cfg.vae_latent``) with ``loss_fn`` on ``images``."""
+    model = load_run(path, kind, cfg.vae_latent, cfg, device=device)
+    return validate(model, loss_fn, images, config=TrainConfig.from_profile(cfg), device=device)
 
 
 def _loader(images: torch.Tensor, batch_size: int, device: torch.device, *, shuffle: bool, seed: int):

@@ -1,0 +1,36 @@
+"""Calibration spec of 01_gan: the FID of each variant's generator."""
+from __future__ import annotations
+
+from autograder.reference import gan as ref
+from course_lib.profiles.gan import VARIANTS
+
+from . import Spec, Threshold, seed_only
+
+
+def measure(folder, cfg, functions=None) -> dict[str, float]:
+    """``autograder.reference.gan.evaluate_checkpoint`` of each variant (cfg.fid_samples samples, fixed seed)."""
+    return {f"fid_{v}": ref.evaluate_checkpoint(v, folder / "checkpoints" / f"{v}.pt") for v in VARIANTS}
+
+
+SPEC = Spec(
+    assignment="01_gan",
+    thresholds=tuple(
+        Threshold(f"fid_{v}", f"test_threshold_{v}", "<", f"{v}: FID of the generator", field=f"max_fid_{v}",
+                  checkpoints=(v,))
+        for v in VARIANTS),
+    measure=measure,
+    seed_overrides=seed_only,
+    dry_run={"iterations": 4, "iterations_wgan": 2, "fid_every": 2, "fid_samples_train": 32, "fid_samples": 64,
+             "width": 16, "batch_size": 16},
+    about=("FID of `fid_samples` samples of each checkpoint's generator (z from the reference's own seed) with the "
+           "offline digit features against the validation split, by `autograder.reference.gan.evaluate_checkpoint`, "
+           "the evaluator of the hidden tests (lower is better). For scale: 1,000 real training digits score "
+           "about 5, an untrained generator 1,040-1,200, uniform noise 1,340."),
+    notes=("A loss mistake changes only its own variant's training, so `g_saturating` and `critic_sign` retrain "
+           "one variant each and carry the solution's other checkpoints. The critic sign error is caught by "
+           "`test_threshold_wgan_gp` with a margin of about 1,600. The saturating minimax generator loss trains "
+           "the short MLP run as well as the non-saturating one (its runs lie inside the correct runs' spread: "
+           "the discriminator never rejects fakes confidently enough for its gradient to vanish), so only "
+           "`test_g_loss_nonsaturating` catches it, as the registry says. `interp_reversed` and `hard_coded` "
+           "break the interpolation only; their trained runs equal the solution's seed for seed."),
+)

@@ -1,0 +1,42 @@
+"""Calibration spec of 04_simsiam: kNN accuracy and output std of the stop-gradient run, collapse of the ablations."""
+from __future__ import annotations
+
+from autograder.reference import simsiam as ref
+from course_lib.profiles import active_profile_name
+
+from . import Spec, Threshold, seed_only
+
+ABLATIONS = (("simsiam_no_stopgrad", "mlp"), ("simsiam_identity_predictor", "identity"))
+
+
+def measure(folder, cfg, functions=None) -> dict[str, float]:
+    """The reference kNN classifier and output std, as the hidden parts compute them."""
+    profile = active_profile_name()
+    ckpt = folder / "checkpoints"
+    m = ref.evaluate_checkpoint(ckpt / "simsiam.pt", profile=profile)
+    stds = [ref.evaluate_checkpoint(ckpt / f"{stem}.pt", profile=profile, predictor=pred)["output_std"]
+            for stem, pred in ABLATIONS]
+    return {"knn_accuracy": m["knn_accuracy"], "knn_gain": m["knn_accuracy"] - ref.random_init_accuracy(profile=profile),
+            "output_std": float(m["output_std"]), "ablation_std": float(max(stds))}
+
+
+SPEC = Spec(
+    assignment="04_simsiam",
+    thresholds=(
+        Threshold("knn_accuracy", "test_threshold_knn", ">=", "kNN accuracy of the stop-gradient run",
+                  field="min_knn_accuracy", checkpoints=("simsiam",)),
+        Threshold("knn_gain", "test_threshold_knn", ">=", "kNN accuracy minus the seed-0 random-init backbone's",
+                  field="min_knn_gain", checkpoints=("simsiam",)),
+        Threshold("output_std", "test_threshold_no_collapse", ">=", "output std of the stop-gradient run",
+                  field="min_healthy_std", checkpoints=("simsiam",)),
+        Threshold("ablation_std", "test_threshold_ablations_collapse", "<=", "larger output std of the two ablations",
+                  field="max_collapsed_std", checkpoints=tuple(stem for stem, _ in ABLATIONS)),
+    ),
+    measure=measure,
+    seed_overrides=seed_only,
+    dry_run={"epochs": 1, "knn_every": 1, "width": 4, "proj_dim": 16, "proj_hidden": 16, "pred_hidden": 8,
+             "batch_size": 256},
+    about=("kNN accuracy (reference classifier, k = knn_k, t = knn_t, the training split as the bank) and output "
+           "std of z/||z|| on the validation split, by `autograder.reference.simsiam.evaluate_checkpoint`; the gain "
+           "subtracts the accuracy of the seed-0 random-init backbone, as the hidden test does."),
+)
