@@ -15,10 +15,8 @@ from pathlib import Path
 
 from latex2mathml.converter import convert
 
-try:
-    from nbconvert.preprocessors import Preprocessor as _Base
-except ImportError:  # pragma: no cover
-    _Base = object
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 _CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
 _MATH = re.compile(r"(?<!\\)(\$\$.+?\$\$|\$[^$\n]+?\$|\\\[.+?\\\]|\\\(.+?\\\))", re.S)
@@ -59,8 +57,11 @@ def escape_text(text: str) -> str:
     return "".join(html.escape(piece, quote=False) if kind == "text" else piece for kind, piece in segments(text))
 
 
-class RenderMathOffline(_Base):
+class RenderMathOffline(Preprocessor):
     """nbconvert preprocessor: render every markdown cell's maths to MathML."""
+
+    # nbconvert runs a registered preprocessor only when it is enabled (its default is off)
+    enabled = Bool(True).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "markdown":

@@ -10,6 +10,7 @@ import pytest
 from autograder import __main__ as cli
 from autograder import release
 from autograder.grade import format_table, grade
+from course_lib.profiles import get_profile
 from nbfactory import toy_assignment
 
 REPO = cli.REPO
@@ -142,9 +143,11 @@ def test_demo_goes_on_past_failures_and_lists_them(tmp_path, monkeypatch):
     lines = []
     work = tmp_path / "work"
     assert demo.main(work, log=lines.append) == 1
+    limit = get_profile(name, "fast").min_elbo
+    assert limit > -130.5, "the stand-in measurement must fail the threshold"
     report = (work / "report.md").read_text()
     assert f"{name}: the solution fails test_elbo (AssertionError: wrong)" in report
-    assert f"calibration error: the solution of {name} fails test_threshold_elbo (min_elbo: value -130.5 FAILS >= -120)" in report
+    assert f"calibration error: the solution of {name} fails test_threshold_elbo (min_elbo: value -130.5 FAILS >= {limit:g})" in report
     assert f"{name}: the graded solution got 1/2 (test_elbo 0/1)" in report
     assert (work / "grades.csv").read_text() == "student,score\n" and (work / "cells.csv").exists()
     assert "failure(s)" in lines[-1]

@@ -107,6 +107,17 @@ def test_maths_render_offline_and_code_is_left_alone():
     assert 'display="block"' in out
 
 
+def test_html_export_as_nbgrader_configures_it_renders_the_maths():
+    """generate_feedback registers the configured preprocessor classes on nbconvert's HTMLExporter."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter()
+    exporter.register_preprocessor(feedback.RenderMathOffline)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(r"the loss $\mathcal{L}$")])
+    body, _ = exporter.from_notebook_node(nb)
+    assert "<math" in body and r"$\mathcal{L}$" not in body
+
+
 def test_feedback_folder_keeps_only_html_without_remote_scripts(tmp_path):
     page = tmp_path / "s" / "a" / "a.html"
     page.parent.mkdir(parents=True)
