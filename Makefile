@@ -17,7 +17,7 @@ PROFILE     ?= fast
 LMS         ?= canvas
 LAB_ARGS    ?=
 
-.PHONY: setup sandbox-deps browser-deps demo test test-quick lab release check-release grade calibrate bench bench-grading \
+.PHONY: setup sandbox-deps browser-deps demo test test-quick lint lab release check-release grade calibrate bench bench-grading \
 	student-bundle clean formgrader submission collect roster feedback export
 
 $(STAMP): pyproject.toml
@@ -48,11 +48,22 @@ browser-deps:
 demo: setup sandbox-deps
 	COURSE_PROFILE=fast COURSE_STATIC_WIDGETS=1 $(BIN)/python -m autograder demo
 
-## Everything: unit tests, each solution notebook once (nbval), then the end-to-end tests that reuse
-## what those runs trained.
+## Everything, in the order that shows a failure early: lint, the quick tests, then each solution notebook
+## once (nbval) and the end-to-end tests that reuse what those runs trained. Every stage runs; the exit
+## status is non-zero if any failed.
 test: setup sandbox-deps browser-deps
+	@rc=0; \
+	echo "== lint"; $(MAKE) --no-print-directory lint || rc=1; \
+	echo "== quick tests"; COURSE_PROFILE=fast COURSE_PROGRESS=0 $(PYTEST) tests -m "not slow and not e2e" -q \
+		-p no:cacheprovider || rc=1; \
+	echo "== solution notebooks and end-to-end tests"; \
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 COURSE_STATIC_WIDGETS=1 COURSE_GRADE_JOBS=2 $(PYTEST) $(SOLUTION_NOTEBOOKS) tests \
-		--nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider --durations=30
+		-m "slow or e2e" --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider --durations=30 || rc=1; \
+	exit $$rc
+
+## ruff (configured in pyproject.toml): the lint stage of make test.
+lint: setup
+	$(BIN)/ruff check .
 
 ## A few minutes: no notebook runs, no end-to-end grading.
 test-quick: setup sandbox-deps

@@ -21,8 +21,8 @@ import os
 import pickle
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -272,7 +272,7 @@ def _shadow_module(nb, folder, ctx):
         (folder / pkg).mkdir(parents=True, exist_ok=True)
         (folder / pkg / "__init__.py").write_text(fake)
     (folder / "numpy.py").write_text(fake)
-    (folder / "sitecustomize.py").write_text("open(%r, 'w').write('sitecustomize ran')\n" % str(ctx.marker))
+    (folder / "sitecustomize.py").write_text(f"open({str(ctx.marker)!r}, 'w').write('sitecustomize ran')\n")
 
 
 def _upload_links(nb, folder, ctx):

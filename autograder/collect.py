@@ -39,7 +39,7 @@ PATTERNS = {
     # Moodle "Download all submissions": <Full Name>_<participant id>_assignsubmission_file_/<file>
     "moodle": r"^(?P<prefix>(?P<name>[^/]+)_(?P<student_id>\d+)_assignsubmission_file_/)(?P<file_id>.+)$",
     # Blackboard (nbgrader's zip_collect example): <assignment>_<user>_attempt_<yyyy-mm-dd-hh-mm-ss>[_<file>]
-    "blackboard": r"^(?P<prefix>[^/]*?_(?P<student_id>[A-Za-z0-9.\-]+)_attempt_(?P<timestamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)_?)(?P<file_id>[^/]+)$",
+    "blackboard": r"^(?P<prefix>[^/]*?_(?P<student_id>[A-Za-z0-9.\-]+)_attempt_(?P<timestamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)_?)(?P<file_id>[^/]+)$",  # noqa: E501
     # a folder per student: <student>/<file> (a shared drive, nbgrader's own layout)
     "folders": r"^(?P<prefix>(?P<student_id>[^/]+)/)(?P<file_id>.+)$",
     # course_lib.submit's zips side by side: <assignment>--<student>.zip

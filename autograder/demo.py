@@ -18,7 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import REPO, RELEASE, SOLUTIONS, assignments
+from . import RELEASE, REPO, SOLUTIONS, assignments
 from .fixtures import mismatches
 from .grade import format_table, grade, write_csv
 from .notebooks import cell_errors, run_notebook

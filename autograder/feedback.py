@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 from latex2mathml.converter import convert
-
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 

@@ -36,9 +36,9 @@ from pathlib import Path
 import nbformat
 
 from . import SOLUTIONS, intake, sandbox, settings, tamper
+from .feedback import finish as finish_feedback
 from .notebooks import answer_ids, graded_cells, nbgrader_meta, student_answers
 from .record import GRADED_DIR_ENV, graded_notebook, neutralize_markdown, read_executed, skeleton
-from .feedback import finish as finish_feedback
 from .release import nbgrader, write_course_config
 
 SUBMISSION_TIMEOUT_S = 3600

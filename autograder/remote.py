@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import builtins
 import io
-import os
 import secrets
 import threading
-import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -65,7 +64,7 @@ def student_exception(error: dict) -> BaseException:
 class RemoteObject:
     """An object the student's code returned that stays in the sandbox (e.g. a function)."""
 
-    def __init__(self, session: "ProbeSession", ref: dict) -> None:
+    def __init__(self, session: ProbeSession, ref: dict) -> None:
         self._session, self._id = session, int(ref["id"])
         self._type, self._callable = str(ref.get("type", "object"))[:100], bool(ref.get("callable"))
 
@@ -81,7 +80,7 @@ class RemoteObject:
 class StudentFunction:
     """Stand-in for the student's function ``name``."""
 
-    def __init__(self, session: "ProbeSession", name: str) -> None:
+    def __init__(self, session: ProbeSession, name: str) -> None:
         self._session, self.__name__ = session, name
         self.__qualname__ = name
 

@@ -36,8 +36,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from . import seccomp
 
@@ -65,7 +65,7 @@ class Limits:
     open_files: int = 4096
     scratch_mb: int = 2048  # size of the private /submission (and /tmp) tmpfs
 
-    def override(self, **changes) -> "Limits":
+    def override(self, **changes) -> Limits:
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ValueError(f"unknown sandbox limits {sorted(unknown)}")

@@ -103,7 +103,7 @@ def program(machine: str | None = None) -> bytes:
     body.append((0x05, 0, 0, to(i, ALLOW)))  # BPF_JMP | BPF_JA: clone without namespace flags
     assert len(body) == total, (len(body), total)
     body += [(RET_K, 0, 0, RET_ALLOW), (RET_K, 0, 0, eperm), (RET_K, 0, 0, enosys), (RET_K, 0, 0, RET_KILL_PROCESS)]
-    for code, jt, jf, k in body:
+    for _code, jt, jf, _k in body:
         if not (0 <= jt < 256 and 0 <= jf < 256):
             raise AssertionError("seccomp jump out of range")  # pragma: no cover
     return b"".join(struct.pack("=HBBI", code, jt, jf, k) for code, jt, jf, k in body)

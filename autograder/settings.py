@@ -49,8 +49,15 @@ def apply(c, *, root: str, source: str = "source", release: str = "release", db_
     # Autograding never executes a notebook in nbgrader's own process: `python -m autograder grade` runs
     # it in a sandbox, judges it in a trusted process and hands nbgrader the graded notebook, which
     # InjectResults swaps in where Execute would run. (Run directly, `nbgrader autograde` refuses.)
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
-                                        LimitOutput, OverwriteKernelspec, SaveAutoGrades)
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        ClearOutput,
+        DeduplicateIds,
+        LimitOutput,
+        OverwriteKernelspec,
+        SaveAutoGrades,
+    )
 
     from .record import InjectResults
 

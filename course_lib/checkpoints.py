@@ -13,8 +13,9 @@ import json
 import os
 import pickle
 import platform
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -70,7 +71,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any], *, meta: dic
     torch.save(state, tmp)
     os.replace(tmp, path)
     sidecar = dict(meta or {})
-    sidecar.setdefault("created", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    sidecar.setdefault("created", datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
     sidecar["versions"] = {
         "course_lib": course_lib.__version__,
         "torch": torch.__version__,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -111,7 +111,7 @@ class DiffusionSchedule:
         """T."""
         return self.betas.shape[0]
 
-    def to(self, device: torch.device | str) -> "DiffusionSchedule":
+    def to(self, device: torch.device | str) -> DiffusionSchedule:
         """A copy with every tensor on ``device``."""
         return DiffusionSchedule(**{k: getattr(self, k).to(device) for k in SCHEDULE_FIELDS})
 

@@ -5,7 +5,7 @@ Set ``COURSE_PROGRESS=0`` to silence them (the autograder does, to keep feedback
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 from tqdm.auto import tqdm
 

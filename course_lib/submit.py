@@ -134,9 +134,8 @@ def build(notebook: Path, *, student: str | None = None, profile: str | None = N
         SubmissionError: listing every problem found (missing, wrong-profile, oversized or corrupt
             checkpoints; an unreadable notebook; a student id the grader would refuse).
     """
-    from course_lib.profiles import graded_profile
-
     import course_lib
+    from course_lib.profiles import graded_profile
 
     notebook = Path(notebook).resolve()
     assignment = notebook.stem
@@ -160,7 +159,7 @@ def build(notebook: Path, *, student: str | None = None, profile: str | None = N
         "assignment": assignment,
         "student": student,
         "profile": profile,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "course_lib": course_lib.__version__,
         "files": {rel: {"bytes": (folder / rel).stat().st_size, "sha256": sha256(folder / rel)} for rel in files},
     }

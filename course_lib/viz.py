@@ -3,8 +3,8 @@ also saves it as a PNG (the autograder's report and CI logs show those files).""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

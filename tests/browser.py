@@ -84,7 +84,7 @@ def lab_server(root: Path, *, view: str | None = None):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start; see {root / 'lab.log'}")
+                    raise RuntimeError(f"JupyterLab did not start; see {root / 'lab.log'}") from None
                 time.sleep(0.5)
         yield url
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
 
@@ -31,3 +33,12 @@ def solution_checkpoints(name: str) -> Path:
 
         run_notebook(SOLUTIONS / name / f"{name}.ipynb", env={"COURSE_PROFILE": "fast"})
     return folder
+
+
+def pytest_collection_modifyitems(config, items):
+    """nbval's cells of the solution notebooks are end-to-end runs: marked so that `-m` selects them with
+    the other slow tests (make test runs the quick tests first, then these and the rest)."""
+    for item in items:
+        if type(item).__name__ == "IPyNbCell":
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)

@@ -5,15 +5,13 @@ $COURSE_ARTIFACTS (default: the test's temporary folder) as <notebook>-<widget>-
 """
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 from pathlib import Path
 
+import browser
 import nbformat
 import pytest
-
-import browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(browser.chromium_missing_reason() is not None,
                                                    reason=browser.chromium_missing_reason() or "")]
@@ -82,8 +80,9 @@ def test_figures_render_and_a_slider_redraws_its_image(tmp_path):
 def test_nbgrader_assignment_list_fetch_and_validate(tmp_path):
     """A released assignment shows in nbgrader's Assignment List, Fetch downloads it, and the
     notebook toolbar's Validate button runs the tests: failing on the blank, passing when solved."""
-    from autograder.release import nbgrader, write_course_config
     from nbfactory import toy_assignment
+
+    from autograder.release import nbgrader, write_course_config
 
     exchange = tmp_path / "exchange"
     exchange.mkdir()
@@ -161,8 +160,9 @@ def test_student_view_has_no_instructor_tools_and_validate_works(tmp_path):
     """What `make lab` and the bundle's `python -m course_lib.lab` start: no Nbgrader menu, no Create
     Assignment, no formgrader or exchange lists (not in the page, not on the server), nothing failing on
     start, and nbgrader's Validate button running the visible checks."""
-    from autograder import release
     from nbfactory import toy_assignment
+
+    from autograder import release
 
     toy_assignment(tmp_path / "src")
     root = tmp_path / "lab"
@@ -198,11 +198,11 @@ def test_formgrader_manual_grade_and_comment_reach_the_exported_grades(tmp_path)
     answer, and the exported grades carry both (with the roster's names)."""
     import csv
 
+    from nbfactory import toy_assignment
     from nbgrader.api import Gradebook
 
     from autograder import lms, release
     from autograder.grade import grade
-    from nbfactory import toy_assignment
 
     toy_assignment(tmp_path / "solutions", written=True)
     release.generate(out=tmp_path / "notebooks", solutions=tmp_path / "solutions")
@@ -266,8 +266,9 @@ def test_formgrader_manual_grade_and_comment_reach_the_exported_grades(tmp_path)
 def _solved_release(name: str, folder: Path) -> Path:
     """The student release of ``name`` with every answer cell filled in from the solution, next to
     the checkpoints the solution run trained (so nothing trains in the browser)."""
-    from autograder.fixtures import solved_release
     from conftest import solution_checkpoints
+
+    from autograder.fixtures import solved_release
 
     nb = solved_release(name)
     target = folder / name / f"{name}.ipynb"

@@ -16,13 +16,13 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO
 from scipy import stats as st
 
 from autograder.calibration import spec_for, stats
 from autograder.calibration.summary import render, summarize
 from autograder.fixtures import mistake_kinds
 from autograder.mistakes import SHORT
-from conftest import REPO
 from course_lib.profiles import get_profile
 
 DOCS = REPO / "docs" / "calibration"

@@ -5,10 +5,10 @@ import hashlib
 import io
 import pickle
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
-from pathlib import Path
 import torch
 
 from course_lib import data

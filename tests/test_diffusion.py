@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
+from conftest import solution_functions
 from diffusers import DDIMScheduler, DDPMScheduler
 
 from autograder.reference import diffusion as ref
-from course_lib.diffusion import (SCHEDULE_FIELDS, DiffusionSchedule, beta_schedule, cosine_beta_schedule,
-                                  ddim_timesteps, extract, linear_beta_schedule, load_resized, pretrained_path,
-                                  sample_ddim, sample_ddpm)
+from course_lib.diffusion import (
+    SCHEDULE_FIELDS,
+    DiffusionSchedule,
+    beta_schedule,
+    cosine_beta_schedule,
+    ddim_timesteps,
+    extract,
+    linear_beta_schedule,
+    load_resized,
+    pretrained_path,
+    sample_ddim,
+    sample_ddpm,
+)
 from course_lib.nets.unet import UNet
 from course_lib.profiles import get_profile
 from course_lib.train.diffusion import TrainConfig, train_diffusion
 from course_lib.widgets import diffusion as widget
-from conftest import solution_functions
 
 NAME = "03_diffusion"
 

@@ -5,8 +5,6 @@ backend) and the training loop with prepare_model replaced by the identity (flag
 """
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 from torch import nn

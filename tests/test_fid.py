@@ -4,7 +4,6 @@ cache, the Inception path against pytorch-fid's own network, and the error messa
 from __future__ import annotations
 
 import re
-
 import warnings
 from unittest import mock
 

@@ -13,6 +13,7 @@ import pytest
 import scipy.special
 import torch
 import torch.nn.functional as F
+from conftest import SOLUTIONS, solution_functions
 
 from autograder.reference import gan as ref
 from course_lib.data import load
@@ -21,7 +22,6 @@ from course_lib.profiles import get_profile
 from course_lib.profiles.gan import VARIANTS
 from course_lib.train.gan import TrainConfig, config_for, sample, train_gan
 from course_lib.widgets import gan as widget
-from conftest import SOLUTIONS, solution_functions
 
 matplotlib.use("Agg")
 NAME = "01_gan"

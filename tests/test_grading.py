@@ -16,7 +16,6 @@ submissions are not).
 """
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 import shutil
@@ -26,13 +25,13 @@ import time
 
 import nbformat
 import pytest
+from conftest import solution_checkpoints
 
 from autograder import RELEASE, SOLUTIONS, fixtures
 from autograder.attacks import ATTACKS
 from autograder.grade import grade
 from autograder.mistakes import SHORT
 from autograder.notebooks import hidden_part
-from conftest import solution_checkpoints
 from course_lib.checkpoints import MAX_MB_ENV
 
 CAP_MB = 64  # above every fast-profile checkpoint (the largest is a few MB)

@@ -11,6 +11,7 @@ import scipy.integrate
 import scipy.special
 import scipy.stats
 import torch
+from conftest import REPO, solution_functions
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from autograder.reference import importance_sampling as ref
@@ -19,7 +20,6 @@ from course_lib.nets.mlp_vae import MLPVAE, toy_vae
 from course_lib.profiles import get_profile
 from course_lib.train.importance_sampling import TrainConfig, evaluate_elbo, train_vae
 from course_lib.widgets import importance_sampling as widget
-from conftest import REPO, solution_functions
 
 NAME = "05_importance_sampling"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import nbformat
+from nbfactory import answer_cell
+from nbfactory import test_cell as graded_cell
 
 from autograder import sandbox
 from autograder.judge import judge
-from nbfactory import answer_cell
-from nbfactory import test_cell as graded_cell
 
 LIMITS = sandbox.Limits(wall_s=300, scratch_mb=64)
 

@@ -230,11 +230,11 @@ def test_roster_lms_download_grading_manual_grades_and_comments_reach_the_export
     """Roster import, a Canvas-style download of course_lib.submit zips (one changed after packing),
     grading in the sandbox, a TA's manual score and comment (the gradebook API the formgrader uses),
     then the exports, the feedback pages and the zip to hand back."""
+    from nbfactory import toy_assignment
     from nbgrader.api import Gradebook
 
     from autograder import release
     from autograder.grade import grade
-    from nbfactory import toy_assignment
 
     toy_assignment(tmp_path / "solutions", written=True)
     release.generate(out=tmp_path / "notebooks", solutions=tmp_path / "solutions")

@@ -13,9 +13,9 @@ import re
 
 import nbformat
 import pytest
+from conftest import SOLUTIONS, solution_functions
 
 from autograder import fixtures, mistakes
-from conftest import SOLUTIONS, solution_functions
 
 CASES = [(name, m) for name in mistakes.SHORT for m in mistakes.for_assignment(name).mistakes]
 

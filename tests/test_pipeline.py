@@ -6,12 +6,12 @@ import zipfile
 
 import nbformat
 import pytest
+from nbfactory import toy_assignment
 
 from autograder import __main__ as cli
 from autograder import release
 from autograder.grade import format_table, grade
 from course_lib.profiles import get_profile
-from nbfactory import toy_assignment
 
 REPO = cli.REPO
 

@@ -6,12 +6,12 @@ import base64
 
 import nbformat
 import pytest
+from nbfactory import answer_cell
+from nbfactory import test_cell as graded_cell
 
 from autograder import attacks, feedback, record, tamper
 from autograder.fixtures import solved_release
 from autograder.notebooks import nbgrader_meta
-from nbfactory import answer_cell
-from nbfactory import test_cell as graded_cell
 
 ASSIGNMENTS = ("01_gan", "02_vae", "03_diffusion", "04_simsiam", "05_importance_sampling")
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torchvision.transforms.v2 as T
 import torchvision.transforms.v2.functional as TF
+from conftest import solution_functions
 from scipy import stats
 
-from conftest import solution_functions
 from course_lib.kernels import augment as A
 from course_lib.nets.simsiam import SimSiamNet, SimSiamNetConfig
 from course_lib.profiles import get_profile

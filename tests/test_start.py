@@ -100,7 +100,7 @@ def _start_lab(argv: list[str], course: Path, env: dict) -> dict:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
+                    raise AssertionError(f"JupyterLab did not start:\n{log.read_text()[-3000:]}") from None
                 time.sleep(0.5)
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/lab").read().decode()
         config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',

@@ -15,10 +15,10 @@ import re
 
 import nbformat
 import pytest
+from conftest import REPO, SOLUTIONS, solution_checkpoints, solution_functions
 
 from autograder.calibration import spec_for
 from autograder.mistakes import SHORT
-from conftest import REPO, SOLUTIONS, solution_checkpoints, solution_functions
 from course_lib.profiles import get_profile
 
 NAMES = list(SHORT)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import solution_functions
 from torch.distributions import Normal, kl_divergence
 
-from conftest import solution_functions
-from course_lib.nets.conv_vae import AutoEncoder, VAE, build_model
+from course_lib.nets.conv_vae import VAE, AutoEncoder, build_model
 from course_lib.profiles import get_profile
 from course_lib.train.vae import TrainConfig, load_images, train, validate
 from course_lib.widgets import vae as widgets

@@ -13,14 +13,13 @@ import dataclasses
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from course_lib.data import load
 from course_lib.device import get_device
-
 
 REPEATS = 3  # timed runs of each side (``--repeats``)
 
@@ -79,7 +78,7 @@ def bench_loader(device: torch.device, batch_size: int = 128) -> dict[str, objec
                                         batch_size=batch_size, shuffle=True)
 
     def run_ours():
-        for xb, yb in ours:
+        for _xb, _yb in ours:
             pass
 
     def run_plain():
@@ -226,7 +225,7 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str |
     against torchvision's per-image transforms in a DataLoader, the common way."""
     import torchvision.transforms.v2 as T
 
-    from autograder.reference.simsiam import simsiam_forward, simsiam_loss, output_std
+    from autograder.reference.simsiam import output_std, simsiam_forward, simsiam_loss
     from course_lib.data import Dataset
     from course_lib.nets.simsiam import SimSiamNet
     from course_lib.profiles import get_profile
@@ -288,7 +287,9 @@ def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
     data = load(cfg.dataset, cfg.train_split)
     config = dataclasses.replace(config_for(cfg, "wgan_gp"), iterations=steps, fid_every=0)
 
-    from autograder.reference.gan import d_loss_wgan_gp as d_loss, g_loss_wgan as g_loss, gradient_penalty as gp
+    from autograder.reference.gan import d_loss_wgan_gp as d_loss
+    from autograder.reference.gan import g_loss_wgan as g_loss
+    from autograder.reference.gan import gradient_penalty as gp
 
     def ours():
         torch.manual_seed(0)
@@ -466,7 +467,8 @@ def main(argv: list[str] | None = None) -> None:
     REPEATS = args.repeats
     if args.threads:
         torch.set_num_threads(args.threads)
-    benches = [b for b in BENCHMARKS + ([bench_compile] if args.compile else []) if not args.only or any(s in b.__name__ for s in args.only)]
+    benches = [b for b in BENCHMARKS + ([bench_compile] if args.compile else [])
+               if not args.only or any(s in b.__name__ for s in args.only)]
     device = get_device()
     devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])  # the GPU table next to the CPU one
     tables = []

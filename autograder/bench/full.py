@@ -14,7 +14,7 @@ differentiate twice through the gradient penalty; left out for time).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

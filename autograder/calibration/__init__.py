@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from course_lib.profiles import ASSIGNMENT_MODULES as SHORT
 

@@ -44,8 +44,9 @@ def settings(spec, cfg) -> dict:
 
 def fingerprint(spec, kind: str, overrides: dict) -> str:
     """Hash of what a run's checkpoints depend on (see the module docstring)."""
-    from ..fixtures import fixture_notebook
     from course_lib.profiles import get_profile, override
+
+    from ..fixtures import fixture_notebook
 
     cfg = override(get_profile(spec.assignment, "fast"), **overrides)
     nb = fixture_notebook(spec.assignment, kind)
@@ -113,7 +114,7 @@ def execute(todo: list[dict], work: Path, *, cores: int, timeout: int, done, log
             log(f"  started {run['id']}")
             continue
         time.sleep(1.0)
-        for rid, (proc, run, folder, started) in list(active.items()):
+        for rid, (proc, _run, folder, started) in list(active.items()):
             if proc.poll() is None:
                 continue
             del active[rid]
@@ -152,8 +153,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args, *, log=print) -> int:
-    from ..fixtures import mistake_kinds
     from course_lib.profiles import get_profile
+
+    from ..fixtures import mistake_kinds
 
     spec = spec_for(args.assignment)
     name = spec.assignment

@@ -20,7 +20,7 @@ runs do not all lie beyond it cannot be caught by that threshold; the registry m
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from scipy import stats as _st
 

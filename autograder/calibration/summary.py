@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from . import Spec, Threshold
-from .stats import P_TARGET, beyond, bound, catchable, false_reject, fit, place
+from .stats import P_TARGET, bound, catchable, false_reject, fit, place
 
 MIN_CORRECT, MIN_THREADS, MIN_MISTAKE = 10, 2, 2
 
@@ -186,7 +186,8 @@ def render(spec: Spec, data: dict) -> str:
              "`predictive` accounts for estimating mean and sd from n runs (Student t, n - 1 degrees of freedom, "
              "scale sd sqrt(1 + 1/n)) and is the one the thresholds are placed with: at the one-sided 0.1% "
              "prediction bound of the correct runs, rounded away from them to 3 significant digits "
-             "(`autograder/calibration/stats.py`): the tightest threshold with that false-reject probability. Run i uses seed i at thread count threads[i mod 2]; a run "
+             "(`autograder/calibration/stats.py`): the tightest threshold with that false-reject probability. "
+             "Run i uses seed i at thread count threads[i mod 2]; a run "
              "whose every value repeats another's (a thread count that changed no float) counts once.", ""]
     if data.get("dry_run"):
         lines += ["**Dry run** (tiny sizes): the numbers say nothing about the real profile.", ""]

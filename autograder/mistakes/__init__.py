@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 from course_lib.profiles import ASSIGNMENT_MODULES as SHORT  # assignment -> short name, one map for the course
 

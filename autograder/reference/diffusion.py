@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
-from course_lib.diffusion import (DiffusionSchedule, beta_schedule, graded_fid, heldout_loss as _heldout_loss,
-                                  load_unet, pretrained_path as _asset, sampling_model_path)
+from course_lib.diffusion import DiffusionSchedule, beta_schedule, graded_fid, load_unet, sampling_model_path
+from course_lib.diffusion import heldout_loss as _heldout_loss
+from course_lib.diffusion import pretrained_path as _asset
 from course_lib.nets.unet import UNet
 from course_lib.profiles import get_profile
 

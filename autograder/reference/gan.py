@@ -15,7 +15,8 @@ import torch
 
 from course_lib.profiles import get_profile
 from course_lib.profiles.gan import VARIANTS
-from course_lib.train.gan import GRADED_SEED as SEED, graded_fid, load_gan
+from course_lib.train.gan import GRADED_SEED as SEED
+from course_lib.train.gan import graded_fid, load_gan
 
 ASSIGNMENT = "01_gan"
 

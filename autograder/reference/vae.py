@@ -2,8 +2,9 @@
 
 Hidden tests compare the student's functions with these, and the threshold cells evaluate the
 submitted checkpoints with :func:`evaluate_checkpoint` on the validation split (never a printed
-number), through the same course_lib harness as the visible parts (``course_lib.train.vae.validate``). Reductions, as the issue fixes them: squared error summed over C, H, W and KL summed over
-the D latent dimensions, both averaged over the batch.
+number), through the same course_lib harness as the visible parts (``course_lib.train.vae.validate``).
+Reductions, as the issue fixes them: squared error summed over C, H, W and KL summed over the D latent
+dimensions, both averaged over the batch.
 """
 from __future__ import annotations
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -85,7 +85,7 @@ class _Entry:
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register(name: str, *, splits: tuple[str, ...], real: bool):
+def register(name: str, *, splits: tuple[str, ...], real: bool):  # noqa: F811 - the flag, not the module
     """Decorator: register ``fn(split, root, download) -> Dataset`` under ``name``."""
 
     def deco(fn):

@@ -8,7 +8,7 @@ each batch is copied asynchronously.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

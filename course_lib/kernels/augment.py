@@ -84,7 +84,7 @@ class AugmentParams:
     def __len__(self) -> int:
         return self.top.shape[0]
 
-    def index(self, i: int) -> "AugmentParams":
+    def index(self, i: int) -> AugmentParams:
         """The parameters of sample ``i`` (a batch of one)."""
         return AugmentParams(**{f.name: getattr(self, f.name)[i:i + 1] for f in dataclasses.fields(self)})
 

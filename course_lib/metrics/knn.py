@@ -8,7 +8,7 @@ features and runs the loop, calling whatever ``knn_predict`` it is given.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

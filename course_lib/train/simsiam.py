@@ -8,7 +8,7 @@ property of the model). It keeps running sums on the device and syncs once per e
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +50,7 @@ class TrainConfig:
             raise ValueError(f"lr and grad_clip must be positive, got lr={self.lr}, grad_clip={self.grad_clip}")
 
     @classmethod
-    def from_profile(cls, cfg: Any, **changes: Any) -> "TrainConfig":
+    def from_profile(cls, cfg: Any, **changes: Any) -> TrainConfig:
         """The loop's settings from a :class:`course_lib.profiles.vae.VAEProfile`."""
         base = cls(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, grad_clip=cfg.grad_clip,
                    seed=cfg.seed, val_seed=cfg.eval_seed)

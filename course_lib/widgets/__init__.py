@@ -5,7 +5,8 @@ shows the core's output for the default value instead."""
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def has_frontend() -> bool:

@@ -12,7 +12,7 @@ Plain-function cores (tests call them without a browser):
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import matplotlib.pyplot as plt
 import torch

@@ -11,7 +11,7 @@ Plain-function core (tests call it without a browser):
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -8,7 +8,7 @@ is one distance computation per run.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 
