@@ -4,7 +4,9 @@ A mean over pixels in ae_loss still trains an AE below the threshold and the log
 trains VAEs below theirs, so those submissions carry the solution run's checkpoints. A KL summed over
 the batch collapses every posterior: the submission has no checkpoints, the graded run trains with the
 broken loss, and the VAE reconstruction thresholds fail as well (with collapsed posteriors the three KL
-are about 0.1 each and their order is noise: not asserted).
+are about 0.1 each and their order is noise: not asserted). The hard-coded linear schedule (right for
+the visible test's 3 epochs only) keeps raising beta past its target over the profile's 6 epochs: the
+linear run it retrains ends at 118-127, above the linear threshold (every correct run is below 99).
 """
 from . import Mistake
 
@@ -39,6 +41,6 @@ MISTAKES = {
     "kl_sum_batch": Mistake({"vae_loss": KL_SUM_BATCH}, ("test_vae_loss",) + VAE_RECON_CELLS,
                             hint="summed over the batch", drop=("*",), undecided=("test_threshold_kl_order",)),
     "logvar": Mistake({"kl_to_standard_normal": LOGVAR}, ("test_kl_to_standard_normal",), hint="log-variance"),
-    "hard_coded": Mistake({"linear_beta_schedule": HARD_CODED}, ("test_beta_schedules",),
-                          hint="half-way at the middle epoch"),
+    "hard_coded": Mistake({"linear_beta_schedule": HARD_CODED}, ("test_beta_schedules", "test_threshold_linear"),
+                          hint="half-way at the middle epoch", drop=("vae_linear",)),
 }
