@@ -3,7 +3,8 @@
 The asymmetric loss still trains (SimSiam paper, Table 4) and the kNN mistakes only touch the monitor,
 so those submissions carry the solution run's checkpoints. A missing ``detach`` changes training: the
 submission has no checkpoints, the graded run retrains, the stop-gradient run collapses and its
-threshold cells fail too.
+threshold cells fail too. A hard-coded ``knn_predict`` cannot train at all (the training cells' kNN
+monitor calls it).
 """
 from . import Mistake
 
@@ -40,8 +41,8 @@ MISTAKES = {
     "not_symmetrised": Mistake({"simsiam_loss": NOT_SYMMETRISED}, ("test_simsiam_loss",), hint="symmetric"),
     "knn_unnormalised": Mistake({"knn_predict": KNN_UNNORMALISED}, ("test_knn_predict",),
                                 hint="normalise features"),
-    # its one answer for two queries cannot be compared with the held-out labels: the visible part of the kNN
-    # threshold cell (which calls the student's knn_predict) prints that error; the hidden part decides with the
-    # reference classifier on the solution's checkpoints, so the threshold cell keeps its points
-    "hard_coded": Mistake({"knn_predict": HARD_CODED}, ("test_knn_predict",), hint="one class per query"),
+    # its one answer for two queries breaks the kNN monitor that the training cells call, so training raises
+    # and the submission has no checkpoints: every threshold cell fails with it (calibration runs: all nan)
+    "hard_coded": Mistake({"knn_predict": HARD_CODED}, ("test_knn_predict",) + CHECKPOINT_CELLS,
+                          hint="one class per query", drop=("*",)),
 }

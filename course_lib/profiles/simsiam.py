@@ -113,9 +113,13 @@ FAST = SimSiamProfile(
     proj_dim=64, proj_hidden=128, pred_hidden=16, crop_scale=(0.2, 1.0), flip_p=0.5, jitter_p=0.8,
     gray_p=0.2, jitter=(0.4, 0.4, 0.4, 0.1), batch_size=128, epochs=20, base_lr=0.06, momentum=0.9,
     weight_decay=5e-4, knn_k=20, knn_t=0.1, knn_every=5,
-    # docs/calibration/04_simsiam.md: worst correct run / best broken run = kNN 0.747 / 0.610,
-    # gain +0.070 / -0.044, std 0.094 / 0.0053 (3 solution seeds, 2 seeds of each ablation)
-    min_knn_accuracy=0.68, min_knn_gain=0.01, min_healthy_std=0.05, max_collapsed_std=0.03,
+    # thresholds: the values of docs/calibration/04_simsiam.json (tests/test_calibration.py checks equality), each
+    # at the 0.1% prediction bound of ten correct runs. This short training is noisy: correct runs reach kNN
+    # 0.65-0.83 (two of ten barely beat the random-init backbone's 0.654), so the kNN cell only separates a
+    # trained run from a collapsed one (no detach: 0.50-0.51), and the gain bound is negative; one correct run
+    # in ten left an ablation uncollapsed (output std 0.074), so the ablations' bound (0.11) checks little in
+    # this profile. The stop-gradient run's std (0.079-0.115) is far from a collapsed run's (0.003-0.004).
+    min_knn_accuracy=0.517, min_knn_gain=-0.137, min_healthy_std=0.0543, max_collapsed_std=0.11,
 )
 
 register("04_simsiam", full=FULL, fast=FAST)
