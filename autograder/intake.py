@@ -23,7 +23,6 @@ student's feedback and a flag for the instructor (never a refusal: the grader ju
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -213,17 +212,11 @@ def allowed_kind(rel: tuple[str, ...], notebook: str) -> str | None:
     return _allowed(rel, notebook)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_manifest(staged: Path, report: Intake, notebook: str) -> None:
     """Compare the staged ``manifest.json`` with the staged files; add a note (student) and a flag
     (instructor) per difference to ``report``. Never raises: a manifest that cannot be read is a note too."""
+    from course_lib.submit import sha256  # the digest make submission wrote (imported here: torch is heavy)
+
     def differ(text: str) -> None:
         report.notes.append(f"submission manifest: {text}")
         report.tamper.append(f"manifest: {text}")
@@ -244,7 +237,7 @@ def verify_manifest(staged: Path, report: Intake, notebook: str) -> None:
                 if rel not in refused:  # a refused file already has its reason in the feedback
                     differ(f"{shown} was packed by course_lib.submit but is not in the upload")
                 continue
-            size, digest = (staged / rel).stat().st_size, _sha256(staged / rel)
+            size, digest = (staged / rel).stat().st_size, sha256(staged / rel)
             if entry.get("bytes") != size or entry.get("sha256") != digest:
                 differ(f"{shown} differs from the file course_lib.submit packed (size or checksum): it changed "
                        "after the zip was made")

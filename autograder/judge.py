@@ -30,6 +30,8 @@ from pathlib import Path
 
 import nbformat
 
+from course_lib.submit import sha256
+
 from . import notebooks, sandbox
 from .remote import ProbeFailed, ProbeSession
 
@@ -100,14 +102,6 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _names_used(code: str) -> set[str]:
     """Identifiers the code reads (every name, when it does not parse: then nothing is skipped)."""
     import ast
@@ -128,7 +122,7 @@ def cache_key(code: str, setup: str, workdir: Path) -> str:
     folder = Path(workdir) / "checkpoints"
     for path in sorted(folder.glob("*")) if folder.is_dir() else ():
         if path.is_file():
-            h.update(path.name.encode() + b"\0" + _file_hash(path).encode())
+            h.update(path.name.encode() + b"\0" + sha256(path).encode())
     return h.hexdigest()
 
 
