@@ -113,7 +113,8 @@ def write_report(work: Path, names: list[str], subs: Path, table: str, failures:
     lines = ["# Demo report", ""]
     if failures:
         lines += [f"## {len(failures)} failure(s)", ""] + [f"- {f}" for f in failures] + [""]
-    lines += ["Grades (fast profile):", "", "```", table, "```", "",
+    lines += ["Grades (fast profile; score and max count every graded cell, written answers wait for a TA in "
+              "the formgrader: `python -m autograder formgrader`, rubrics in course/rubrics/):", "", "```", table, "```", "",
               "Class summary (pass rates, histogram, slowest): [summary.md](summary.md); "
               "grade export: [grades.csv](grades.csv); feedback: course/feedback/", ""]
     for name in names:
@@ -151,9 +152,13 @@ def main(work: Path, *, log=print) -> int:
     if (course / "grades.csv").exists():
         shutil.copy2(course / "grades.csv", work / "grades.csv")
     for r in results:
-        if r.student == "solution" and r.score < r.max_score:
-            lost = [f"{cell} {s:g}/{m:g}" for cell, (s, m) in r.cells.items() if s < m]
-            failures.append(f"{r.assignment}: the graded solution got {r.score:g}/{r.max_score:g} ({', '.join(lost)})")
+        if r.student == "solution" and r.auto_score < r.auto_max:
+            lost = [f"{cell} {s:g}/{m:g}" for cell, (s, m) in r.auto_cells.items() if s < m]
+            failures.append(f"{r.assignment}: the graded solution got {r.auto_score:g}/{r.auto_max:g} of the "
+                            f"autograded points ({', '.join(lost)})")
+        if r.student == "solution" and not all(r.written.values()):
+            failures.append(f"{r.assignment}: the solution's written answers {sorted(c for c, w in r.written.items() if not w)}"
+                            " do not wait for a TA's grade (the model answers were not handed in?)")
     for (student, name), diff in sorted(mismatches(results).items()):
         failures.append(f"fixture {student}/{name} graded differently than expected (cell: got, expected): {diff}")
     report = write_report(work, names, subs, table, failures)

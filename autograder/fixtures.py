@@ -87,13 +87,16 @@ def expected_scores(name: str, kind: str, solutions: Path = SOLUTIONS) -> dict[s
 
 def solved_release(name: str, solutions: Path = SOLUTIONS, release: Path = RELEASE):
     """The student release of ``name`` with every answer cell filled in from the solution (what a
-    student who got everything right hands in: no hidden tests, no solution markers)."""
+    student who got everything right hands in: no hidden tests, no solution markers), written answers
+    with their model answers (no rubric)."""
     from .notebooks import is_answer_cell
+    from .rubrics import is_written_cell, model_answer
 
     sol = nbformat.read(solutions / name / f"{name}.ipynb", as_version=4)
     answers = {c.metadata["nbgrader"]["grade_id"]: "\n".join(
         line for line in c.source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
         for c in sol.cells if is_answer_cell(c)}
+    answers.update({c.metadata["nbgrader"]["grade_id"]: model_answer(c) for c in sol.cells if is_written_cell(c)})
     nb = nbformat.read(release / name / f"{name}.ipynb", as_version=4)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -125,7 +128,9 @@ def mismatches(results, solutions: Path = SOLUTIONS) -> dict[tuple[str, str], di
         want = expected_scores(r.assignment, r.student, solutions)
         got = {cell: score for cell, (score, _) in r.cells.items()}
         diff = {cell: (got.get(cell), w) for cell, w in want.items() if w is not None and got.get(cell) != w}
-        diff.update({cell: (g, None) for cell, g in got.items() if cell not in want})
+        diff.update({cell: (g, None) for cell, g in got.items() if cell not in want and cell not in r.written})
+        # written answers wait for a TA: the autograder gives them nothing, whatever the kind
+        diff.update({cell: (got.get(cell), 0.0) for cell in r.written if got.get(cell)})
         if diff:
             wrong[(r.student, r.assignment)] = diff
     return wrong

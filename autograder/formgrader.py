@@ -58,6 +58,10 @@ def main(course_dir: Path, extra: list[str]) -> int:
         argv, changes = command(course_dir, config, extra)
         print(f"formgrader on {course_dir}: in JupyterLab, Nbgrader > Formgrader (or open /formgrader); "
               "stop with Ctrl+C", flush=True)
+        pages = sorted((course_dir / "rubrics").glob("*.md"))
+        if pages:
+            print("rubrics of the written answers (model answers and criteria): "
+                  + ", ".join(str(p) for p in pages), flush=True)
         try:
             return subprocess.call(argv, cwd=course_dir, env=environment(changes))
         except KeyboardInterrupt:

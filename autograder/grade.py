@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import SOLUTIONS, intake, sandbox, settings, tamper
+from . import SOLUTIONS, intake, rubrics, sandbox, settings, tamper
 from .feedback import finish as finish_feedback
 from .notebooks import answer_ids, graded_cells, nbgrader_meta, student_answers
 from .record import GRADED_DIR_ENV, graded_notebook, neutralize_markdown, read_executed, skeleton
@@ -53,12 +53,27 @@ class Result:
     assignment: str
     score: float
     max_score: float
-    cells: dict[str, tuple[float, float]]
+    cells: dict[str, tuple[float, float]]  # every graded cell (written answers too): (score, max)
     seconds: float
     error: str = ""
     reasons: dict[str, str] = dataclasses.field(default_factory=dict)  # graded cell -> why it failed
     tamper: list[str] = dataclasses.field(default_factory=list)  # attempts flagged for the instructor
     notes: list[str] = dataclasses.field(default_factory=list)  # what the student's feedback explains
+    # written answers (graded by a TA in the formgrader) -> whether one still waits for its manual grade
+    written: dict[str, bool] = dataclasses.field(default_factory=dict)
+
+    @property
+    def auto_cells(self) -> dict[str, tuple[float, float]]:
+        """The cells the autograder decides (every graded cell but the written answers)."""
+        return {cell: v for cell, v in self.cells.items() if cell not in self.written}
+
+    @property
+    def auto_score(self) -> float:
+        return sum(s for s, _ in self.auto_cells.values())
+
+    @property
+    def auto_max(self) -> float:
+        return sum(m for _, m in self.auto_cells.values())
 
 
 @dataclasses.dataclass
@@ -187,6 +202,7 @@ def _prepare_course(course_dir: Path, names: list[str], solutions: Path) -> dict
         proc = nbgrader(["generate_assignment", name, "--force", "--log-level=WARN"], cwd=course_dir, env=env)
         if proc.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{proc.stderr}")
+    rubrics.write(solutions, names, course_dir / "rubrics")  # what TAs read next to the formgrader
     return env
 
 
@@ -405,13 +421,15 @@ def _collect(course_dir: Path, pairs, outcomes: dict) -> list[Result]:
                 results.append(Result(student, name, 0.0, _max_score(gb, name), {}, o.seconds, o.error or "not graded",
                                       tamper=o.tamper, notes=o.notes))
                 continue
-            cells = {}
+            cells, written = {}, {}
             for nb in sub.notebooks:
                 for g in nb.grades:
                     cells[g.name] = (float(g.score), float(g.max_score))
+                    if g.cell_type == "markdown":
+                        written[g.name] = bool(g.needs_manual_grade)
             reasons = cell_errors(course_dir / "autograded" / student / name / f"{name}.ipynb")
             results.append(Result(student, name, float(sub.score), float(sub.max_score), cells, o.seconds, o.error,
-                                  reasons, tamper=o.tamper, notes=o.notes))
+                                  reasons, tamper=o.tamper, notes=o.notes, written=written))
     return results
 
 
@@ -447,11 +465,16 @@ def _max_score(gb, name) -> float:
 
 def format_table(results: list[Result]) -> str:
     """A plain-text grade table."""
-    rows = [("student", "assignment", "score", "max", "seconds", "note")]
-    rows += [(r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", f"{r.seconds:.0f}",
+    rows = [("student", "assignment", "score", "max", "written", "seconds", "note")]
+    rows += [(r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", _written_state(r), f"{r.seconds:.0f}",
               (r.error or ("flagged: " + r.tamper[0] if r.tamper else ""))[:60]) for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _written_state(r: Result) -> str:
+    """'-' (no written answers), else 'N to grade': the answers still waiting for a TA's grade."""
+    return f"{sum(r.written.values())} to grade" if r.written else "-"
 
 
 def write_csv(results: list[Result], path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import RELEASE, SOLUTIONS, assignments
+from . import RELEASE, SOLUTIONS, assignments, rubrics
 
 FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
@@ -110,6 +110,12 @@ def check(names: list[str] | None = None, *, solutions: Path = SOLUTIONS, releas
                 problems.append(f"{committed} is missing: run `make release`")
             elif committed.read_text() != path.read_text():
                 problems.append(f"{committed} differs from what solutions/ generates: run `make release`")
+    for name in names:
+        source, committed = solutions / name / f"{name}.ipynb", release / name / f"{name}.ipynb"
+        source_nb = nbformat.read(source, as_version=4)
+        problems += [f"{source}: {p}" for p in rubrics.problems(source_nb)]
+        if committed.is_file():
+            problems += [f"{committed}: {p}" for p in rubrics.leaks(source_nb, nbformat.read(committed, as_version=4))]
     for path in sorted(release.glob("*/*.ipynb")):
         if path.parent.name not in assignments(solutions):
             problems.append(f"{path} has no solution notebook in solutions/: remove it or add its source")

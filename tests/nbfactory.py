@@ -20,9 +20,12 @@ def test_cell(grade_id: str, source: str, points: float):
     return cell
 
 
-def written_answer_cell(grade_id: str, answer: str, points: float):
-    """A manually graded written answer (nbgrader: markdown, ``solution`` and ``grade``)."""
-    cell = nbformat.v4.new_markdown_cell(f"### BEGIN SOLUTION\n{answer}\n### END SOLUTION")
+def written_answer_cell(grade_id: str, answer: str, points: float, rubric: str | None = None):
+    """A manually graded written answer (nbgrader: markdown, ``solution`` and ``grade``) in the course's
+    convention (autograder/rubrics.py): model answer, then a rubric whose criteria give ``points``."""
+    rubric = rubric or f"- {points:g} points: the answer says what the model answer says"
+    cell = nbformat.v4.new_markdown_cell(f"### BEGIN SOLUTION\n**Model answer.** {answer}\n\n"
+                                         f"**Rubric ({points:g} points).**\n{rubric}\n### END SOLUTION")
     cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": False, "points": points,
                                  "schema_version": 3, "solution": True, "task": False}
     return cell
@@ -43,7 +46,9 @@ def toy_assignment(solutions: Path, name: str = "00_toy", *, written: bool = Fal
     ]
     if written:
         nb.cells += [nbformat.v4.new_markdown_cell("Why does `add(a, b) == add(b, a)` hold?"),
-                     written_answer_cell("explain_add", "Addition of numbers is commutative.", 2)]
+                     written_answer_cell("explain_add", "Addition of numbers is commutative: a + b and b + a "
+                                         "are the same number.", 2,
+                                         "- 1 point: names commutativity\n- 1 point: says a + b equals b + a")]
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     path = solutions / name / f"{name}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)

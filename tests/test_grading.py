@@ -27,7 +27,7 @@ import nbformat
 import pytest
 from conftest import solution_checkpoints
 
-from autograder import RELEASE, SOLUTIONS, fixtures
+from autograder import RELEASE, SOLUTIONS, fixtures, rubrics
 from autograder.attacks import ATTACKS
 from autograder.grade import grade
 from autograder.mistakes import SHORT
@@ -75,6 +75,11 @@ def test_every_fixture_gets_exactly_its_expected_points(graded):
     assert wrong == {}, "graded differently than expected (cell: (got, expected)): " + repr(
         {k: (d, results[k[0]].reasons) for k, d in wrong.items()})
     assert results["solution"].tamper == [], "honest work flagged as tampering"
+    # written answers: the solution hands in its model answers, which wait for a TA; the blank's are untouched
+    written = [w.grade_id for w in rubrics.written_cells(nbformat.read(SOLUTIONS / name / f"{name}.ipynb", 4))]
+    assert sorted(results["solution"].written) == sorted(written)
+    assert all(results["solution"].written.values()), results["solution"].written
+    assert not any(results["blank"].written.values()), results["blank"].written
 
 
 @pytest.mark.e2e
