@@ -133,7 +133,8 @@ def test_demo_goes_on_past_failures_and_lists_them(tmp_path, monkeypatch):
         assert (subs / "solution" / name / f"{name}.ipynb").exists() and (subs / "blank" / name).is_dir()
         course.mkdir(parents=True)
         (course / "grades.csv").write_text("student,score\n")
-        return [Result("solution", name, 1.0, 2.0, {"test_elbo": (0.0, 1.0), "test_log_mean_exp": (1.0, 1.0)}, 1.0)]
+        cells = {"test_elbo": (0.0, 1.0), "test_log_mean_exp": (1.0, 1.0), "written_bound": (0.0, 2.0)}
+        return [Result("solution", name, 1.0, 4.0, cells, 1.0, written={"written_bound": False})]
 
     spec = Spec(name, (Threshold("elbo", "test_threshold_elbo", ">=", "ELBO", field="min_elbo"),),
                 measure=lambda folder, cfg, functions: {"elbo": -130.5}, seed_overrides=lambda s: {}, dry_run={})
@@ -148,7 +149,8 @@ def test_demo_goes_on_past_failures_and_lists_them(tmp_path, monkeypatch):
     report = (work / "report.md").read_text()
     assert f"{name}: the solution fails test_elbo (AssertionError: wrong)" in report
     assert f"calibration error: the solution of {name} fails test_threshold_elbo (min_elbo: value -130.5 FAILS >= {limit:g})" in report
-    assert f"{name}: the graded solution got 1/2 (test_elbo 0/1)" in report
+    assert f"{name}: the graded solution got 1/2 of the autograded points (test_elbo 0/1)" in report
+    assert f"{name}: the solution's written answers ['written_bound'] do not wait for a TA's grade" in report
     assert (work / "grades.csv").read_text() == "student,score\n" and (work / "cells.csv").exists()
     assert "failure(s)" in lines[-1]
 
