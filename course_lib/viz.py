@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .data.ranges import to_unit
 
@@ -64,18 +65,23 @@ def plot_curves(curves: Mapping[str, Sequence[float] | Mapping[int, float]], *, 
     """Plot named curves on shared axes.
 
     Args:
-        curves: label -> values (x = 0, 1, ...) or label -> {x: value}.
+        curves: label -> values (x = 0, 1, ...) or label -> {x: value}. When every x is an int (epochs,
+            steps), the x ticks are whole numbers.
     """
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     else:
         fig = ax.figure
+    whole = True
     for label, values in curves.items():
         if isinstance(values, Mapping):
             xs, ys = zip(*sorted(values.items())) if values else ((), ())
         else:
             xs, ys = range(len(values)), list(values)
+        whole = whole and all(isinstance(x, (int, np.integer)) for x in xs)
         ax.plot(list(xs), [float(v) for v in ys], label=label, marker="o" if len(ys) < 30 else None)
+    if whole:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no tick at epoch 2.5
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:

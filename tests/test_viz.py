@@ -37,6 +37,18 @@ def test_figures_are_saved_as_png(tmp_path):
     plt.close(fig2)
 
 
+def test_curves_over_epochs_have_whole_ticks():
+    import matplotlib.pyplot as plt
+
+    fig = viz.plot_curves({"loss": {e: 1.0 / e for e in range(1, 21)}})  # 20 epochs: matplotlib's default ticks at 2.5, 7.5...
+    ticks = fig.axes[0].get_xticks()
+    assert len(ticks) >= 3 and all(float(t).is_integer() for t in ticks), ticks
+    real = viz.plot_curves({"x": {0.5: 1.0, 1.25: 2.0}})  # non-integer x keeps matplotlib's ticks
+    assert not all(float(t).is_integer() for t in real.axes[0].get_xticks())
+    plt.close(fig)
+    plt.close(real)
+
+
 def test_progress_can_be_silenced(monkeypatch):
     monkeypatch.setenv("COURSE_PROGRESS", "0")
     bar = progress.progress(range(3), desc="x")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from . import interactive_or_static
 
@@ -80,7 +81,9 @@ def k_frame(curve: dict[int, np.ndarray], k: int, *, elbo: float | None = None):
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     hist.hist(curve[k], bins=max(3, len(curve[k]) // 2), color="C0")
-    hist.set_xlabel(f"estimates at K = {k}")
+    hist.set_xlabel(f"estimates at K = {k} (nats per digit)")
+    hist.set_ylabel("repeats")
+    hist.yaxis.set_major_locator(MaxNLocator(integer=True))
     hist.set_title(f"{len(curve[k])} repeats")
     fig.tight_layout()
     return fig
