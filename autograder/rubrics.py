@@ -133,7 +133,8 @@ def render(name: str, items: list[Written]) -> str:
              "answer contains; give the points of each rubric criterion the answer meets. Generated from the "
              "solution notebook: edit it there.", ""]
     for w in items:
-        lines += [f"## {w.grade_id} ({w.points:g} points)", "", "**Question.**", "", w.question, "",
+        label = [] if w.question.startswith("**Question") else ["**Question.**", ""]
+        lines += [f"## {w.grade_id} ({w.points:g} points)", "", *label, w.question, "",
                   "**Model answer.**", "", w.model_answer, "", "**Rubric.**", "", w.rubric, ""]
     return "\n".join(lines)
 
