@@ -8,7 +8,8 @@ from . import Spec, Threshold, seed_only
 
 
 def measure(folder, cfg, functions=None) -> dict[str, float]:
-    """``autograder.reference.gan.evaluate_checkpoint`` of each variant (cfg.fid_samples samples, fixed seed)."""
+    """``autograder.reference.gan.evaluate_checkpoint`` of each variant (cfg.fid_samples samples, fixed seed; WGAN-LP
+    against its own data set's held-out split, the same digits in the fast profile)."""
     return {f"fid_{v}": ref.evaluate_checkpoint(v, folder / "checkpoints" / f"{v}.pt") for v in VARIANTS}
 
 
