@@ -251,6 +251,13 @@ def run(args, *, log=print) -> int:
                 "registry": {k: {"drop": list(m.drop), "lost": list(m.lost), "undecided": list(m.undecided)}
                              for k, m in mistakes.items()},
                 "runs": sorted(runs, key=lambda r: r["id"])}
+        copied = [r for r in runs if r.get("checkpoints_copied")]
+        if copied:  # --checkpoints-from, now or in a run kept by --reuse
+            data["method"]["checkpoints_copied"] = (
+                f"{len(copied)} of {len(runs)} runs started with checkpoints copied from an earlier calibration's run "
+                "folder with the same id (a kind new since then: the solution run with the same seed and threads, "
+                "less the checkpoints the kind retrains); the notebook loaded them instead of training them, and "
+                "every checkpoint was measured again. Each run's `checkpoints_copied` lists what it was given.")
         data["summary"] = summarize(spec, data["runs"], cfg, mistakes, dry_run=dry, before=before)
         json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
         md_path.write_text(render(spec, data))
