@@ -95,3 +95,26 @@ def test_dry_run_of_the_driver(tmp_path):
     md = (tmp_path / "dry-run" / f"{name}.md").read_text()
     assert "Dry run" in md and "test_threshold_elbo" in md
     assert not (DOCS / "dry-run").exists()
+
+
+def test_checkpoints_from_copies_a_runs_namesake_else_the_solutions_less_what_the_kind_retrains(tmp_path):
+    from autograder.calibration.driver import copy_checkpoints
+
+    source = tmp_path / "earlier"
+    for run_id, stems in (("solution-s1-t2", ("a", "b")), ("mistake_old-s1-t2", ("a", "b"))):
+        (source / run_id / "checkpoints").mkdir(parents=True)
+        for stem in stems:
+            (source / run_id / "checkpoints" / f"{stem}.pt").write_text(f"{run_id} {stem}")
+            (source / run_id / "checkpoints" / f"{stem}.json").write_text("{}")
+    new = tmp_path / "new"
+    new.mkdir()
+    run = {"id": "mistake_new-s1-t2", "kind": "mistake_new", "seed": 1, "threads": 2}
+    assert copy_checkpoints(run, new, source, ("b",)) == ["solution-s1-t2/a"]  # b: the kind retrains it
+    assert sorted(p.name for p in (new / "checkpoints").iterdir()) == ["a.json", "a.pt"]
+    old = tmp_path / "old"
+    old.mkdir()
+    run = {"id": "mistake_old-s1-t2", "kind": "mistake_old", "seed": 1, "threads": 2}
+    # its own folder: everything, including what its mistake trained
+    assert copy_checkpoints(run, old, source, ("b",)) == ["mistake_old-s1-t2/a", "mistake_old-s1-t2/b"]
+    assert (old / "checkpoints" / "b.pt").read_text() == "mistake_old-s1-t2 b"
+    assert copy_checkpoints({"id": "solution-s5-t1", "kind": "solution", "seed": 5, "threads": 1}, old, source, ()) == []

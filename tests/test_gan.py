@@ -140,6 +140,53 @@ def test_gradient_penalty_gradient_reaches_the_critic(sol):
     torch.testing.assert_close(lin.weight.grad, 2 * (w.norm() - 1) * w / w.norm())  # d/dw (||w|| - 1)^2
 
 
+@pytest.mark.parametrize("scale", [0.3, 0.999, 1.001, 4.0])
+def test_lipschitz_penalty_of_a_linear_critic_is_one_sided(sol, scale):
+    """D(x) = w . x: closed form max(0, ||w|| - 1)^2; 0 below 1 (where the two-sided penalty is not), the two-sided
+    value above 1."""
+    g = gen(12)
+    w = torch.randn(3 * 4 * 4, generator=g, dtype=torch.float64)
+    w = scale * w / w.norm()
+    critic = lambda x: (x.flatten(1) @ w).unsqueeze(1) - 0.3  # noqa: E731
+    real, fake = torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64), torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64)
+    alpha = torch.rand(5, 1, 1, 1, generator=g, dtype=torch.float64)
+    out = sol.lipschitz_penalty(critic, real, fake, alpha)
+    assert out.dim() == 0
+    assert out.item() == pytest.approx(max(0.0, scale - 1) ** 2, rel=1e-10, abs=1e-14)
+    two_sided = sol.gradient_penalty(critic, real, fake, alpha).item()
+    assert (two_sided == pytest.approx(out.item(), rel=1e-10)) == (scale > 1)
+
+
+def test_lipschitz_penalty_closed_form_of_a_quadratic_critic(sol):
+    """D(x) = sum(c * x^2) / 2 has gradient c * x, so each example's norm is ||c * x_hat_i|| (numpy), some above 1
+    and some below."""
+    g = gen(13)
+    c = torch.rand(2, 3, 3, generator=g, dtype=torch.float64) + 0.5
+    critic = lambda x: 0.5 * (c * x ** 2).flatten(1).sum(1, keepdim=True)  # noqa: E731
+    real = 0.4 * torch.randn(9, 2, 3, 3, generator=g, dtype=torch.float64)
+    fake = 0.4 * torch.randn(9, 2, 3, 3, generator=g, dtype=torch.float64)
+    alpha = torch.rand(9, 1, 1, 1, generator=g, dtype=torch.float64)
+    x_hat = (alpha * real + (1 - alpha) * fake).numpy()
+    norms = np.linalg.norm((c.numpy() * x_hat).reshape(9, -1), axis=1)
+    assert (norms > 1).any() and (norms < 1).any()  # both sides of the clamp are exercised
+    expected = np.mean(np.maximum(0.0, norms - 1) ** 2)
+    assert sol.lipschitz_penalty(critic, real, fake, alpha).item() == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0])
+def test_lipschitz_penalty_gradient_reaches_the_critic(sol, scale):
+    lin = torch.nn.Linear(12, 1).double()
+    with torch.no_grad():
+        lin.weight.mul_(scale / lin.weight.norm())
+    g = gen(14)
+    real, fake = torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64), torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64)
+    critic = lambda x: lin(x.flatten(1))  # noqa: E731
+    sol.lipschitz_penalty(critic, real, fake, torch.rand(4, 1, 1, 1, generator=g, dtype=torch.float64)).backward()
+    w = lin.weight.detach()
+    # d/dw max(0, ||w|| - 1)^2 = 2 max(0, ||w|| - 1) w / ||w||
+    torch.testing.assert_close(lin.weight.grad, 2 * max(0.0, scale - 1) * w / w.norm())
+
+
 def test_interpolate_latents_matches_numpy(sol):
     g = gen(5)
     z0, z1 = torch.randn(8, generator=g), torch.randn(8, generator=g)
@@ -170,16 +217,23 @@ MISTAKES = {
     "critic_fixed_lambda": ("d_loss_wgan_gp", "test_d_loss_wgan_gp",
                             lambda r, f, gp, lam=10.0: f.mean() - r.mean() + 10.0 * gp),
     "g_wgan_sign": ("g_loss_wgan", "test_g_loss_wgan", lambda f: f.mean()),
+    # the one-sided penalty without its clamp (the two-sided one), or clamped on the wrong side
+    "lp_two_sided": ("lipschitz_penalty", "test_lipschitz_penalty_linear",
+                     lambda critic, r, f, a: _penalty_at(lambda r, f, a: a * r + (1 - a) * f)(critic, r, f, a)),
+    "lp_wrong_side": ("lipschitz_penalty", "test_lipschitz_penalty_linear",
+                      lambda critic, r, f, a: _penalty_at(lambda r, f, a: a * r + (1 - a) * f, side=-1)(critic, r, f, a)),
     "interp_reversed": ("interpolate_latents", "test_interpolate_latents",
                         lambda z0, z1, a: torch.stack([a_ * z0 + (1 - a_) * z1 for a_ in torch.as_tensor(a)])),
 }
 
 
-def _penalty_at(points):
+def _penalty_at(points, side=0):
+    """The two-sided penalty at ``points(real, fake, alpha)``; side=-1: only norms below 1 (a wrong clamp)."""
     def penalty(critic, real, fake, alpha):
         x = points(real, fake, alpha).detach().requires_grad_(True)
         grad, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
-        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        excess = grad.flatten(1).norm(dim=1) - 1
+        return ((excess.clamp(max=0) if side < 0 else excess) ** 2).mean()
     return penalty
 
 
@@ -231,8 +285,11 @@ def test_profiles_follow_the_issue():
         ("cub32", 32, 30_000, 256, 2e-4, (0.0, 0.9))
     assert (full.n_critic_wgan, full.gp_lambda, full.latent_dim, full.extractor) == (5, 10.0, 128, "inception")
     assert (full.fid_samples_train, full.fid_samples) == (10_000, 50_000)
-    assert [full.max_fid(v) for v in VARIANTS] == [110.0, 90.0, 70.0]
+    assert [full.max_fid(v) for v in VARIANTS] == [110.0, 90.0, 70.0, math.inf]  # no anchor target for WGAN-LP
+    assert (full.for_variant("wgan_lp").dataset, full.for_variant("wgan_lp").fid_split) == ("svhn", "test")
+    assert full.for_variant("wgan_gp") is full and config_for(full, "wgan_lp") == config_for(full, "wgan_gp")
     assert (fast.dataset, fast.extractor) == ("mnist5k", "digits")
+    assert fast.for_variant("wgan_lp").dataset == "mnist5k" and config_for(fast, "wgan_lp") == config_for(fast, "wgan_gp")
     with pytest.raises(ValueError):
         full.max_fid("minimax")
 
@@ -289,6 +346,18 @@ def test_widget_cores():
     codes[:, 5] = torch.linspace(-1, 1, 4).repeat(4)
     with torch.no_grad():
         torch.testing.assert_close(grid, G(codes).clamp(-1, 1))
+    # directions: the components of z along two orthonormal rows are set to the grid's values
+    q, _ = torch.linalg.qr(torch.randn(8, 2, generator=gen(15)))
+    u = q.T  # (2, 8)
+    grid = widget.latent_grid(G, z, directions=u, n=3, span=2.0)
+    values = np.linspace(-2, 2, 3)
+    proj = z.numpy() - u.numpy().T @ (u.numpy() @ z.numpy())
+    codes = np.stack([proj + a * u[0].numpy() + b * u[1].numpy() for a in values for b in values])
+    assert np.allclose(codes @ u.numpy().T, [[a, b] for a in values for b in values], atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(grid, G(torch.tensor(codes, dtype=torch.float32)).clamp(-1, 1), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="orthonormal"):
+        widget.latent_grid(G, z, directions=2 * u)
     x0, x1 = torch.zeros(1, 2, 2), torch.ones(1, 2, 2)
     torch.testing.assert_close(widget.pixel_path(x0, x1, torch.tensor([0.0, 0.25, 1.0]))[:, 0, 0, 0],
                                torch.tensor([0.0, 0.25, 1.0]))
@@ -311,6 +380,24 @@ class _Replay(torch.nn.Module):
     def forward(self, z):
         idx = torch.arange(z.shape[0]) % self.images.shape[0]
         return self.images[idx] + 0 * z[:, :1, None, None]
+
+
+def test_principal_directions_are_the_top_singular_vectors_of_a_finite_difference_jacobian():
+    cfg = get_profile(NAME, "fast", width=16, latent_dim=6)
+    torch.manual_seed(1)
+    G = build_generator(cfg).double().eval()
+    z = torch.randn(6, dtype=torch.float64)
+    eps = 1e-6
+    with torch.no_grad():  # central differences, one column per latent coordinate
+        jac = np.stack([((G((z + eps * e)[None]) - G((z - eps * e)[None])) / (2 * eps)).flatten().numpy()
+                        for e in torch.eye(6, dtype=torch.float64)], axis=1)  # (C*H*W, D)
+    _, s, vt = np.linalg.svd(jac, full_matrices=False)
+    u = widget.principal_directions(G.float(), z.float(), k=2).double().numpy()
+    assert u.shape == (2, 6) and s[1] > 1.01 * s[2]
+    np.testing.assert_allclose(u @ u.T, np.eye(2), atol=1e-5)
+    for k in range(2):  # equal up to sign (the function fixes the sign so the largest entry is positive)
+        assert abs(abs(u[k] @ vt[k]) - 1) < 1e-3, (k, u[k], vt[k])
+        assert u[k][np.abs(u[k]).argmax()] > 0
 
 
 def test_reference_fid_separates_real_digits_from_noise():

@@ -13,6 +13,13 @@ After every run the JSON (all runs so far) and the markdown are rewritten, so an
 resumes with ``--reuse``: a recorded run is kept when its fingerprint (the profile's settings apart from
 its thresholds, the overrides, and the source of the notebook's answer and training cells, i.e. every code
 cell but the first one and the graded ones) still matches.
+
+``--checkpoints-from FOLDER`` (an earlier calibration's scratch folder of this assignment) copies into each
+run's fresh folder the checkpoints of the run with the same id there (for a kind new since then: of the
+solution run with the same seed and threads, less the checkpoints the kind drops), so the notebook's
+``load_or_train`` loads them and only the runs without a checkpoint train. It is valid only when what
+trained those checkpoints (the profile's settings for them, their training cells, course_lib's loop) is
+unchanged, e.g. after a run was added at the end of a notebook; each run records what was copied.
 """
 from __future__ import annotations
 
@@ -90,8 +97,31 @@ def child_env(run: dict) -> dict:
     return env
 
 
-def execute(todo: list[dict], work: Path, *, cores: int, timeout: int, done, log=print) -> None:
-    """Run ``todo`` as runner processes, at most ``cores`` threads at once; ``done(result)`` after each."""
+def copy_checkpoints(run: dict, folder: Path, source: Path, drop: tuple[str, ...]) -> list[str]:
+    """``--checkpoints-from``: copy the checkpoints (and sidecars) of ``source / run["id"]``, else those of the
+    solution run with the same seed and threads less ``drop`` (the stems ``run``'s kind retrains), into
+    ``folder/checkpoints``. Returns ``"<source run>/<stem>"`` of each copied checkpoint."""
+    own = source / run["id"] / "checkpoints"
+    solution = source / f"solution-s{run['seed']}-t{run['threads']}" / "checkpoints"
+    src, skip = (own, ()) if own.is_dir() else (solution, drop)
+    copied = []
+    for pt in sorted(src.glob("*.pt")) if src.is_dir() else []:
+        if pt.stem in skip or "*" in skip:
+            continue
+        (folder / "checkpoints").mkdir(exist_ok=True)
+        for f in (pt, pt.with_suffix(".json")):
+            if f.exists():
+                shutil.copy2(f, folder / "checkpoints" / f.name)
+        copied.append(f"{src.parent.name}/{pt.stem}")
+    return copied
+
+
+def execute(todo: list[dict], work: Path, *, cores: int, timeout: int, done, log=print,
+            checkpoints_from: Path | None = None, drops: dict | None = None) -> None:
+    """Run ``todo`` as runner processes, at most ``cores`` threads at once; ``done(result)`` after each.
+
+    With ``checkpoints_from``, each fresh run folder first gets :func:`copy_checkpoints` (``drops``: kind ->
+    the checkpoint stems it retrains)."""
     pending = sorted(todo, key=lambda r: r["threads"])  # the 1-thread runs first, so they can pair up
     active: dict[str, tuple[subprocess.Popen, dict, Path, float]] = {}
     while pending or active:
@@ -105,6 +135,9 @@ def execute(todo: list[dict], work: Path, *, cores: int, timeout: int, done, log
                 if folder.exists():
                     shutil.rmtree(folder)
                 folder.mkdir(parents=True)
+                if checkpoints_from is not None:
+                    run["checkpoints_copied"] = copy_checkpoints(run, folder, checkpoints_from,
+                                                                 (drops or {}).get(run["kind"], ()))
             (folder / "plan.json").write_text(json.dumps(dict(run, timeout=timeout), indent=1))
             with open(folder / "runner.log", "w") as logf:
                 proc = subprocess.Popen([sys.executable, "-m", "autograder.calibration.runner",
@@ -146,6 +179,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--remeasure", action="store_true", help="with --reuse: measure the recorded runs again on "
                         "the checkpoints they left under --work (after a change of the measurement), train nothing new")
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes, written under --work (not docs/)")
+    parser.add_argument("--checkpoints-from", type=Path, default=None, help="an earlier calibration's scratch folder "
+                        "of this assignment: each new run starts with the checkpoints of its namesake there (see the "
+                        "module docstring; valid only when what trained them is unchanged)")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="threads' worth of runs at once")
     parser.add_argument("--cell-timeout", type=int, default=1800)
     parser.add_argument("--out", type=Path, default=None, help=f"folder of <a>.json / <a>.md (default {OUT})")
@@ -199,7 +235,8 @@ def run(args, *, log=print) -> int:
         runs = [r for r in runs if r["kind"] not in kinds]
     command = "python -m autograder calibrate " + " ".join(
         [name] + (["--dry-run"] if dry else []) + [f"--seeds {seeds}", f"--threads {','.join(map(str, threads))}",
-                                                   f"--mistake-runs {mistake_runs}"])
+                                                   f"--mistake-runs {mistake_runs}"]
+        + ([f"--checkpoints-from {args.checkpoints_from}"] if args.checkpoints_from else []))
     started = time.monotonic()
 
     def write() -> dict:
@@ -214,6 +251,13 @@ def run(args, *, log=print) -> int:
                 "registry": {k: {"drop": list(m.drop), "lost": list(m.lost), "undecided": list(m.undecided)}
                              for k, m in mistakes.items()},
                 "runs": sorted(runs, key=lambda r: r["id"])}
+        copied = [r for r in runs if r.get("checkpoints_copied")]
+        if copied:  # --checkpoints-from, now or in a run kept by --reuse
+            data["method"]["checkpoints_copied"] = (
+                f"{len(copied)} of {len(runs)} runs started with checkpoints copied from an earlier calibration's run "
+                "folder with the same id (a kind new since then: the solution run with the same seed and threads, "
+                "less the checkpoints the kind retrains); the notebook loaded them instead of training them, and "
+                "every checkpoint was measured again. Each run's `checkpoints_copied` lists what it was given.")
         data["summary"] = summarize(spec, data["runs"], cfg, mistakes, dry_run=dry, before=before)
         json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
         md_path.write_text(render(spec, data))
@@ -228,7 +272,8 @@ def run(args, *, log=print) -> int:
     log(f"{name}: {len(todo)} runs to do ({len(planned)} planned), up to {args.cores} threads at once; "
         f"scratch {work}, tables {out}")
     if todo:
-        execute(todo, work, cores=args.cores, timeout=args.cell_timeout, done=done, log=log)
+        execute(todo, work, cores=args.cores, timeout=args.cell_timeout, done=done, log=log,
+                checkpoints_from=args.checkpoints_from, drops={k: m.drop for k, m in mistakes.items()})
     data = write()
     log(f"{name}: done in {time.monotonic() - started:.0f} s; wrote {json_path} and {md_path}")
     for t in data["summary"]["thresholds"]:

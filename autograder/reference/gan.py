@@ -34,7 +34,7 @@ def evaluate_checkpoint(variant: str, path: str | os.PathLike | None = None, pro
     path = Path(path or f"checkpoints/{variant}.pt")
     if not path.exists():
         raise AssertionError(f"no checkpoint at {path}: run the training cell of {variant} (it saves the model there)")
-    cfg = get_profile(ASSIGNMENT, profile)
+    cfg = get_profile(ASSIGNMENT, profile).for_variant(variant)  # WGAN-LP: its own data set's held-out split
     return _evaluate_cached(str(path.resolve()), path.stat().st_mtime_ns, cfg)
 
 

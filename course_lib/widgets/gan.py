@@ -4,7 +4,8 @@ Plain-function cores (tests call them without a browser):
 
 * :func:`decode_path`: the generator's images along a path of latent codes;
 * :func:`pixel_path`: cross-fades ``(1 - a) x0 + a x1`` between two images;
-* :func:`latent_grid`: the 10x10 grid of two latent coordinates swept over [-span, span], the rest fixed;
+* :func:`latent_grid`: the 10x10 grid of two latent coordinates (or directions) swept over [-span, span];
+* :func:`principal_directions`: the latent directions in which the generator's image changes fastest;
 * :func:`walk_frame` / :func:`compare_frame`: the figure for one slider position, from precomputed frames.
 
 The widgets (:func:`walk_slider`, :func:`compare_slider`) only index frames computed once, so moving a
@@ -39,22 +40,56 @@ def pixel_path(x0: torch.Tensor, x1: torch.Tensor, alphas: torch.Tensor) -> torc
 
 
 def latent_grid(generator: torch.nn.Module, z: torch.Tensor, *, dims: tuple[int, int] = (0, 1), n: int = 10,
-                span: float = 1.0) -> torch.Tensor:
-    """Sweep latent coordinates ``dims`` over ``linspace(-span, span, n)`` (rows: dims[0], columns: dims[1]).
+                span: float = 1.0, directions: torch.Tensor | None = None) -> torch.Tensor:
+    """Sweep two coordinates of ``z`` over ``linspace(-span, span, n)``, the rest of ``z`` fixed.
+
+    The coordinates are ``z[dims[0]]`` (rows) and ``z[dims[1]]`` (columns), or with ``directions`` the
+    components of ``z`` along two orthonormal directions: ``z`` loses its components ``z . u_0`` and
+    ``z . u_1`` and gets ``v_r u_0 + v_c u_1`` instead (the standard basis vectors give ``dims``). Under the
+    prior N(0, I) each such component is N(0, 1), so ``span = 2`` sweeps two standard deviations.
 
     Args:
         z: (D,) the code whose other coordinates stay fixed.
+        directions: (2, D) orthonormal rows (see :func:`principal_directions`), or None for ``dims``.
 
     Returns:
-        (n * n, C, H, W), row-major: image r * n + c has z[dims[0]] = v_r and z[dims[1]] = v_c.
+        (n * n, C, H, W), row-major: image r * n + c has coordinate 0 = v_r and coordinate 1 = v_c.
     """
-    if z.dim() != 1 or dims[0] == dims[1]:
-        raise ValueError(f"z must be (D,) and dims two different coordinates, got {tuple(z.shape)}, {dims}")
+    if z.dim() != 1:
+        raise ValueError(f"z must be (D,), got {tuple(z.shape)}")
+    z = z.detach().cpu().float()
+    if directions is None:
+        if dims[0] == dims[1]:
+            raise ValueError(f"dims must be two different coordinates, got {dims}")
+        directions = torch.eye(z.shape[0])[list(dims)]  # (2, D)
+    directions = directions.detach().cpu().float()
+    if directions.shape != (2, z.shape[0]) or not torch.allclose(directions @ directions.T, torch.eye(2), atol=1e-4):
+        raise ValueError(f"directions must be (2, {z.shape[0]}) with orthonormal rows, got {tuple(directions.shape)}")
     values = torch.linspace(-span, span, n)
-    codes = z.cpu().expand(n * n, -1).clone()  # (n*n, D)
-    codes[:, dims[0]] = values.repeat_interleave(n)
-    codes[:, dims[1]] = values.repeat(n)
+    rows, cols = values.repeat_interleave(n), values.repeat(n)  # (n*n,) each
+    base = z - (directions @ z) @ directions  # (D,) z without its components along the directions
+    codes = base + rows[:, None] * directions[0] + cols[:, None] * directions[1]  # (n*n, D)
     return decode_path(generator, codes)
+
+
+def principal_directions(generator: torch.nn.Module, z: torch.Tensor, k: int = 2) -> torch.Tensor:
+    """The ``k`` latent directions in which ``G(z)`` changes fastest at ``z``: the top right singular vectors
+    of the Jacobian dG(z)/dz (float64 SVD), each with the sign that makes its largest entry positive.
+
+    Args:
+        z: (D,) a code.
+
+    Returns:
+        (k, D) orthonormal rows, on the CPU.
+    """
+    generator.eval()
+    device = next(generator.parameters()).device
+    x = z.detach().to(device=device, dtype=torch.float32)
+    jac = torch.autograd.functional.jacobian(lambda c: generator(c.unsqueeze(0)).flatten(), x)  # (C*H*W, D)
+    _, _, vh = torch.linalg.svd(jac.double().cpu(), full_matrices=False)  # vh: (D, D), rows by singular value
+    top = vh[:k]  # (k, D)
+    signs = torch.sign(top.gather(1, top.abs().argmax(1, keepdim=True)))  # (k, 1)
+    return (top * signs).float()
 
 
 def _index(alpha: float, steps: int) -> int:
