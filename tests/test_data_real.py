@@ -51,6 +51,10 @@ def test_cifar10_reads_python_pickle_batches(tmp_path, monkeypatch):
     torch.testing.assert_close(test.images, expected)
     assert test.labels.tolist() == labels
     assert train.images.min() >= -1 and train.images.max() <= 1
+    # "val" is the test split (test_batch), as the anchor of 02_vae evaluates (CMU 16-824's VAE homework)
+    val = data.load("cifar10", "val", root=tmp_path)
+    torch.testing.assert_close(val.images, expected)
+    assert val.labels.tolist() == labels and val.split == "val"
 
 
 def test_svhn_reads_mat_files(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.checkpoints import load_into
+from course_lib.device import get_device
 from course_lib.nets.digit_classifier import DIGIT_RESOLUTION, DigitClassifier
 from course_lib.nets.fid_inception import build_fid_inception, pool3_features
 
@@ -166,7 +167,7 @@ def resolve_inception_weights(weights: str | os.PathLike | None = None) -> Path:
 
 def get_extractor(name: str, *, device: torch.device | str | None = None,
                   weights: str | os.PathLike | None = None) -> nn.Module:
-    """Build a feature extractor by name, in eval mode, on ``device`` (default CPU).
+    """Build a feature extractor by name, in eval mode, on ``device`` (default :func:`~course_lib.device.get_device`).
 
     Args:
         name: ``"digits"`` (offline, shipped weights) or ``"inception"`` (FID Inception-v3).
@@ -184,4 +185,4 @@ def get_extractor(name: str, *, device: torch.device | str | None = None,
         extractor = InceptionFeatures(weights=weights)
     else:
         raise ValueError(f"unknown feature extractor {name!r}; expected one of {', '.join(map(repr, EXTRACTORS))}")
-    return extractor.to(torch.device(device) if device is not None else torch.device("cpu"))
+    return extractor.to(get_device(device))
