@@ -154,4 +154,9 @@ FAST = GanProfile(
     max_fid_wgan_gp=298.0,
 )
 
-register("01_gan", full=FULL, fast=FAST)
+# smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts
+# shrunk, so its data sets, nets, extractors and code path run in CPU seconds (tests/test_full_smoke.py)
+SMOKE = dict(iterations=2, iterations_wgan=2, batch_size=8, fid_every=2, fid_samples_train=4, fid_samples=8,
+             fid_max_reference=32)
+
+register("01_gan", full=FULL, fast=FAST, smoke=SMOKE)

@@ -135,4 +135,9 @@ FAST = SimSiamProfile(
     collapsed_runs=("simsiam_no_stopgrad",),
 )
 
-register("04_simsiam", full=FULL, fast=FAST)
+# smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts
+# shrunk, so its data sets, nets, extractors and code path run in CPU seconds (tests/test_full_smoke.py)
+# (knn_k: the vote needs k <= the bank, the training split, which is tiny in the smoke test's fake data)
+SMOKE = dict(epochs=1, batch_size=8, knn_every=1, knn_k=10)
+
+register("04_simsiam", full=FULL, fast=FAST, smoke=SMOKE)
