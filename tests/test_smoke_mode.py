@@ -30,6 +30,10 @@ def test_smoke_mode_reads_the_switch(value, expected):
     assert smoke_mode({}) is False
 
 
+def test_grading_never_runs_in_smoke_mode():
+    assert smoke_mode({"COURSE_SMOKE": "1", "COURSE_REQUIRE_PROFILE": "full"}) is False
+
+
 def test_a_typo_in_the_switch_raises():
     with pytest.raises(ValueError, match="COURSE_SMOKE must be 1"):
         smoke_mode({"COURSE_SMOKE": "on please"})

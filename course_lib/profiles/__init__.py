@@ -146,12 +146,16 @@ def register(assignment: str, *, full: Any, fast: Any, smoke: dict[str, Any] | N
 def smoke_mode(env: dict[str, str] | None = None) -> bool:
     """Whether ``COURSE_SMOKE`` asks for smoke mode: ``1``/``true``/``yes`` on, unset/``0``/``false``/``no`` off.
 
+    Grading never runs in smoke mode: under the grader (which sets ``COURSE_REQUIRE_PROFILE``, see
+    :mod:`course_lib.checkpoints`) this is False whatever ``COURSE_SMOKE`` says, so a grading machine
+    with the switch left on still measures the profile's full sample counts.
+
     Raises:
         ValueError: any other value (a typo must not run hours of full-profile training).
     """
     env = os.environ if env is None else env
     value = env.get(SMOKE_ENV, "").strip().lower()
-    if value in ("", "0", "false", "no"):
+    if value in ("", "0", "false", "no") or env.get("COURSE_REQUIRE_PROFILE", "").strip():
         return False
     if value in ("1", "true", "yes"):
         return True
