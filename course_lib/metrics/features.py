@@ -114,12 +114,16 @@ class InceptionFeatures(nn.Module):
     def __init__(self, *, weights: str | os.PathLike | None = None):
         super().__init__()
         path = None if weights == RANDOM else resolve_inception_weights(weights)  # fail before building
-        self.net = _random_init(build_fid_inception)
         if path is None:
+            self.net = _random_init(build_fid_inception)
             self.weights_id = f"{RANDOM}-seed0"
         else:
+            # built without initialising (seconds per extractor on a CPU), then every tensor taken from the file:
+            # strict, so a missing or extra key still raises
+            with torch.device("meta"):
+                self.net = build_fid_inception()
             state = torch.load(path, map_location="cpu", weights_only=True)
-            self.net.load_state_dict(state)
+            self.net.load_state_dict(state, assign=True)
             self.weights_id = _fingerprint(path)
         self.requires_grad_(False)
         self.eval()
