@@ -64,8 +64,9 @@ def write_cifar10(root: Path, *, per_batch: int = 6, test: int = 12, seed: int =
     return {name: _md5(folder / name) for name in [*sizes, "batches.meta"]}
 
 
-def write_svhn(root: Path, *, train: int = 24, test: int = 12, seed: int = 1) -> dict[str, str]:
-    """train_32x32.mat and test_32x32.mat (format 2); returns {file: md5}."""
+def write_svhn(root: Path, *, train: int = 260, test: int = 12, seed: int = 1) -> dict[str, str]:
+    """train_32x32.mat and test_32x32.mat (format 2); returns {file: md5}. The default 260 training images cover
+    a cell that draws 256 of them (01_gan's critic-gradient cell, as for CUB)."""
     import scipy.io
 
     rng = np.random.default_rng(seed)
