@@ -148,6 +148,11 @@ def load_checkpoint(
             f"checkpoint {path} was saved under the {saved!r} profile, but this course grades the {required!r} "
             f"profile: train it again with COURSE_PROFILE={required} and submit that checkpoint"
         )
+    if required and isinstance(meta, dict) and meta.get("smoke"):
+        raise CheckpointError(
+            f"checkpoint {path} was trained in smoke mode (COURSE_SMOKE=1: the {saved!r} profile, shortened), "
+            f"which is not graded: train it again without COURSE_SMOKE and submit that checkpoint"
+        )
     return state, meta
 
 
@@ -262,11 +267,14 @@ def load_or_train(
     Returns:
         The sidecar (loaded or freshly written), with ``"loaded": True`` when nothing trained.
     """
+    from .profiles import smoke_mode
+
     path = Path(path)
     autograding = os.environ.get("NBGRADER_EXECUTION") == "autograde"
+    smoke = profile == "full" and smoke_mode()  # a smoke run's checkpoints never stand in for a full run's
     if path.exists():
         meta = read_meta(path)
-        if meta.get("profile", profile) == profile:
+        if meta.get("profile", profile) == profile and bool(meta.get("smoke", False)) == smoke:
             meta = load_into(module, path, key=key)
             meta["loaded"] = True
             return meta
@@ -283,6 +291,8 @@ def load_or_train(
     meta = dict(train() or {})
     meta.update(extra_meta or {})
     meta["profile"] = profile
+    if smoke:
+        meta["smoke"] = True
     save_checkpoint(path, {key: module.state_dict()}, meta=meta)
     meta["loaded"] = False
     return meta

@@ -11,16 +11,21 @@ import torch
 _VALID_DEVICES = ("cpu", "cuda")
 
 
-def get_device(name: str | None = None) -> torch.device:
+def get_device(name: str | torch.device | None = None) -> torch.device:
     """Return the device to compute on.
 
+    Every function of the library that takes ``device=None`` resolves it here, so nothing silently runs
+    on the CPU next to a GPU.
+
     Args:
-        name: ``"cpu"`` or ``"cuda"`` (optionally ``"cuda:N"``). When omitted, the ``COURSE_DEVICE``
-            environment variable decides, and without it CUDA is used when available.
+        name: ``"cpu"`` or ``"cuda"`` (optionally ``"cuda:N"``), or a ``torch.device``. When omitted, the
+            ``COURSE_DEVICE`` environment variable decides, and without it CUDA is used when available.
 
     Returns:
         A ``torch.device``.
     """
+    if isinstance(name, torch.device):
+        name = str(name)
     name = name or os.environ.get("COURSE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
     kind = name.split(":", 1)[0]
     if kind not in _VALID_DEVICES:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .device import get_device
 from .progress import progress
 
 SCHEDULE_FIELDS = (
@@ -143,7 +144,7 @@ def _full(B: int, value: int, device) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_ddpm(model: torch.nn.Module, p_sample: PSampleFn, schedule: DiffusionSchedule, shape: Sequence[int], *,
-                generator: torch.Generator, device: torch.device | str = "cpu", clip_x0: bool = True,
+                generator: torch.Generator, device: torch.device | str | None = None, clip_x0: bool = True,
                 record: Sequence[int] = (), show_progress: bool = True):
     """Ancestral sampling (Ho et al. 2020, Algorithm 2): x_T ~ N(0, I), then T calls of ``p_sample``.
 
@@ -158,7 +159,7 @@ def sample_ddpm(model: torch.nn.Module, p_sample: PSampleFn, schedule: Diffusion
     Returns:
         ``x_0`` (B, C, H, W) in about [-1, 1], or ``(x_0, {t: x_t})`` when ``record`` is given.
     """
-    device = torch.device(device)
+    device = get_device(device)
     schedule = schedule.to(device)
     model.eval()
     gdev = generator.device
@@ -184,7 +185,7 @@ def ddim_timesteps(num_timesteps: int, steps: int) -> list[int]:
 
 @torch.no_grad()
 def sample_ddim(model: torch.nn.Module, ddim_step: DdimStepFn, schedule: DiffusionSchedule, shape: Sequence[int], *,
-                steps: int, generator: torch.Generator, eta: float = 0.0, device: torch.device | str = "cpu",
+                steps: int, generator: torch.Generator, eta: float = 0.0, device: torch.device | str | None = None,
                 clip_x0: bool = True, record: Sequence[int] = (), show_progress: bool = True):
     """DDIM sampling (Song et al. 2021, eq. 12) over ``steps`` of the T time steps.
 
@@ -192,7 +193,7 @@ def sample_ddim(model: torch.nn.Module, ddim_step: DdimStepFn, schedule: Diffusi
     Arguments as :func:`sample_ddpm`; ``ddim_step(model, x_t, t, t_prev, noise, schedule, eta, clip_x0=...)``.
     Noise is drawn at every step (and unused by the student's code when eta = 0).
     """
-    device = torch.device(device)
+    device = get_device(device)
     schedule = schedule.to(device)
     model.eval()
     gdev = generator.device
@@ -242,11 +243,12 @@ def sampling_model_path(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt") -> 
     return pretrained_path(cfg.pretrained) if cfg.pretrained else Path(checkpoint)
 
 
-def load_unet(path: str | Path, cfg, *, device: torch.device | str = "cpu") -> torch.nn.Module:
+def load_unet(path: str | Path, cfg, *, device: torch.device | str | None = None) -> torch.nn.Module:
     """The profile's U-Net with the checkpoint at ``path`` loaded, in eval mode (CheckpointError if unfit)."""
     from .checkpoints import load_into
     from .nets.unet import UNet
 
+    device = get_device(device)
     model = UNet(cfg.channels, base=cfg.base, mults=cfg.mults, attention=cfg.attention)
     load_into(model, path)
     return model.to(device).eval()
@@ -254,13 +256,13 @@ def load_unet(path: str | Path, cfg, *, device: torch.device | str = "cpu") -> t
 
 @torch.no_grad()
 def graded_samples(kind: str, step_fn: Callable, model: torch.nn.Module, schedule: DiffusionSchedule, cfg, *,
-                   seed: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+                   seed: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
     """``cfg.fid_samples`` samples (N, C, H, W) on the CPU with ``step_fn``: a ``p_sample`` (kind "ddpm", T
     steps) or a ``ddim_step`` (kind "ddim", ``cfg.ddim_eval_steps`` steps, eta 0), in chunks of
     ``cfg.sample_batch``, all noise from one generator seeded with ``cfg.sample_seed`` (or ``seed``)."""
+    device = get_device(device)
     if kind not in ("ddpm", "ddim"):
         raise ValueError(f"unknown kind {kind!r}; expected 'ddpm' or 'ddim'")
-    device = torch.device(device)
     model = model.to(device).eval()
     gen = torch.Generator(device=device).manual_seed(cfg.sample_seed if seed is None else seed)
     out = []
@@ -276,26 +278,28 @@ def graded_samples(kind: str, step_fn: Callable, model: torch.nn.Module, schedul
 
 
 def graded_fid(kind: str, step_fn: Callable, model: torch.nn.Module, schedule: DiffusionSchedule, cfg, *,
-               device: torch.device | str = "cpu") -> float:
+               device: torch.device | str | None = None) -> float:
     """FID of :func:`graded_samples` (nan -> 0, clamped to [-1, 1]) against ``cfg.eval_split`` at the
     profile's image size, with ``cfg.extractor``'s features."""
     from .metrics.fid import compute_statistics, frechet_distance, get_extractor, reference_statistics
 
+    device = get_device(device)
     images = torch.nan_to_num(graded_samples(kind, step_fn, model, schedule, cfg, device=device).float(), nan=0.0)
-    extractor = get_extractor(cfg.extractor)
+    extractor = get_extractor(cfg.extractor, device=device)
     mu, sigma = compute_statistics(images.clamp(-1, 1), extractor, device=device)
-    ref_mu, ref_sigma = reference_statistics(cfg.dataset, cfg.eval_split, extractor, image_size=cfg.image_size)
+    ref_mu, ref_sigma = reference_statistics(cfg.dataset, cfg.eval_split, extractor, image_size=cfg.image_size,
+                                             device=device)
     return frechet_distance(mu, sigma, ref_mu, ref_sigma)
 
 
 @torch.no_grad()
 def heldout_loss(model: torch.nn.Module, loss_fn: Callable, schedule: DiffusionSchedule, cfg, *, seed: int = 0,
-                 batch_size: int = 500, device: torch.device | str = "cpu") -> float:
+                 batch_size: int = 500, device: torch.device | str | None = None) -> float:
     """Mean of ``loss_fn(model, x_start, t, noise, schedule)`` (a ``ddpm_loss``: mean squared eps error) over
     ``cfg.loss_eval_size`` held-out images of ``cfg.eval_split`` (a fixed random subset; 0 = all) x
     ``cfg.loss_eval_repeats`` draws of (t, noise) per image from a CPU generator seeded with ``seed``
     (inf for a nan)."""
-    device = torch.device(device)
+    device = get_device(device)
     model = model.to(device).eval()
     schedule = schedule.to(device)
     images = load_resized(cfg.dataset, cfg.eval_split, cfg.image_size).images

@@ -51,6 +51,10 @@ def test_cifar10_reads_python_pickle_batches(tmp_path, monkeypatch):
     torch.testing.assert_close(test.images, expected)
     assert test.labels.tolist() == labels
     assert train.images.min() >= -1 and train.images.max() <= 1
+    # "val" is the test split (test_batch), as the anchor of 02_vae evaluates (CMU 16-824's VAE homework)
+    val = data.load("cifar10", "val", root=tmp_path)
+    torch.testing.assert_close(val.images, expected)
+    assert val.labels.tolist() == labels and val.split == "val"
 
 
 def test_svhn_reads_mat_files(tmp_path, monkeypatch):
@@ -207,3 +211,59 @@ def test_failed_download_is_reported_with_the_same_instructions(tmp_path, monkey
     with pytest.raises(data.DatasetMissingError, match="network is unreachable") as info:
         data.load("binarized_mnist", "train", root=tmp_path, download=True)
     assert "binarized_mnist_train.amat" in str(info.value)
+
+
+# the tail every missing-data message ends with, after "Then call ..."
+def _tail(name, root="/nowhere/data"):
+    return (f"Then call load({name!r}, ..., root={root!r}) or set COURSE_DATA to that folder. Offline alternatives that "
+            "need no files: 'mnist5k', 'shapes', 'synthetic' (COURSE_PROFILE=fast uses them).")
+
+
+def _message(name, split):
+    with pytest.raises(data.DatasetMissingError) as info:
+        data.load(name, split, root=Path("/nowhere/data"))
+    return str(info.value).split(" (cause:")[0]
+
+
+def test_the_svhn_message_whole():
+    """The checksum and URL are the ones torchvision itself verifies and downloads (the independent source)."""
+    from torchvision.datasets import SVHN
+
+    url, file, md5 = SVHN.split_list["test"]
+    assert _message("svhn", "test") == (
+        f"data set 'svhn' is not available: expected {file} under /nowhere/data. Fetch {file} (62 MiB, MD5 {md5}) "
+        f"from {url} (format 2) into /nowhere/data, or pass download=True on a machine with internet access. "
+        + _tail("svhn"))
+
+
+def test_the_mnist_message_whole():
+    from torchvision.datasets import MNIST
+
+    files = "; ".join(f"{f} ({size}, MD5 {md5}) from {MNIST.mirrors[0]}{f}"
+                      for (f, md5), size in zip(MNIST.resources, ["9.5 MiB", "29 KiB", "1.6 MiB", "4.5 KiB"]))
+    assert _message("mnist", "test") == (
+        "data set 'mnist' is not available: expected MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte under "
+        f"/nowhere/data. Fetch {files} into /nowhere/data/MNIST/raw (torchvision unpacks them), or pass "
+        "download=True on a machine with internet access. " + _tail("mnist"))
+
+
+def test_the_binarized_mnist_message_whole():
+    assert _message("binarized_mnist", "val") == (
+        "data set 'binarized_mnist' is not available: expected binarized_mnist/binarized_mnist_valid.amat under "
+        "/nowhere/data. Fetch binarized_mnist_valid.amat (15 MiB, no published checksum) from "
+        "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/binarized_mnist_valid.amat "
+        "(Larochelle & Murray's binarization) into /nowhere/data/binarized_mnist, or pass download=True on a machine "
+        "with internet access. " + _tail("binarized_mnist"))
+
+
+def test_the_cub32_message_whole():
+    # Caltech's published MD5 of CUB_200_2011.tgz (data.caltech.edu record 65de6-vp158)
+    assert _message("cub32", "train") == (
+        "data set 'cub32' is not available: expected CUB_200_2011.tgz under /nowhere/data. Fetch CUB_200_2011.tgz "
+        "(1.1 GB, MD5 97eceeb196236b17998738112f37df78) from "
+        "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz (Caltech-UCSD Birds-200-2011) into "
+        "/nowhere/data, or pass download=True on a machine with internet access. " + _tail("cub32"))
+
+
+def test_the_cifar10_val_message_is_the_test_splits():
+    assert _message("cifar10", "val") == _message("cifar10", "test")

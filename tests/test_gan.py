@@ -282,7 +282,7 @@ def test_penalty_on_the_wrong_points_passes_visible_but_fails_hidden(sol, mistak
 def test_profiles_follow_the_issue():
     full, fast = get_profile(NAME, "full"), get_profile(NAME, "fast")
     assert (full.dataset, full.image_size, full.iterations, full.batch_size, full.lr, full.betas) == \
-        ("cub32", 32, 30_000, 256, 2e-4, (0.0, 0.9))
+        ("cub32", 32, 6_000, 256, 2e-4, (0.0, 0.9))
     assert (full.n_critic_wgan, full.gp_lambda, full.latent_dim, full.extractor) == (5, 10.0, 128, "inception")
     assert (full.fid_samples_train, full.fid_samples) == (10_000, 50_000)
     assert [full.max_fid(v) for v in VARIANTS] == [110.0, 90.0, 70.0, math.inf]  # no anchor target for WGAN-LP

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from course_lib.device import get_device
 from course_lib.diffusion import DiffusionSchedule, beta_schedule, graded_fid, load_unet, sampling_model_path
 from course_lib.diffusion import heldout_loss as _heldout_loss
 from course_lib.diffusion import pretrained_path as _asset
@@ -118,7 +119,7 @@ def pretrained_path(cfg) -> Path:
 
 
 def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return get_device()
 
 
 def sample_fid(kind: str, step_fn, cfg, checkpoint: str | os.PathLike = "checkpoints/ddpm.pt") -> float:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from course_lib.device import get_device
 from course_lib.profiles import get_profile
 from course_lib.profiles.gan import VARIANTS
 from course_lib.train.gan import GRADED_SEED as SEED
@@ -21,9 +22,10 @@ from course_lib.train.gan import graded_fid, load_gan
 ASSIGNMENT = "01_gan"
 
 
-def evaluate_generator(generator: torch.nn.Module, cfg, *, seed: int = SEED, device: str | torch.device = "cpu") -> float:
+def evaluate_generator(generator: torch.nn.Module, cfg, *, seed: int = SEED, device: str | torch.device | None = None) -> float:
     """FID of ``cfg.fid_samples`` samples of ``generator`` against ``cfg.fid_split`` (inf for non-finite samples):
     course_lib's :func:`~course_lib.train.gan.graded_fid`, the harness the visible part calls too."""
+    device = get_device(device)
     return graded_fid(generator, cfg, seed=seed, device=device)
 
 
@@ -41,7 +43,7 @@ def evaluate_checkpoint(variant: str, path: str | os.PathLike | None = None, pro
 @functools.lru_cache(maxsize=8)
 def _evaluate_cached(path: str, mtime: int, cfg) -> float:
     torch.manual_seed(0)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = get_device()
     return evaluate_generator(load_gan(path, cfg).generator, cfg, device=device)
 
 

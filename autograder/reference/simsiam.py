@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from course_lib.device import get_device
 from course_lib.profiles import get_profile
 from course_lib.train.simsiam import heldout_scores, load_simsiam, random_init_model
 
@@ -55,21 +56,24 @@ def load_model(path: str | Path, *, profile: str, predictor: str = "mlp") -> tor
     return load_simsiam(path, get_profile("04_simsiam", profile), predictor=predictor)
 
 
-def evaluate(model: torch.nn.Module, *, profile: str, device: str | torch.device = "cpu") -> dict:
+def evaluate(model: torch.nn.Module, *, profile: str, device: str | torch.device | None = None) -> dict:
     """kNN accuracy (reference classifier) and output std of ``model`` on the held-out split: course_lib's
     :func:`~course_lib.train.simsiam.heldout_scores` (the harness the visible part calls with the student's
     functions) with this module's :func:`knn_predict` and :func:`output_std`."""
+    device = get_device(device)
     return heldout_scores(model, get_profile("04_simsiam", profile), knn_predict=knn_predict, output_std=output_std,
                           device=device)
 
 
-def random_init_accuracy(*, profile: str, seed: int = 0, device: str | torch.device = "cpu") -> float:
+def random_init_accuracy(*, profile: str, seed: int = 0, device: str | torch.device | None = None) -> float:
     """kNN accuracy of the profile's backbone at random initialisation (``seed``): the baseline."""
+    device = get_device(device)
     return evaluate(random_init_model(get_profile("04_simsiam", profile), seed=seed), profile=profile,
                     device=device)["knn_accuracy"]
 
 
 def evaluate_checkpoint(path: str | Path, *, profile: str, predictor: str = "mlp",
-                        device: str | torch.device = "cpu") -> dict:
+                        device: str | torch.device | None = None) -> dict:
     """Load a submitted checkpoint and :func:`evaluate` it."""
+    device = get_device(device)
     return evaluate(load_model(path, profile=profile, predictor=predictor), profile=profile, device=device)

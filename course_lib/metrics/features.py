@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.checkpoints import load_into
+from course_lib.device import get_device
 from course_lib.nets.digit_classifier import DIGIT_RESOLUTION, DigitClassifier
 from course_lib.nets.fid_inception import build_fid_inception, pool3_features
 
@@ -113,12 +114,16 @@ class InceptionFeatures(nn.Module):
     def __init__(self, *, weights: str | os.PathLike | None = None):
         super().__init__()
         path = None if weights == RANDOM else resolve_inception_weights(weights)  # fail before building
-        self.net = _random_init(build_fid_inception)
         if path is None:
+            self.net = _random_init(build_fid_inception)
             self.weights_id = f"{RANDOM}-seed0"
         else:
+            # built without initialising (seconds per extractor on a CPU), then every tensor taken from the file:
+            # strict, so a missing or extra key still raises
+            with torch.device("meta"):
+                self.net = build_fid_inception()
             state = torch.load(path, map_location="cpu", weights_only=True)
-            self.net.load_state_dict(state)
+            self.net.load_state_dict(state, assign=True)
             self.weights_id = _fingerprint(path)
         self.requires_grad_(False)
         self.eval()
@@ -166,7 +171,7 @@ def resolve_inception_weights(weights: str | os.PathLike | None = None) -> Path:
 
 def get_extractor(name: str, *, device: torch.device | str | None = None,
                   weights: str | os.PathLike | None = None) -> nn.Module:
-    """Build a feature extractor by name, in eval mode, on ``device`` (default CPU).
+    """Build a feature extractor by name, in eval mode, on ``device`` (default :func:`~course_lib.device.get_device`).
 
     Args:
         name: ``"digits"`` (offline, shipped weights) or ``"inception"`` (FID Inception-v3).
@@ -184,4 +189,4 @@ def get_extractor(name: str, *, device: torch.device | str | None = None,
         extractor = InceptionFeatures(weights=weights)
     else:
         raise ValueError(f"unknown feature extractor {name!r}; expected one of {', '.join(map(repr, EXTRACTORS))}")
-    return extractor.to(torch.device(device) if device is not None else torch.device("cpu"))
+    return extractor.to(get_device(device))

@@ -136,7 +136,11 @@ def _device_of(extractor: nn.Module, device) -> torch.device:
     if device is not None:
         return torch.device(device)
     param = next(extractor.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+    if param is not None:
+        return param.device
+    from course_lib.device import get_device
+
+    return get_device()
 
 
 @torch.no_grad()

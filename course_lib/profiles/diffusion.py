@@ -145,4 +145,9 @@ FAST = DiffusionProfile(
     max_heldout_loss=0.0818,
 )
 
-register("03_diffusion", full=FULL, fast=FAST)
+# smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts
+# shrunk, so its data sets, nets, extractors and code path run in CPU seconds (tests/test_full_smoke.py)
+SMOKE = dict(timesteps=10, steps=2, batch_size=4, warmup=1, fid_samples=4, demo_samples=4, sample_batch=4,
+             ddim_steps=(2, 5), ddim_eval_steps=5, loss_eval_size=8, loss_eval_repeats=1)
+
+register("03_diffusion", full=FULL, fast=FAST, smoke=SMOKE)

@@ -95,4 +95,8 @@ FAST = ImportanceSamplingProfile(
     min_gap=0.0,
 )
 
-register("05_importance_sampling", full=FULL, fast=FAST)
+# smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts
+# shrunk, so its data sets, nets, extractors and code path run in CPU seconds (tests/test_full_smoke.py)
+SMOKE = dict(epochs=1, eval_size=32)
+
+register("05_importance_sampling", full=FULL, fast=FAST, smoke=SMOKE)

@@ -98,4 +98,8 @@ FAST = VAEProfile(
     kl_order_betas=(0.8, 1.2),
 )
 
-register("02_vae", full=FULL, fast=FAST)
+# smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts
+# shrunk, so its data sets, nets, extractors and code path run in CPU seconds (tests/test_full_smoke.py)
+SMOKE = dict(epochs=2, batch_size=16, train_size=64, shapes_epochs=1, shapes_train_size=64)
+
+register("02_vae", full=FULL, fast=FAST, smoke=SMOKE)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 
 from ..data import Dataset
-from ..device import prepare_model
+from ..device import get_device, prepare_model
 from ..diffusion import DiffusionSchedule
 from ..progress import progress
 
@@ -46,7 +46,7 @@ class TrainConfig:
 
 
 def train_diffusion(model: torch.nn.Module, loss_fn: LossFn, train: Dataset, schedule: DiffusionSchedule, *,
-                    config: TrainConfig, device: torch.device | str = "cpu",
+                    config: TrainConfig, device: torch.device | str | None = None,
                     callback: Callable[[int, dict], None] | None = None) -> dict[str, list[float]]:
     """Train the eps-prediction ``model`` with the student's ``loss_fn`` (Ho et al. 2020, Algorithm 1).
 
@@ -61,7 +61,7 @@ def train_diffusion(model: torch.nn.Module, loss_fn: LossFn, train: Dataset, sch
     Returns:
         ``{"step": [...], "loss": [...]}``: mean training loss over each ``log_every`` steps.
     """
-    device = torch.device(device)
+    device = get_device(device)
     model.to(device).train()
     schedule = schedule.to(device)
     T = schedule.num_timesteps

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from ..data import Dataset
-from ..device import autocast, prepare_model
+from ..device import autocast, get_device, prepare_model
 from ..progress import progress
 
 
@@ -39,7 +39,7 @@ class TrainConfig:
 def train_gan(generator: torch.nn.Module, critic: torch.nn.Module, *, d_loss: Callable, g_loss: Callable,
               data: Dataset, config: TrainConfig, gradient_penalty: Callable | None = None,
               fid_fn: Callable[[torch.nn.Module], float] | None = None,
-              device: torch.device | str = "cpu") -> dict[str, list[float]]:
+              device: torch.device | str | None = None) -> dict[str, list[float]]:
     """Train ``generator`` against ``critic``.
 
     Args:
@@ -53,7 +53,7 @@ def train_gan(generator: torch.nn.Module, critic: torch.nn.Module, *, d_loss: Ca
         ``{"iteration", "d_loss", "g_loss"}`` (means over each ``log_every`` generator steps) and
         ``{"fid_iteration", "fid"}``.
     """
-    device = torch.device(device)
+    device = get_device(device)
     generator.to(device).train()
     critic.to(device).train()
     for net in (generator, critic):  # channels_last only: torch.compile has no double backward (the penalty)
@@ -136,13 +136,14 @@ GRADED_SEED = 20_231  # the z of the graded FID (not a seed the notebook samples
 
 @torch.no_grad()
 def graded_fid(generator: torch.nn.Module, cfg, *, seed: int = GRADED_SEED, batch_size: int = 500,
-               device: torch.device | str = "cpu") -> float:
+               device: torch.device | str | None = None) -> float:
     """The FID a threshold cell grades: ``cfg.fid_samples`` samples of ``generator`` (z ~ N(0, I) from a CPU
     generator seeded with ``seed``, float32, no autocast) against ``cfg.fid_split`` with ``cfg.extractor``.
 
     Both parts of the cell call this: the visible part on the student's checkpoint, the hidden part through
     ``autograder.reference.gan``. Returns inf when a sample is not finite.
     """
+    device = get_device(device)
     import math
 
     from ..metrics.fid import compute_statistics, frechet_distance, get_extractor, reference_statistics
@@ -160,11 +161,12 @@ def graded_fid(generator: torch.nn.Module, cfg, *, seed: int = GRADED_SEED, batc
     return frechet_distance(mu, sigma, *ref)
 
 
-def load_gan(path, cfg, *, device: torch.device | str = "cpu"):
+def load_gan(path, cfg, *, device: torch.device | str | None = None):
     """A fresh ``build_gan(cfg)`` with the checkpoint at ``path`` loaded (CheckpointError if it does not fit)."""
     from ..checkpoints import load_into
     from ..nets.gan import build_gan
 
+    device = get_device(device)
     gan = build_gan(cfg)
     load_into(gan, path)
     return gan.to(device).eval()

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ..data import Dataset
+from ..device import get_device
 from ..progress import progress
 
 ElboFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -35,7 +36,7 @@ class TrainConfig:
 
 
 def train_vae(model: torch.nn.Module, elbo_fn: ElboFn, train: Dataset, *, config: TrainConfig,
-              val: Dataset | None = None, device: torch.device | str = "cpu",
+              val: Dataset | None = None, device: torch.device | str | None = None,
               callback: Callable[[int, dict], None] | None = None) -> dict[str, list[float]]:
     """Train ``model`` to maximise the mean of ``elbo_fn`` over mini-batches.
 
@@ -51,7 +52,7 @@ def train_vae(model: torch.nn.Module, elbo_fn: ElboFn, train: Dataset, *, config
     Returns:
         ``{"train_elbo": [...], "val_elbo": [...]}``: mean ELBO per epoch (nats per digit).
     """
-    device = torch.device(device)
+    device = get_device(device)
     model.to(device).train()
     gen = torch.Generator(device=device).manual_seed(config.seed)
     loader = train.loader(config.batch_size, device=device, generator=torch.Generator().manual_seed(config.seed))
@@ -81,8 +82,10 @@ def train_vae(model: torch.nn.Module, elbo_fn: ElboFn, train: Dataset, *, config
 
 @torch.no_grad()
 def evaluate_elbo(model: torch.nn.Module, elbo_fn: ElboFn, data: Dataset, *, batch_size: int = 500,
-                  device: torch.device | str = "cpu", generator: torch.Generator | None = None) -> float:
-    """Mean one-sample ELBO of ``elbo_fn`` over ``data`` (nats per digit)."""
+                  device: torch.device | str | None = None, generator: torch.Generator | None = None) -> float:
+    """Mean one-sample ELBO of ``elbo_fn`` over ``data`` (nats per digit), on ``device`` (default: the
+    ``generator``'s device when one is given, else :func:`~course_lib.device.get_device`)."""
+    device = get_device(device if device is not None or generator is None else generator.device)
     model.eval()
     total = torch.zeros((), device=device)
     for x in data.loader(batch_size, shuffle=False, device=device):
@@ -93,7 +96,7 @@ def evaluate_elbo(model: torch.nn.Module, elbo_fn: ElboFn, data: Dataset, *, bat
 
 @torch.no_grad()
 def heldout_scores(model: torch.nn.Module, cfg: Any, *, elbo_fn: ElboFn, log_px_fn: Callable | None = None, seed: int = 0,
-                   batch_size: int = 100, device: torch.device | str = "cpu") -> dict[str, float]:
+                   batch_size: int = 100, device: torch.device | str | None = None) -> dict[str, float]:
     """What the threshold cells grade: the mean held-out ELBO and importance-sampled log p(x) of ``model``.
 
     The ELBO (``elbo_fn(model, x, eps)``, one eps per digit) is measured on the first ``cfg.eval_size``
@@ -110,7 +113,7 @@ def heldout_scores(model: torch.nn.Module, cfg: Any, *, elbo_fn: ElboFn, log_px_
     """
     from ..data import load
 
-    device = torch.device(device)
+    device = get_device(device)
     model = model.to(device).eval()
     gen = torch.Generator(device=device).manual_seed(seed)
     jobs = [("elbo", cfg.elbo_split)]
@@ -140,11 +143,12 @@ def heldout_scores(model: torch.nn.Module, cfg: Any, *, elbo_fn: ElboFn, log_px_
     return totals
 
 
-def load_vae(path, cfg: Any, *, device: torch.device | str = "cpu") -> torch.nn.Module:
+def load_vae(path, cfg: Any, *, device: torch.device | str | None = None) -> torch.nn.Module:
     """The profile's ``MLPVAE`` with the checkpoint at ``path`` loaded (CheckpointError if it does not fit)."""
     from ..checkpoints import load_into
     from ..nets.mlp_vae import MLPVAE
 
+    device = get_device(device)
     model = MLPVAE(latent_dim=cfg.latent_dim, hidden=cfg.hidden)
     load_into(model, path)
     return model.to(device).eval()

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from course_lib.data import Dataset
-from course_lib.device import autocast, prepare_model
+from course_lib.device import autocast, get_device, prepare_model
 from course_lib.kernels.augment import AugmentConfig, two_views
 from course_lib.progress import progress
 
@@ -39,7 +39,7 @@ def train_simsiam(model: nn.Module, data: Dataset, *, forward: Callable, loss_fn
                   output_std: Callable, epochs: int, batch_size: int, lr: float, momentum: float = 0.9,
                   weight_decay: float = 5e-4, stop_gradient: bool = True, augment: AugmentConfig = AugmentConfig(),
                   monitor: Callable[[nn.Module], float] | None = None, monitor_every: int = 1,
-                  seed: int = 0, device: torch.device | str = "cpu", desc: str = "simsiam") -> dict:
+                  seed: int = 0, device: torch.device | str | None = None, desc: str = "simsiam") -> dict:
     """Train ``model`` (a ``SimSiamNet``) with SimSiam on ``data.images``; return the history.
 
     Args:
@@ -54,9 +54,9 @@ def train_simsiam(model: nn.Module, data: Dataset, *, forward: Callable, loss_fn
     Returns:
         ``{"loss": [...], "std": [...]}`` per epoch (1..epochs) and ``"knn": {epoch: accuracy}``.
     """
+    device = get_device(device)
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
-    device = torch.device(device)
     prepare_model(model.to(device).train(), device, compile_modules=("encoder", "predictor"))  # opt-in
     cpu_gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator(device=device).manual_seed(seed + 1)
@@ -106,7 +106,7 @@ def profile_data(cfg) -> tuple[Dataset, Dataset]:
 
 def train_profile(model: nn.Module, cfg, *, forward: Callable, loss_fn: Callable, output_std: Callable,
                   knn_predict: Callable | None = None, stop_gradient: bool = True, seed: int = 0,
-                  device: torch.device | str = "cpu", desc: str = "simsiam") -> dict:
+                  device: torch.device | str | None = None, desc: str = "simsiam") -> dict:
     """:func:`train_simsiam` with every setting taken from the profile ``cfg`` (a ``SimSiamProfile``).
 
     The kNN monitor (when ``knn_predict`` is given) classifies the held-out split with the training
@@ -114,6 +114,7 @@ def train_profile(model: nn.Module, cfg, *, forward: Callable, loss_fn: Callable
     """
     from course_lib.metrics.knn import knn_accuracy
 
+    device = get_device(device)
     train, heldout = profile_data(cfg)
     monitor = None
     if knn_predict is not None:
@@ -127,12 +128,13 @@ def train_profile(model: nn.Module, cfg, *, forward: Callable, loss_fn: Callable
                          monitor_every=cfg.knn_every, seed=seed, device=device, desc=desc)
 
 
-def load_simsiam(path, cfg, *, predictor: str = "mlp", device: torch.device | str = "cpu") -> nn.Module:
+def load_simsiam(path, cfg, *, predictor: str = "mlp", device: torch.device | str | None = None) -> nn.Module:
     """The profile's ``SimSiamNet`` (``predictor="identity"`` for that ablation) with the checkpoint at
     ``path`` loaded, in eval mode (CheckpointError if it does not fit)."""
     from course_lib.checkpoints import load_into
     from course_lib.nets.simsiam import SimSiamNet
 
+    device = get_device(device)
     model = SimSiamNet(cfg.net_config(predictor=predictor))
     load_into(model, path)
     return model.to(device).eval()
@@ -148,7 +150,7 @@ def random_init_model(cfg, *, seed: int = 0) -> nn.Module:
 
 
 def heldout_scores(model: nn.Module, cfg, *, knn_predict: Callable | None = None, output_std: Callable | None = None,
-                   data: tuple[Dataset, Dataset] | None = None, device: torch.device | str = "cpu") -> dict[str, float]:
+                   data: tuple[Dataset, Dataset] | None = None, device: torch.device | str | None = None) -> dict[str, float]:
     """What the threshold cells grade: the kNN accuracy of ``model``'s backbone (``knn_predict``, the
     training split as the bank, ``cfg.knn_k`` neighbours, temperature ``cfg.knn_t``) and ``output_std`` of its
     encoder outputs, both on ``cfg.heldout_split``. The visible part passes the student's functions, the
@@ -159,6 +161,7 @@ def heldout_scores(model: nn.Module, cfg, *, knn_predict: Callable | None = None
     """
     from course_lib.metrics.knn import knn_accuracy, mean_output_std
 
+    device = get_device(device)
     train, heldout = data if data is not None else profile_data(cfg)
     model = model.to(device).eval()
     out = {}

@@ -180,11 +180,12 @@ def fit_or_load(path: str | os.PathLike, kind: str, latent_dim: int, loss_fn: Ca
 
 
 def load_run(path: str | os.PathLike, kind: str, latent_dim: int, cfg: Any, *,
-             device: torch.device | str = "cpu") -> torch.nn.Module:
+             device: torch.device | str | None = None) -> torch.nn.Module:
     """The model of ``kind`` (``"ae"``/``"vae"``) of the profile ``cfg`` with the checkpoint at ``path``
     loaded, in eval mode (CheckpointError if it does not fit)."""
     from ..checkpoints import load_into
 
+    device = get_device(device)
     model = build_model(kind, latent_dim=latent_dim, in_channels=cfg.in_channels, image_size=cfg.image_size,
                         widths=tuple(cfg.widths))
     load_into(model, path)
@@ -192,9 +193,10 @@ def load_run(path: str | os.PathLike, kind: str, latent_dim: int, cfg: Any, *,
 
 
 def checkpoint_losses(path: str | os.PathLike, kind: str, loss_fn: Callable, cfg: Any, *, images: torch.Tensor,
-                      device: torch.device | str = "cpu") -> tuple[float, float]:
+                      device: torch.device | str | None = None) -> tuple[float, float]:
     """What a threshold cell grades: :func:`validate` (``TrainConfig.from_profile(cfg)``) of the checkpoint at
     ``path`` (a ``kind`` model with latent size ``cfg.vae_latent``) with ``loss_fn`` on ``images``."""
+    device = get_device(device)
     model = load_run(path, kind, cfg.vae_latent, cfg, device=device)
     return validate(model, loss_fn, images, config=TrainConfig.from_profile(cfg), device=device)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import matplotlib.pyplot as plt
 import torch
 
+from ..device import get_device
 from ..diffusion import DiffusionSchedule, sample_ddpm
 from ..viz import image_grid
 from . import interactive_or_static
@@ -25,9 +26,10 @@ from . import interactive_or_static
 @torch.no_grad()
 def ddpm_trajectory(model: torch.nn.Module, p_sample: Callable, predict_start_from_noise: Callable,
                     schedule: DiffusionSchedule, shape, *, generator: torch.Generator,
-                    device: torch.device | str = "cpu", batch_size: int = 512) -> dict[str, torch.Tensor]:
+                    device: torch.device | str | None = None, batch_size: int = 512) -> dict[str, torch.Tensor]:
     """A saved DDPM trajectory: ``{"t": (T,), "x_t": (T, B, C, H, W), "x0_hat": (T, B, C, H, W)}`` on the CPU,
     indexed by time step t = 0 .. T-1 (x0_hat clipped to [-1, 1]); ``"x_0"`` (B, C, H, W) is the final sample."""
+    device = get_device(device)
     T = schedule.num_timesteps
     x_0, kept = sample_ddpm(model, p_sample, schedule, shape, generator=generator, device=device,
                             record=range(T), show_progress=False)
