@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbfactory import toy_assignment
 
-from autograder import fixtures, release, rubrics
+from autograder import RELEASE, SOLUTIONS, assignments, fixtures, release, rubrics
 from autograder.grade import Result
 
 T = "00_toy"
@@ -76,10 +76,25 @@ def test_solution_fixture_hands_in_the_model_answer_without_the_rubric(toy):
 
 def test_written_points_never_come_from_the_autograder():
     name = "05_importance_sampling"
-    points = fixtures.graded_points(nbformat.read(fixtures.SOLUTIONS / name / f"{name}.ipynb", as_version=4))
+    points = fixtures.graded_points(nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4))
     full = {c: (p, p) for c, p in points.items()}
     waiting = Result("solution", name, 0, 0, dict(full, written_x=(0.0, 2.0)), 1.0, written={"written_x": True})
     assert fixtures.mismatches([waiting]) == {}
     awarded = Result("solution", name, 0, 0, dict(full, written_x=(2.0, 2.0)), 1.0, written={"written_x": True})
     assert fixtures.mismatches([awarded]) == {("solution", name): {"written_x": (2.0, 0.0)}}
     assert waiting.auto_score == sum(points.values()) == waiting.auto_max
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_every_assignment_asks_at_least_three_written_questions(name):
+    """Issue 18: at least three written answers per assignment, each with a model answer and a rubric
+    whose criteria give its points, and each shown empty in the release."""
+    source = nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4)
+    items = rubrics.written_cells(source)
+    assert len(items) >= 3, [w.grade_id for w in items]
+    assert rubrics.problems(source) == []
+    assert all(w.grade_id.startswith("written_") and w.question and w.model_answer and w.rubric for w in items)
+    released = {c.metadata["nbgrader"]["grade_id"]: c.source
+                for c in nbformat.read(RELEASE / name / f"{name}.ipynb", as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id")}
+    assert {w.grade_id: released.get(w.grade_id) for w in items} == {w.grade_id: "YOUR ANSWER HERE" for w in items}
