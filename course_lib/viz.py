@@ -45,15 +45,34 @@ def image_grid(images: torch.Tensor, nrow: int = 8, *, value_range: str = "model
 
 
 def show_images(images: torch.Tensor, nrow: int = 8, *, title: str = "", value_range: str = "model",
+                row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
                 path: str | os.PathLike | None = None, ax=None):
-    """Show an image grid; returns the Figure (saved to ``path`` as PNG when given)."""
+    """Show an image grid; returns the Figure (saved to ``path`` as PNG when given).
+
+    ``row_labels`` / ``col_labels`` (one string per grid row / column) name the rows on the left and the
+    columns at the bottom; without them the axes are hidden.
+    """
     grid = image_grid(images, nrow, value_range=value_range)
     if ax is None:
         fig, ax = plt.subplots(figsize=(min(12, 1.0 + 0.6 * nrow), min(12, 1.0 + 0.6 * grid.shape[0] / grid.shape[1] * nrow)))
     else:
         fig = ax.figure
     ax.imshow(grid, interpolation="nearest")
-    ax.set_axis_off()
+    rows, (h, w) = (images.shape[0] + nrow - 1) // nrow, images.shape[-2:]
+    for labels, count, name in ((row_labels, rows, "row"), (col_labels, min(nrow, images.shape[0]), "column")):
+        if labels is not None and len(labels) != count:
+            raise ValueError(f"{len(labels)} {name} labels for a grid of {count} {name}s")
+    if row_labels is None and col_labels is None:
+        ax.set_axis_off()
+    else:
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        # tick at the centre of each row / column of the grid (pad 2 pixels between images, as image_grid)
+        ax.set_yticks([2 + r * (h + 2) + h / 2 for r in range(rows)] if row_labels is not None else [])
+        ax.set_yticklabels(list(row_labels) if row_labels is not None else [])
+        ax.set_xticks([2 + c * (w + 2) + w / 2 for c in range(len(col_labels))] if col_labels is not None else [])
+        ax.set_xticklabels(list(col_labels) if col_labels is not None else [])
+        ax.tick_params(length=0)
     if title:
         ax.set_title(title)
     _save(fig, path)
@@ -84,6 +103,8 @@ def plot_curves(curves: Mapping[str, Sequence[float] | Mapping[int, float]], *, 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no tick at epoch 2.5
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if all(float(x).is_integer() for line in ax.get_lines() for x in line.get_xdata()):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs / steps, no 0.5 ticks
     if logy:
         ax.set_yscale("log")
     if title:

@@ -89,6 +89,54 @@ def test_schedules_first_middle_last(sol):
     assert all(sol.constant_beta_schedule(0.8)(e) == 0.8 for e in (0, 10, 19))
 
 
+def test_perturb_latents_against_a_loop_of_copies(sol):
+    torch.manual_seed(3)
+    z = torch.randn(4, 6, dtype=torch.float64)
+    z0 = z.clone()
+    dims, eps = [5, 0, 2, 2], 0.7
+    got = sol.perturb_latents(z, dims, eps)
+    # closed form, one copy per dimension: z with z[:, d] + eps in column d and every other column unchanged
+    want = []
+    for d in dims:
+        row = z0.clone()
+        row[:, d] = z0[:, d] + eps
+        want.append(row)
+    torch.testing.assert_close(got, torch.stack(want), rtol=0, atol=1e-15)
+    torch.testing.assert_close(z, z0, rtol=0, atol=0)  # z untouched
+    # out - z is eps times the one-hot rows of the identity, whatever z is
+    torch.testing.assert_close(got - z0, eps * torch.eye(6, dtype=torch.float64)[dims][:, None].expand(4, 4, 6))
+    assert sol.perturb_latents(z.float(), torch.tensor(dims), -1.0).dtype == torch.float32
+
+
+def test_first_of_each_class_picks_one_index_per_class():
+    from course_lib.data import load
+    from course_lib.train.vae import first_of_each_class
+
+    labels = torch.tensor([2, 2, 0, 1, 0, 2, 1])
+    assert first_of_each_class(labels).tolist() == [2, 3, 0]
+    assert first_of_each_class(labels, 2).tolist() == [2, 3]
+    val = load("mnist5k", "val").labels
+    picks = first_of_each_class(val, 8)
+    assert val[picks].tolist() == list(range(8))  # one image per class, not eight of the first class
+    assert all(int((val[:i] == val[i]).sum()) == 0 for i in picks.tolist())  # the first one of its class
+    with pytest.raises(ValueError, match=r"\(N,\)"):
+        first_of_each_class(labels[None])
+
+
+def test_show_images_labels_rows_and_columns(tmp_path):
+    from course_lib.viz import show_images
+
+    images = torch.zeros(6, 1, 8, 8)
+    fig = show_images(images, nrow=3, row_labels=["a", "b"], col_labels=["x", "y", "z"], path=tmp_path / "g.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
+    # row centres of image_grid (pad 2): 2 + 8 / 2 = 6, then every 10 pixels
+    assert list(ax.get_yticks()) == [6.0, 16.0] and (tmp_path / "g.png").exists()
+    with pytest.raises(ValueError, match="2 row labels for a grid of 3 rows"):
+        show_images(torch.zeros(7, 1, 8, 8), nrow=3, row_labels=["a", "b"])
+
+
 # The common mistakes and the hidden tests that catch them: autograder/mistakes/vae.py, tests/test_mistakes.py.
 
 

@@ -74,6 +74,28 @@ def load_images(dataset: str, split: str, *, image_size: int = 32, limit: int | 
     return F.pad(images, (left, image_size - w - left, top, image_size - h - top), value=-1.0)  # (N, C, S, S)
 
 
+def first_of_each_class(labels: torch.Tensor, n: int | None = None) -> torch.Tensor:
+    """Index of the first image of each class, classes in increasing order (a fixed, seed-free pick).
+
+    A split sorted by class (mnist5k's validation digits are) starts with one class only; this picks one
+    example per class instead, for reconstruction and interpolation figures.
+
+    Args:
+        labels: (N,) integer class labels.
+        n: keep the first ``n`` classes (all when None).
+
+    Returns:
+        (K,) int64 indices into ``labels``, K = min(n, number of classes).
+    """
+    if labels.dim() != 1:
+        raise ValueError(f"labels must be (N,), got {tuple(labels.shape)}")
+    classes = torch.unique(labels)  # sorted
+    if n is not None:
+        classes = classes[:n]
+    # argmax of a boolean row: the first position where it is True
+    return torch.stack([torch.argmax((labels == c).to(torch.int8)) for c in classes]).long()  # (K,)
+
+
 def train(model: torch.nn.Module, loss_fn: Callable, train_images: torch.Tensor, val_images: torch.Tensor, *,
           config: TrainConfig, beta_schedule: BetaSchedule | None = None,
           device: torch.device | str | None = None, desc: str = "") -> dict[str, list[float]]:
