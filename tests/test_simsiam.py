@@ -339,7 +339,8 @@ def test_resnet18_backbone_shape():
 
 def test_profiles():
     full, fast = get_profile("04_simsiam", "full"), get_profile("04_simsiam", "fast")
-    assert full.lr == pytest.approx(0.03 * full.batch_size / 256)  # Chen & He 2021, App. D: lr = 0.03 x B / 256 and full.batch_size == 512 and full.epochs == 200
+    # SimSiam's rule (Chen & He 2021, App. D): lr = 0.03 x B / 256
+    assert full.lr == pytest.approx(0.03 * full.batch_size / 256) and full.batch_size == 512 and full.epochs == 200
     assert (full.knn_k, full.knn_t, full.weight_decay, full.momentum) == (200, 0.1, 5e-4, 0.9)
     assert full.min_knn_accuracy == 0.65 and full.augment_config().scale == (0.2, 1.0)
     assert fast.min_healthy_std > fast.max_collapsed_std
