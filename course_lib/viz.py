@@ -103,8 +103,6 @@ def plot_curves(curves: Mapping[str, Sequence[float] | Mapping[int, float]], *, 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no tick at epoch 2.5
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if all(float(x).is_integer() for line in ax.get_lines() for x in line.get_xdata()):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs / steps, no 0.5 ticks
     if logy:
         ax.set_yscale("log")
     if title:
