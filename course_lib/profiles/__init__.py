@@ -62,7 +62,7 @@ _SMOKE: dict[str, dict[str, Any]] = {}
 # What the full profile costs on one GPU: the README's estimates (training FLOPs at an assumed 25 TFLOP/s
 # sustained, docs/benchmarks.md), not measurements; the real data sets are downloaded first.
 FULL_PROFILE_COST = {
-    "01_gan": "about 30 min",
+    "01_gan": "about 40 min",
     "02_vae": "a few minutes",
     "03_diffusion": "about 2.5 h",
     "04_simsiam": "about 2.3 h",
