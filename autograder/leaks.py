@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from .notebooks import is_answer_cell
+from .notebooks import between, is_answer_cell
 
 MIN_NODES = 12  # shorter bodies (``return lambda epoch: value``) are too generic to call a leak
 
@@ -41,15 +41,7 @@ def _normalise(stmts: list[ast.stmt]) -> list[str]:
 
 
 def _solution_code(source: str) -> str:
-    out, inside = [], False
-    for line in source.splitlines():
-        if line.strip() == "### BEGIN SOLUTION":
-            inside = True
-        elif line.strip() == "### END SOLUTION":
-            inside = False
-        elif inside:
-            out.append(line)
-    return "\n".join(out)
+    return between(source, "### BEGIN SOLUTION", "### END SOLUTION")
 
 
 def solution_bodies(solutions: Path) -> dict[str, list[str]]:

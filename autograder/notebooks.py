@@ -90,17 +90,22 @@ def graded_cells(nb) -> list:
     return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]
 
 
-def hidden_part(source: str) -> str:
-    """The code between the hidden-test markers ('' if there are none)."""
-    lines, inside, out = source.splitlines(), False, []
-    for line in lines:
-        if line.strip() == HIDDEN_BEGIN:
+def between(source: str, begin: str, end: str) -> str:
+    """The lines between each ``begin`` and ``end`` marker line ('' if there are none)."""
+    inside, out = False, []
+    for line in source.splitlines():
+        if line.strip() == begin:
             inside = True
-        elif line.strip() == HIDDEN_END:
+        elif line.strip() == end:
             inside = False
         elif inside:
             out.append(line)
     return "\n".join(out)
+
+
+def hidden_part(source: str) -> str:
+    """The code between the hidden-test markers ('' if there are none)."""
+    return between(source, HIDDEN_BEGIN, HIDDEN_END)
 
 
 def visible_part(source: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import nbgrader_meta
+from .notebooks import between, nbgrader_meta
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CRITERION = re.compile(r"^\s*[-*]\s*(\d+(?:\.\d+)?)\s+points?\s*:", re.IGNORECASE)
@@ -48,15 +48,7 @@ def is_written_cell(cell) -> bool:
 
 
 def _region(source: str) -> str:
-    lines, inside, out = source.splitlines(), False, []
-    for line in lines:
-        if line.strip() == BEGIN:
-            inside = True
-        elif line.strip() == END:
-            inside = False
-        elif inside:
-            out.append(line)
-    return "\n".join(out).strip()
+    return between(source, BEGIN, END).strip()
 
 
 def written_cells(nb) -> list[Written]:
