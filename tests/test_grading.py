@@ -159,9 +159,10 @@ def attacked(tmp_path_factory):
 def test_every_attack_gets_exactly_its_points_and_honest_work_is_untouched(attacked):
     results, root, course, hits, *_ = attacked
     assert set(results) == {*RUN_ATTACKS, "aaa_health", "zzz_health"}
-    full = {cell: (mx, mx) for cell, (_, mx) in results["aaa_health"].cells.items()}
+    full = {cell: (mx, mx) for cell, (_, mx) in results["aaa_health"].auto_cells.items()}
     for health in ("aaa_health", "zzz_health"):
-        assert results[health].cells == full and not results[health].error, (health, results[health].reasons)
+        assert results[health].auto_cells == full and not results[health].error, (health, results[health].reasons)
+        assert results[health].written and all(results[health].written.values()), "written answers wait for a TA"
         assert results[health].tamper == [], (health, results[health].tamper)
     wrong = fixtures.mismatches([r for k, r in results.items() if k in RUN_ATTACKS])
     assert wrong == {}, repr({k: (d, results[k[0]].reasons, results[k[0]].notes) for k, d in wrong.items()})
