@@ -51,17 +51,20 @@ def _region(source: str) -> str:
     return between(source, BEGIN, END).strip()
 
 
+def _parts(cell) -> tuple[str, str]:
+    """(model answer, rubric's criteria one per line) of a written answer cell."""
+    head, _, tail = _region(cell.source).partition("**Rubric")
+    return (head.replace("**Model answer.**", "", 1).strip(),
+            "\n".join(line for line in tail.splitlines()[1:] if line.strip()))
+
+
 def written_cells(nb) -> list[Written]:
     """Every written answer of a solution notebook, in notebook order."""
     found, question = [], ""
     for cell in nb.cells:
         if is_written_cell(cell):
-            text = _region(cell.source)
-            head, _, tail = text.partition("**Rubric")
-            model = head.replace("**Model answer.**", "", 1).strip()
-            rubric = "\n".join(line for line in tail.splitlines()[1:] if line.strip())
             meta = nbgrader_meta(cell)
-            found.append(Written(meta["grade_id"], float(meta.get("points", 0)), question.strip(), model, rubric))
+            found.append(Written(meta["grade_id"], float(meta.get("points", 0)), question.strip(), *_parts(cell)))
         elif cell.get("cell_type") == "markdown":
             question = cell.source
     return found
@@ -69,7 +72,7 @@ def written_cells(nb) -> list[Written]:
 
 def model_answer(cell) -> str:
     """What a student who answers a written question fully would hand in (the model answer, no rubric)."""
-    return _region(cell.source).partition("**Rubric")[0].replace("**Model answer.**", "", 1).strip()
+    return _parts(cell)[0]
 
 
 def problems(nb) -> list[str]:
