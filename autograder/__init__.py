@@ -9,7 +9,7 @@ SOLUTIONS = REPO / "solutions"
 RELEASE = REPO / "notebooks"
 
 
-def assignments(solutions: Path = SOLUTIONS) -> list[str]:
+def notebook_names(solutions: Path = SOLUTIONS) -> list[str]:
     """Assignment folders that have a solution notebook, in course order."""
     if not solutions.is_dir():
         return []

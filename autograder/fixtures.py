@@ -10,7 +10,7 @@ The kinds, and what a correct grader gives each:
 
 * ``solution``: full marks; ``blank``: the student release as handed out, 0 on every graded cell.
 * ``hard_coded`` (an answer that returns the visible test's expected value) and ``mistake_<name>``
-  (a common mistake): from autograder/mistakes/<short>.py, which says which cells each one loses and
+  (a common mistake): from autograder/assignments/<short>/mistakes.py, which says which cells each one loses and
   which checkpoints it does not carry (the graded run retrains those with the mistake).
 * the attacks of :mod:`autograder.attacks` (edited and deleted locked cells, endless loops, a dying
   kernel, kernel hooks that hide errors, patched comparison helpers, shadowing modules, copying the
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import RELEASE, SOLUTIONS, assignments
+from . import RELEASE, SOLUTIONS, notebook_names
 from .attacks import ATTACKS, Context, stage_attack
 from .mistakes import Mistake, for_assignment
 
@@ -194,7 +194,7 @@ def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=None,
 
 
 def main(names: list[str] | None, out: Path, *, log=print) -> int:
-    names = names or assignments()
+    names = names or notebook_names()
     for name in names:
         ckpt = SOLUTIONS / name / "checkpoints"
         if not any(ckpt.glob("*.pt")):

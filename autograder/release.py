@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import RELEASE, SOLUTIONS, assignments, rubrics
+from . import RELEASE, SOLUTIONS, notebook_names, rubrics
 
 FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
@@ -75,7 +75,7 @@ def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def generate(names: list[str] | None = None, out: Path = RELEASE, *, solutions: Path = SOLUTIONS) -> list[Path]:
     """Run nbgrader generate_assignment for each assignment; write normalized notebooks under ``out``."""
-    names = names or assignments(solutions)
+    names = names or notebook_names(solutions)
     written = []
     with tempfile.TemporaryDirectory(prefix="dgm-release-") as tmp:
         course = Path(tmp)
@@ -100,7 +100,7 @@ def generate(names: list[str] | None = None, out: Path = RELEASE, *, solutions: 
 
 def check(names: list[str] | None = None, *, solutions: Path = SOLUTIONS, release: Path = RELEASE) -> list[str]:
     """Problems that make the release unfit to hand out (an empty list when it is in sync and clean)."""
-    names = names or assignments(solutions)
+    names = names or notebook_names(solutions)
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="dgm-check-") as tmp:
         fresh = generate(names, out=Path(tmp), solutions=solutions)
@@ -117,7 +117,7 @@ def check(names: list[str] | None = None, *, solutions: Path = SOLUTIONS, releas
         if committed.is_file():
             problems += [f"{committed}: {p}" for p in rubrics.leaks(source_nb, nbformat.read(committed, as_version=4))]
     for path in sorted(release.glob("*/*.ipynb")):
-        if path.parent.name not in assignments(solutions):
+        if path.parent.name not in notebook_names(solutions):
             problems.append(f"{path} has no solution notebook in solutions/: remove it or add its source")
         problems += [f"{path}: {p}" for p in leaks(path)]
     for path in sorted(solutions.glob("*/*.ipynb")):

@@ -235,7 +235,7 @@ def pretrained_path(name: str):
 
 # ------------------------------------------------------------------------- what the threshold cells grade
 # The visible part of each threshold cell calls these with the student's functions and schedule, the hidden
-# part (autograder.reference.diffusion) with the instructors' references: the same data, the same draws.
+# part (autograder.assignments.diffusion.reference) with the instructors' references: the same data, the same draws.
 
 def sampling_model_path(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt") -> Path:
     """The model the sampling questions use: the shipped pretrained one when the profile has one (fast),

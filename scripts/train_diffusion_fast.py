@@ -1,8 +1,8 @@
 """Pretrain the fast-profile diffusion model of 03_diffusion and write course_lib/assets/diffusion_fast.pt.
 
 The sampling questions of the notebook use this model, so they run without training. Architecture,
-image size and schedule come from the fast profile (course_lib/profiles/diffusion.py); the loss and
-schedule are the instructors' reference implementation (autograder/reference/diffusion.py). On one CPU
+image size and schedule come from the fast profile (course_lib/assignments/diffusion/profile.py); the loss and
+schedule are the instructors' reference implementation (autograder/assignments/diffusion/reference.py). On one CPU
 thread it takes about a quarter of an hour. The JSON sidecar records the settings, the loss history,
 the wall time and the exact command.
 
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import torch
 
-from autograder.reference import diffusion as ref
+from autograder.assignments.diffusion import reference as ref
+from course_lib.assignments.diffusion.train import TrainConfig, train_diffusion
 from course_lib.checkpoints import save_checkpoint
 from course_lib.device import seed_everything
 from course_lib.diffusion import load_resized
 from course_lib.profiles import get_profile
-from course_lib.train.diffusion import TrainConfig, train_diffusion
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "course_lib" / "assets" / "diffusion_fast.pt"

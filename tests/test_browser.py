@@ -288,9 +288,9 @@ def _move_slider(page, index: int) -> None:
 
 
 def _assignments():
-    from autograder import assignments
+    from autograder import notebook_names
 
-    return assignments()
+    return notebook_names()
 
 
 @pytest.mark.slow

@@ -92,7 +92,7 @@ def test_override_checks_keys_and_types():
 def test_register_and_get_profile(monkeypatch):
     monkeypatch.setitem(profiles.ASSIGNMENT_MODULES, "99_toy", "toy_does_not_exist")
     full, fast = ToyProfile(20, 1e-3, "cifar10"), ToyProfile(2, 1e-3, "mnist5k")
-    profiles.register("99_toy", full=full, fast=fast)
+    profiles.register("99_toy", full=full, fast=fast, cost="seconds")
     try:
         assert profiles.get_profile("99_toy", "fast") is not None
         assert profiles.get_profile("99_toy", "full").dataset == "cifar10"
@@ -104,7 +104,7 @@ def test_register_and_get_profile(monkeypatch):
     finally:
         profiles._REGISTRY.pop("99_toy")
     with pytest.raises(TypeError, match="frozen dataclass"):
-        profiles.register("99_toy", full={"epochs": 1}, fast=fast)
+        profiles.register("99_toy", full={"epochs": 1}, fast=fast, cost="seconds")
     with pytest.raises(ValueError, match="unknown assignment '06_flows'; expected one of 01_gan"):
         profiles.get_profile("06_flows")
     with pytest.raises(ValueError, match="has no profiles yet"):

@@ -9,7 +9,9 @@ import torch
 from conftest import solution_functions
 from diffusers import DDIMScheduler, DDPMScheduler
 
-from autograder.reference import diffusion as ref
+from autograder.assignments.diffusion import reference as ref
+from course_lib.assignments.diffusion import widgets as widget
+from course_lib.assignments.diffusion.train import TrainConfig, train_diffusion
 from course_lib.diffusion import (
     SCHEDULE_FIELDS,
     DiffusionSchedule,
@@ -25,8 +27,6 @@ from course_lib.diffusion import (
 )
 from course_lib.nets.unet import UNet
 from course_lib.profiles import get_profile
-from course_lib.train.diffusion import TrainConfig, train_diffusion
-from course_lib.widgets import diffusion as widget
 
 NAME = "03_diffusion"
 

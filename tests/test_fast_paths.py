@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from autograder.reference.vae import vae_loss
+from autograder.assignments.vae.reference import vae_loss
+from course_lib.assignments.vae import train as vae_train
 from course_lib.device import compile_backend_from_env, prepare_model
 from course_lib.nets.conv_vae import build_model
-from course_lib.train import vae as vae_train
 
 FLAGS = ("COURSE_CHANNELS_LAST", "COURSE_COMPILE", "COURSE_CUDNN_BENCHMARK")
 

@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 from conftest import SOLUTIONS, solution_functions
 
-from autograder.reference import gan as ref
+from autograder.assignments.gan import reference as ref
+from course_lib.assignments.gan import widgets as widget
+from course_lib.assignments.gan.profile import VARIANTS
+from course_lib.assignments.gan.train import TrainConfig, config_for, sample, train_gan
 from course_lib.data import load
 from course_lib.nets.gan import GAN, build_critic, build_gan, build_generator
 from course_lib.profiles import get_profile
-from course_lib.profiles.gan import VARIANTS
-from course_lib.train.gan import TrainConfig, config_for, sample, train_gan
-from course_lib.widgets import gan as widget
 
 matplotlib.use("Agg")
 NAME = "01_gan"
@@ -414,7 +414,7 @@ def test_reference_fid_separates_real_digits_from_noise():
 
 def test_reference_missing_checkpoint_says_what_to_do(tmp_path):
     with pytest.raises(AssertionError, match="run the training cell"):
-        ref.evaluate_checkpoint("lsgan", tmp_path / "nope.pt", profile="fast")
+        ref.evaluate_checkpoint(tmp_path / "lsgan.pt", get_profile(NAME, "fast"))
 
 
 def test_full_profile_nets_train_a_few_steps(sol):

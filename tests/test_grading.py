@@ -1,7 +1,7 @@
 """Staged submissions graded end to end: sandboxed runs, the trusted judge, nbgrader's gradebook.
 
 Per assignment (one module-scoped run each): the solution, the blank release, the hard-coded answer
-and every common mistake of autograder/mistakes/<short>.py get exactly ``fixtures.expected_scores``
+and every common mistake of autograder/assignments/<short>/mistakes.py get exactly ``fixtures.expected_scores``
 per graded cell, and each mistake's feedback shows its diagnostic and its score. The ones that carry
 their checkpoints are judged without running the notebook again (``run_notebook="auto"``), the ones
 that retrain run it.

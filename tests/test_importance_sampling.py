@@ -14,12 +14,12 @@ import torch
 from conftest import REPO, solution_functions
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from autograder.reference import importance_sampling as ref
+from autograder.assignments.importance_sampling import reference as ref
+from course_lib.assignments.importance_sampling import widgets as widget
+from course_lib.assignments.importance_sampling.train import TrainConfig, evaluate_elbo, train_vae
 from course_lib.data import load
 from course_lib.nets.mlp_vae import MLPVAE, toy_vae
 from course_lib.profiles import get_profile
-from course_lib.train.importance_sampling import TrainConfig, evaluate_elbo, train_vae
-from course_lib.widgets import importance_sampling as widget
 
 NAME = "05_importance_sampling"
 
@@ -283,7 +283,7 @@ def test_hard_coded_answer_passes_visible_but_fails_hidden():
 
 def test_evaluate_checkpoint_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(AssertionError, match="run the training cell"):
-        ref.evaluate_checkpoint(tmp_path / "checkpoints" / "vae.pt", "fast")
+        ref.evaluate_checkpoint(tmp_path / "checkpoints" / "vae.pt", get_profile(NAME, "fast"))
 
 
 @pytest.mark.slow
@@ -293,7 +293,7 @@ def test_threshold_checks_reject_an_untrained_model(tmp_path, monkeypatch):
     torch.manual_seed(0)
     path = save_checkpoint(tmp_path / "vae.pt", {"model": MLPVAE().state_dict()}, meta={"profile": "fast"})
     monkeypatch.setenv("COURSE_PROFILE", "fast")
-    res = ref.evaluate_checkpoint(path)
+    res = ref.evaluate_checkpoint(path, get_profile(NAME, "fast"))
     assert res["log_px"] > res["elbo"]  # even an untrained model: the estimate sits above the bound
     with pytest.raises(AssertionError, match="below the threshold"):
         ref.check_elbo_threshold(path)

@@ -100,7 +100,7 @@ def test_grade_errors_are_clear(tmp_path, capsys):
 def test_demo_with_no_assignments_says_so(tmp_path, monkeypatch):
     from autograder import demo
 
-    monkeypatch.setattr(demo, "assignments", lambda: [])
+    monkeypatch.setattr(demo, "notebook_names", lambda: [])
     lines = []
     assert demo.main(tmp_path, log=lines.append) == 0
     assert "No assignments yet" in lines[0]
@@ -115,7 +115,7 @@ def test_demo_goes_on_past_failures_and_lists_them(tmp_path, monkeypatch):
     from autograder.grade import Result
 
     name = "05_importance_sampling"
-    monkeypatch.setattr(demo, "assignments", lambda: [name])
+    monkeypatch.setattr(demo, "notebook_names", lambda: [name])
     monkeypatch.setattr(demo, "generate", lambda names: [])
     monkeypatch.setattr(demo, "FIXTURES", tmp_path / "no-fixtures")
     monkeypatch.setattr(demo, "write_summary", lambda results, work: None)
@@ -178,7 +178,7 @@ def test_student_bundle_holds_no_solutions(tmp_path):
 def test_no_solution_body_ships_to_students(tmp_path):
     """Every answer of solutions/, as a normalised syntax tree (names renamed, docstrings dropped), is
     searched in every Python file of the bundle: none may hold one (under any variable names). The same
-    search finds the reference implementations in autograder/reference/, so it can find a leak."""
+    search finds the reference implementations in autograder/assignments/*/reference.py, so it can find a leak."""
     from autograder import REPO, bundle, leaks
 
     bodies = leaks.solution_bodies(REPO / "solutions")
@@ -186,7 +186,7 @@ def test_no_solution_body_ships_to_students(tmp_path):
     with zipfile.ZipFile(bundle.build(tmp_path / "bundle.zip")) as zf:
         sources = {n: zf.read(n).decode() for n in zf.namelist() if n.endswith(".py")}
     assert leaks.find(sources, bodies) == []
-    reference = {str(p): p.read_text() for p in (REPO / "autograder" / "reference").glob("*.py")}
+    reference = {str(p): p.read_text() for p in (REPO / "autograder" / "assignments").glob("*/reference.py")}
     assert len(leaks.find(reference, bodies)) >= 3
 
 
@@ -220,9 +220,9 @@ def test_every_bundled_module_imports_without_the_instructor_package(tmp_path):
 
 def test_repository_release_is_in_sync_and_clean():
     """notebooks/ is exactly what solutions/ generates, and nothing committed carries outputs."""
-    from autograder import assignments
+    from autograder import notebook_names
 
-    if not assignments():
+    if not notebook_names():
         pytest.skip("no assignments in solutions/ yet")
     assert release.check() == []
 

@@ -12,8 +12,9 @@ from nbfactory import test_cell as graded_cell
 from autograder import attacks, feedback, record, tamper
 from autograder.fixtures import solved_release
 from autograder.notebooks import nbgrader_meta
+from course_lib.profiles import ASSIGNMENT_MODULES
 
-ASSIGNMENTS = ("01_gan", "02_vae", "03_diffusion", "04_simsiam", "05_importance_sampling")
+ASSIGNMENTS = tuple(ASSIGNMENT_MODULES)  # every assignment, found by discovery
 
 
 def _release():
@@ -90,7 +91,7 @@ def test_no_hidden_test_reaches_the_graded_notebook(name):
     student = solved_release(name)
     graded = record.graded_notebook(record.skeleton(student, rel), None, {})
     text = nbformat.writes(graded)
-    assert "BEGIN HIDDEN TESTS" not in text and "autograder.reference" not in text
+    assert "BEGIN HIDDEN TESTS" not in text and "autograder.assignments" not in text
 
 
 def test_student_markdown_cannot_carry_html_but_keeps_its_maths():
@@ -150,7 +151,7 @@ def test_honest_work_raises_no_tampering_flag(name):
     (attacks.NETWORK % {"port": 1}, ["imports ctypes", "imports socket"]),
     (attacks.DETACHED % {"course": "/c", "marker": "/m"}, ["imports subprocess"]),
     ("import os\nos._exit(1)", ["calls os._exit"]),
-    ("from autograder.reference import vae", ["imports from autograder.reference"]),
+    ("from autograder.assignments.vae import reference as vae", ["imports from autograder.assignments.vae"]),
     ("open('/work/main/solutions/x.ipynb')", ["opens '/work/main/solutions/x.ipynb'"]),
     ("%config InlineBackend.x = 1\nx = 1", ["runs the magic or shell command '%config'"]),
 ])

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbfactory import toy_assignment
 
-from autograder import RELEASE, SOLUTIONS, assignments, fixtures, release, rubrics
+from autograder import RELEASE, SOLUTIONS, fixtures, notebook_names, release, rubrics
 from autograder.grade import Result
 
 T = "00_toy"
@@ -85,7 +85,7 @@ def test_written_points_never_come_from_the_autograder():
     assert waiting.auto_score == sum(points.values()) == waiting.auto_max
 
 
-@pytest.mark.parametrize("name", assignments())
+@pytest.mark.parametrize("name", notebook_names())
 def test_every_assignment_asks_at_least_three_written_questions(name):
     """Issue 18: at least three written answers per assignment, each with a model answer and a rubric
     whose criteria give its points, and each shown empty in the release."""

@@ -24,7 +24,7 @@ TINY = SimSiamNetConfig(backbone="small", in_channels=1, width=4, proj_dim=8, pr
 def sol(request):
     """The solution notebook's functions, and the reference the hidden tests compare students with."""
     if request.param == "reference":
-        import autograder.reference.simsiam as ref
+        import autograder.assignments.simsiam.reference as ref
 
         return ref
     return solution_functions("04_simsiam")
@@ -138,7 +138,7 @@ def test_knn_weighted_matches_brute_force(sol, k, t):
 
 
 def test_knn_accuracy_monitor():
-    from autograder.reference.simsiam import knn_predict
+    from autograder.assignments.simsiam.reference import knn_predict
     from course_lib.metrics.knn import knn_accuracy
 
     class Flatten(torch.nn.Module):
@@ -349,8 +349,8 @@ def test_profiles():
 
 
 def test_training_loop_runs_and_logs(sol):
+    from course_lib.assignments.simsiam.train import train_simsiam
     from course_lib.data import load
-    from course_lib.train.simsiam import train_simsiam
 
     data = load("synthetic", "train")
     torch.manual_seed(0)
@@ -368,7 +368,7 @@ def test_neighbours_widget_core_matches_sklearn_euclidean_neighbours():
     """(Euclidean on purpose: cosine neighbours are half of the student's knn_predict.)"""
     from sklearn.neighbors import NearestNeighbors
 
-    from course_lib.widgets.simsiam import nearest_neighbours, neighbours_frame
+    from course_lib.assignments.simsiam.widgets import nearest_neighbours, neighbours_frame
 
     gen = torch.Generator().manual_seed(0)
     query, bank = torch.randn(7, 12, generator=gen), torch.randn(50, 12, generator=gen)

@@ -41,7 +41,7 @@ def test_a_typo_in_the_switch_raises():
 
 @pytest.mark.parametrize("assignment", list(ASSIGNMENT_MODULES))
 def test_smoke_is_the_full_profile_with_its_smoke_settings(assignment, smoke):
-    module = importlib.import_module(f"course_lib.profiles.{ASSIGNMENT_MODULES[assignment]}")
+    module = importlib.import_module(f"course_lib.assignments.{ASSIGNMENT_MODULES[assignment]}.profile")
     assert module.SMOKE and smoke_settings(assignment) == module.SMOKE
     assert get_profile(assignment, "full") == dataclasses.replace(module.FULL, **module.SMOKE)
     assert get_profile(assignment, "fast") == module.FAST  # fast is left alone

@@ -2,7 +2,7 @@
 
 On the solution (its functions and the checkpoints its fast-profile run trained), each value the visible
 part of a ``test_threshold_*`` cell reports (course_lib's harness with the student's own functions) equals
-the value the calibration measures with the instructors' references (autograder/calibration/<short>.py,
+the value the calibration measures with the instructors' references (autograder/assignments/<short>/calibration.py,
 the evaluators the hidden parts call), threshold by threshold. Plus: course_lib holds no reference
 implementation of a student function, and no visible cell imports autograder.
 """

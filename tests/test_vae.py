@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from conftest import solution_functions
 from torch.distributions import Normal, kl_divergence
 
+from course_lib.assignments.vae import widgets as widgets
+from course_lib.assignments.vae.train import TrainConfig, load_images, train, validate
 from course_lib.nets.conv_vae import VAE, AutoEncoder, build_model
 from course_lib.profiles import get_profile
-from course_lib.train.vae import TrainConfig, load_images, train, validate
-from course_lib.widgets import vae as widgets
 
 NAME = "02_vae"
 
@@ -109,8 +109,8 @@ def test_perturb_latents_against_a_loop_of_copies(sol):
 
 
 def test_first_of_each_class_picks_one_index_per_class():
+    from course_lib.assignments.vae.train import first_of_each_class
     from course_lib.data import load
-    from course_lib.train.vae import first_of_each_class
 
     labels = torch.tensor([2, 2, 0, 1, 0, 2, 1])
     assert first_of_each_class(labels).tolist() == [2, 3, 0]
@@ -137,7 +137,7 @@ def test_show_images_labels_rows_and_columns(tmp_path):
         show_images(torch.zeros(7, 1, 8, 8), nrow=3, row_labels=["a", "b"])
 
 
-# The common mistakes and the hidden tests that catch them: autograder/mistakes/vae.py, tests/test_mistakes.py.
+# The common mistakes and the hidden tests that catch them: autograder/assignments/vae/mistakes.py, tests/test_mistakes.py.
 
 
 # --- nets ---------------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_training_loop_lowers_the_loss_and_records_history(sol):
 
 
 def test_reference_evaluate_matches_mse():
-    from autograder.reference import vae as ref
+    from autograder.assignments.vae import reference as ref
 
     model = _tiny("ae", c=1, size=16)
     x = torch.rand(30, 1, 16, 16) * 2 - 1

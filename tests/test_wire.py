@@ -66,7 +66,7 @@ def test_decoded_tensors_never_require_grad_or_keep_a_subclass():
 
 
 def test_course_lib_dataclasses_are_rebuilt_from_their_fields():
-    from autograder.reference.diffusion import make_schedule
+    from autograder.assignments.diffusion.reference import make_schedule
 
     s = make_schedule(cosine_beta_schedule(10))
     out = _roundtrip(s)

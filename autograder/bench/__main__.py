@@ -156,11 +156,11 @@ def _plain_epoch(model, opt, loader, device, step, clip: float | None = None):
 
 def bench_importance_sampling_epoch(device: torch.device, n: int = 2000) -> dict[str, object]:
     """05_importance_sampling: one epoch of the MLP VAE (784-300-300-2x100) on binarized mnist5k."""
-    from autograder.reference.importance_sampling import elbo
+    from autograder.assignments.importance_sampling.reference import elbo
+    from course_lib.assignments.importance_sampling.train import TrainConfig, train_vae
     from course_lib.data import Dataset
     from course_lib.nets.mlp_vae import MLPVAE
     from course_lib.profiles import get_profile
-    from course_lib.train.importance_sampling import TrainConfig, train_vae
 
     cfg = get_profile("05_importance_sampling")
     full = load("binarized_mnist5k", "train")
@@ -184,10 +184,10 @@ def bench_importance_sampling_epoch(device: torch.device, n: int = 2000) -> dict
 
 def bench_vae_epoch(device: torch.device, n: int = 1000, *, fast_path: str | None = None) -> dict[str, object]:
     """02_vae: one epoch of the conv VAE (fast profile widths, beta 1) with gradient clipping."""
-    from autograder.reference.vae import vae_loss
+    from autograder.assignments.vae.reference import vae_loss
+    from course_lib.assignments.vae.train import TrainConfig, load_images, train
     from course_lib.nets.conv_vae import build_model
     from course_lib.profiles import get_profile
-    from course_lib.train.vae import TrainConfig, load_images, train
 
     cfg = get_profile("02_vae")
     images = load_images(cfg.dataset, "train", image_size=cfg.image_size, limit=n)
@@ -225,11 +225,11 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str |
     against torchvision's per-image transforms in a DataLoader, the common way."""
     import torchvision.transforms.v2 as T
 
-    from autograder.reference.simsiam import output_std, simsiam_forward, simsiam_loss
+    from autograder.assignments.simsiam.reference import output_std, simsiam_forward, simsiam_loss
+    from course_lib.assignments.simsiam.train import prepare_images, train_simsiam
     from course_lib.data import Dataset
     from course_lib.nets.simsiam import SimSiamNet
     from course_lib.profiles import get_profile
-    from course_lib.train.simsiam import prepare_images, train_simsiam
 
     cfg = get_profile("04_simsiam")
     raw = load(cfg.dataset, "train")
@@ -279,17 +279,17 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str |
 def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
     """01_gan: WGAN-GP generator steps (fast profile nets, critic steps and batch size): our loop
     against the same losses and nets in a DataLoader loop with ``.item()`` per step."""
+    from course_lib.assignments.gan.train import config_for, train_gan
     from course_lib.nets.gan import build_critic, build_generator
     from course_lib.profiles import get_profile
-    from course_lib.train.gan import config_for, train_gan
 
     cfg = get_profile("01_gan")
     data = load(cfg.dataset, cfg.train_split)
     config = dataclasses.replace(config_for(cfg, "wgan_gp"), iterations=steps, fid_every=0)
 
-    from autograder.reference.gan import d_loss_wgan_gp as d_loss
-    from autograder.reference.gan import g_loss_wgan as g_loss
-    from autograder.reference.gan import gradient_penalty as gp
+    from autograder.assignments.gan.reference import d_loss_wgan_gp as d_loss
+    from autograder.assignments.gan.reference import g_loss_wgan as g_loss
+    from autograder.assignments.gan.reference import gradient_penalty as gp
 
     def ours():
         torch.manual_seed(0)
@@ -333,10 +333,10 @@ def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
 def bench_diffusion_steps(device: torch.device, steps: int = 40, *, fast_path: str | None = None) -> dict[str, object]:
     """03_diffusion: training steps of the fast-profile U-Net (16x16 mnist5k, T = 100): our loop against
     the same model and loss in a DataLoader loop with ``.item()`` per step."""
-    from autograder.reference.diffusion import build_model, ddpm_loss, reference_schedule
+    from autograder.assignments.diffusion.reference import build_model, ddpm_loss, reference_schedule
+    from course_lib.assignments.diffusion.train import TrainConfig, train_diffusion
     from course_lib.diffusion import load_resized
     from course_lib.profiles import get_profile
-    from course_lib.train.diffusion import TrainConfig, train_diffusion
 
     cfg = get_profile("03_diffusion")
     data = load_resized(cfg.dataset, cfg.train_split, cfg.image_size)
@@ -385,11 +385,11 @@ def bench_knn_monitor(device: torch.device) -> dict[str, object]:
     import numpy as np
     from sklearn.neighbors import KNeighborsClassifier
 
-    from autograder.reference.simsiam import knn_predict
+    from autograder.assignments.simsiam.reference import knn_predict
+    from course_lib.assignments.simsiam.train import profile_data
     from course_lib.metrics.knn import knn_accuracy
     from course_lib.nets.simsiam import SimSiamNet
     from course_lib.profiles import get_profile
-    from course_lib.train.simsiam import profile_data
 
     cfg = get_profile("04_simsiam")
     train, held = profile_data(cfg)

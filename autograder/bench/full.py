@@ -25,7 +25,7 @@ CIFAR10_TRAIN = 50_000
 
 
 def _vae_step(batch: int, device: torch.device) -> Callable[[], None]:
-    from autograder.reference.vae import vae_loss
+    from autograder.assignments.vae.reference import vae_loss
     from course_lib.nets.conv_vae import build_model
 
     cfg = get_profile("02_vae", "full")
@@ -45,7 +45,7 @@ def _vae_step(batch: int, device: torch.device) -> Callable[[], None]:
 
 
 def _diffusion_step(batch: int, device: torch.device) -> Callable[[], None]:
-    from autograder.reference.diffusion import build_model, ddpm_loss, reference_schedule
+    from autograder.assignments.diffusion.reference import build_model, ddpm_loss, reference_schedule
 
     cfg = get_profile("03_diffusion", "full")
     model = build_model(cfg).to(device)
@@ -65,7 +65,7 @@ def _diffusion_step(batch: int, device: torch.device) -> Callable[[], None]:
 
 
 def _simsiam_step(batch: int, device: torch.device) -> Callable[[], None]:
-    from autograder.reference.simsiam import simsiam_forward, simsiam_loss
+    from autograder.assignments.simsiam.reference import simsiam_forward, simsiam_loss
     from course_lib.nets.simsiam import SimSiamNet
 
     cfg = get_profile("04_simsiam", "full")

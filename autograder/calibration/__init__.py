@@ -2,14 +2,14 @@
 
 ``python -m autograder calibrate <assignment>`` (:mod:`autograder.calibration.driver`) executes the
 assignment's notebook the way a fixture is graded (the solved release, or a registered mistake's
-answer cells from autograder/mistakes/) under several seeds and torch thread counts, measures every
+answer cells from autograder/assignments/<short>/mistakes.py) under several seeds and torch thread counts, measures every
 threshold of :data:`Spec.thresholds` on the checkpoints each run wrote, places each threshold with
 :mod:`autograder.calibration.stats` and writes docs/calibration/<assignment>.json and .md.
 
-One module per assignment (``autograder/calibration/<short>.py``) defines ``SPEC``: its thresholds
+One module per assignment (``autograder/assignments/<short>/calibration.py``) defines ``SPEC``: its thresholds
 (the profile field each one sets, the comparison the hidden test makes, the graded cell it decides,
 the checkpoints and student functions its measurement reads), the function that measures them from a
-run's folder with the reference evaluators (autograder/reference/), the profile overrides of a seed,
+run's folder with the reference evaluators (``autograder/assignments/<short>/reference.py``), the profile overrides of a seed,
 and the tiny overrides of ``--dry-run``.
 """
 from __future__ import annotations
@@ -134,4 +134,4 @@ def spec_for(name: str) -> Spec:
     """The calibration spec of assignment ``name``."""
     if name not in SHORT:
         raise ValueError(f"unknown assignment {name!r}; expected one of {', '.join(SHORT)}")
-    return importlib.import_module(f"{__name__}.{SHORT[name]}").SPEC
+    return importlib.import_module(f"autograder.assignments.{SHORT[name]}.calibration").SPEC

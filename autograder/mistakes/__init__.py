@@ -1,6 +1,6 @@
 """The common mistakes of each assignment, as a student would hand them in, and what they must cost.
 
-One module per assignment (``autograder/mistakes/<short>.py``) defines ``MISTAKES`` (name ->
+One module per assignment (``autograder/assignments/<short>/mistakes.py``) defines ``MISTAKES`` (name ->
 :class:`Mistake`, always including ``"hard_coded"``: an answer that returns the visible test's expected
 value) and ``CHECKPOINT_CELLS`` (the graded cells that evaluate submitted checkpoints, which score 0
 when the checkpoints are refused). ``python -m autograder fixtures`` stages them under
@@ -57,5 +57,5 @@ def for_assignment(name: str) -> Cases:
     """The mistakes of assignment ``name`` (e.g. ``"02_vae"``)."""
     if name not in SHORT:
         raise KeyError(f"no mistakes registered for {name!r}; known: {', '.join(SHORT)}")
-    module = importlib.import_module(f"{__name__}.{SHORT[name]}")
+    module = importlib.import_module(f"autograder.assignments.{SHORT[name]}.mistakes")
     return Cases(name, MappingProxyType(dict(module.MISTAKES)), tuple(module.CHECKPOINT_CELLS))

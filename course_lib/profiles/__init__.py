@@ -7,7 +7,7 @@ The active profile comes from the ``COURSE_PROFILE`` environment variable; witho
 when CUDA is available and ``fast`` otherwise. That default on a GPU says so loudly, once, with what
 the full profile costs (:func:`default_profile_notice`), so nobody starts hours of training by
 accident; with ``COURSE_PROFILE`` set (as in CI and under grading) nothing is printed. Each
-assignment's module in this package defines its dataclass and registers both flavours with
+assignment's ``course_lib/assignments/<short>/profile.py`` defines its dataclass and registers both flavours with
 :func:`register`; :func:`graded_profile` is the profile the course grades (what a submission's
 checkpoints must be saved under).
 
@@ -41,33 +41,20 @@ import sys
 import typing
 from typing import Any
 
+from course_lib.assignments import discover
+
 PROFILE_NAMES = ("full", "fast")
 
-# assignment folder name -> module (in this package) that registers its profiles
-ASSIGNMENT_MODULES = {
-    "01_gan": "gan",
-    "02_vae": "vae",
-    "03_diffusion": "diffusion",
-    "04_simsiam": "simsiam",
-    "05_importance_sampling": "importance_sampling",
-}
+# assignment folder name -> its package under course_lib/assignments/ (whose profile.py registers its profiles),
+# found by discovery: adding an assignment adds a package, never a line here
+ASSIGNMENT_MODULES = discover()
 
 OVERRIDES_ENV = "COURSE_PROFILE_OVERRIDES"
 SMOKE_ENV = "COURSE_SMOKE"
 
 _REGISTRY: dict[str, dict[str, Any]] = {}
 _SMOKE: dict[str, dict[str, Any]] = {}
-
-
-# What the full profile costs on one GPU: the README's estimates (training FLOPs at an assumed 25 TFLOP/s
-# sustained, docs/benchmarks.md), not measurements; the real data sets are downloaded first.
-FULL_PROFILE_COST = {
-    "01_gan": "about 40 min",
-    "02_vae": "a few minutes",
-    "03_diffusion": "about 2.5 h",
-    "04_simsiam": "about 2.3 h",
-    "05_importance_sampling": "minutes",
-}
+_COST: dict[str, str] = {}
 GRADING_PROFILE_ENV = "COURSE_GRADING_PROFILE"
 _announced: set[str] = set()
 
@@ -83,7 +70,7 @@ def graded_profile(env: dict[str, str] | None = None) -> str:
 
 def default_profile_notice(device_name: str, env: dict[str, str] | None = None) -> str:
     """The banner printed when ``COURSE_PROFILE`` is unset on a GPU and ``full`` is chosen for you."""
-    costs = ", ".join(f"{a} {c}" for a, c in FULL_PROFILE_COST.items())
+    costs = ", ".join(f"{a} {c}" for a, c in full_profile_costs().items())
     graded = graded_profile(env)
     bar = "=" * 78
     lines = [
@@ -127,13 +114,18 @@ def active_profile_name(env: dict[str, str] | None = None) -> str:
     return name
 
 
-def register(assignment: str, *, full: Any, fast: Any, smoke: dict[str, Any] | None = None) -> None:
-    """Register the two profiles of an assignment (called by each assignment's module).
+def register(assignment: str, *, full: Any, fast: Any, smoke: dict[str, Any] | None = None, cost: str) -> None:
+    """Register the two profiles of an assignment (called by each assignment's ``profile.py``).
 
     Args:
         smoke: the fields smoke mode (``COURSE_SMOKE=1``) replaces in ``full``: lengths and sample
             counts only. Checked here through :func:`override`, so a typo fails at import.
+        cost: what the full profile costs on one GPU, as the banner of :func:`default_profile_notice` says
+            it (e.g. ``"about 40 min"``): the README's estimate (training FLOPs at an assumed 25 TFLOP/s
+            sustained, docs/benchmarks.md), not a measurement.
     """
+    if not cost.strip():
+        raise ValueError(f"profiles of {assignment!r}: say what the full profile costs on one GPU (cost=...)")
     for cfg in (full, fast):
         if not (dataclasses.is_dataclass(cfg) and cfg.__dataclass_params__.frozen):
             raise TypeError(f"profiles of {assignment!r} must be frozen dataclass instances")
@@ -141,6 +133,14 @@ def register(assignment: str, *, full: Any, fast: Any, smoke: dict[str, Any] | N
     override(full, **smoke)
     _REGISTRY[assignment] = {"full": full, "fast": fast}
     _SMOKE[assignment] = smoke
+    _COST[assignment] = cost
+
+
+def full_profile_costs() -> dict[str, str]:
+    """Assignment -> what its full profile costs on one GPU (:func:`register`'s ``cost``), for every assignment."""
+    for assignment in ASSIGNMENT_MODULES:
+        get_profile(assignment, "fast")  # imports its profile module, which registers it
+    return {a: _COST[a] for a in ASSIGNMENT_MODULES}
 
 
 def smoke_mode(env: dict[str, str] | None = None) -> bool:
@@ -180,7 +180,7 @@ def get_profile(assignment: str, name: str | None = None, **overrides: Any) -> A
         )
     if assignment not in _REGISTRY:
         try:
-            importlib.import_module(f"{__name__}.{ASSIGNMENT_MODULES[assignment]}")
+            importlib.import_module(f"course_lib.assignments.{ASSIGNMENT_MODULES[assignment]}.profile")
         except ModuleNotFoundError as exc:
             raise ValueError(f"assignment {assignment!r} has no profiles yet ({exc})") from exc
     name = active_profile_name() if name is None else name

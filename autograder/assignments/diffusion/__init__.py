@@ -1,0 +1,1 @@
+"""03_diffusion for instructors: reference evaluators, common mistakes, calibration spec."""

@@ -1,0 +1,1 @@
+"""01_gan for instructors: reference evaluators, common mistakes, calibration spec."""

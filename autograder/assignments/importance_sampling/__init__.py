@@ -1,0 +1,1 @@
+"""05_importance_sampling for instructors: reference evaluators, common mistakes, calibration spec."""

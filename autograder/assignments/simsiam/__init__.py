@@ -1,0 +1,1 @@
+"""04_simsiam for instructors: reference evaluators, common mistakes, calibration spec."""

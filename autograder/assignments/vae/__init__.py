@@ -1,0 +1,1 @@
+"""02_vae for instructors: reference evaluators, common mistakes, calibration spec."""

@@ -1,1 +1,0 @@
-"""Reference evaluators for hidden tests and threshold checks (instructors only, never shipped)."""

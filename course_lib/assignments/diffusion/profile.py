@@ -1,0 +1,154 @@
+"""Profiles of 03_diffusion: DDPM noise schedule, forward process, loss, DDPM and DDIM sampling.
+
+``full`` follows CMU 16-824's diffusion homework and IFT6135 (2023): CIFAR-10 at 32x32, a U-Net of
+base width 64 with multipliers (1, 2, 4, 8), the cosine schedule with T = 1000, trained on a GPU;
+FID (Inception features, 10k samples) below 60 for DDPM (1,000 steps) and DDIM (100 steps, eta 0).
+
+``fast`` runs on a CPU: mnist5k digits downsampled to 16x16, T = 100 (cosine), a small U-Net. The
+sampling questions use the pretrained checkpoint shipped in ``course_lib/assets/`` (made by
+``scripts/train_diffusion_fast.py``); the training question trains a short run of its own. The FID
+is the offline one (digit-classifier features) against the 16x16 validation digits. Thresholds come
+from ``python -m autograder calibrate 03_diffusion`` (docs/calibration/03_diffusion.json and .md).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from course_lib.profiles import register
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionProfile:
+    """Settings and reference thresholds of 03_diffusion.
+
+    Attributes:
+        dataset, train_split, eval_split: data (course_lib.data.load) and the held-out split.
+        image_size: images are resized to image_size x image_size; channels: C.
+        schedule: "cosine" or "linear"; timesteps: T.
+        base, mults, attention: the U-Net (course_lib.nets.unet.UNet).
+        pretrained: file name in course_lib/assets of the pretrained model the sampling questions use
+            ("" = none: train it, as in the full profile).
+        steps, batch_size, lr, warmup, ema_decay: the training run of the training question.
+        extractor: FID feature extractor ("digits" or "inception"); fid_samples: samples per graded FID;
+            demo_samples: samples per set the notebook itself draws, shows and scores (cheaper, so its FIDs
+            are only comparable with each other).
+        ddim_steps: DDIM step counts shown in the notebook; ddim_eval_steps: the one that is graded.
+        loss_eval_size, loss_eval_repeats: held-out images, and (t, noise) draws per image, of the loss check.
+        seed: seed of the training run; sample_seed: seed of the graded samples.
+        max_fid_ddpm, max_fid_ddim: thresholds on the FID of DDPM (T steps) and DDIM samples.
+        max_heldout_loss: threshold on the held-out noise-prediction loss of the trained checkpoint.
+    """
+
+    dataset: str
+    train_split: str
+    eval_split: str
+    image_size: int
+    channels: int
+    timesteps: int
+    base: int
+    mults: tuple[int, ...]
+    steps: int
+    extractor: str
+    fid_samples: int
+    demo_samples: int
+    ddim_steps: tuple[int, ...]
+    ddim_eval_steps: int
+    max_fid_ddpm: float
+    max_fid_ddim: float
+    max_heldout_loss: float
+    pretrained: str = ""
+    schedule: str = "cosine"
+    attention: bool = False
+    batch_size: int = 128
+    lr: float = 2e-4
+    warmup: int = 100
+    ema_decay: float = 0.0
+    loss_eval_size: int = 500
+    loss_eval_repeats: int = 4
+    sample_batch: int = 500
+    seed: int = 0
+    sample_seed: int = 1234
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("cosine", "linear"):
+            raise ValueError(f"unknown beta schedule {self.schedule!r}; expected 'cosine' or 'linear'")
+        if self.image_size % 2 ** (len(self.mults) - 1):
+            raise ValueError(f"image_size {self.image_size} must be divisible by 2^(len(mults) - 1)")
+        if not 1 <= self.ddim_eval_steps <= self.timesteps or any(not 1 <= s <= self.timesteps for s in self.ddim_steps):
+            raise ValueError(f"DDIM step counts must lie in [1, T = {self.timesteps}]")
+        if self.fid_samples < 2 or self.demo_samples < 2:
+            raise ValueError("fid_samples and demo_samples must be at least 2")
+
+    def graded_checkpoints(self) -> tuple[str, ...]:
+        """Runs whose ``checkpoints/<run>.pt`` the graded cells evaluate (the FID cells sample from the
+        shipped pretrained model)."""
+        return ("ddpm",)
+
+
+FULL = DiffusionProfile(
+    dataset="cifar10",
+    train_split="train",
+    eval_split="test",
+    image_size=32,
+    channels=3,
+    timesteps=1000,
+    base=64,
+    mults=(1, 2, 4, 8),
+    attention=True,
+    steps=200_000,
+    batch_size=128,
+    lr=2e-4,
+    warmup=5000,
+    ema_decay=0.9999,
+    extractor="inception",
+    fid_samples=10_000,
+    demo_samples=10_000,
+    ddim_steps=(10, 50, 100),
+    ddim_eval_steps=100,
+    # the anchors' target (CMU 16-824 diffusion homework, IFT6135 A3 2023), as issue 14 lists it: FID < 60 on
+    # CIFAR-10 for DDPM (1,000 steps) and DDIM (100 steps, eta 0)
+    max_fid_ddpm=60.0,
+    max_fid_ddim=60.0,
+    # not an anchor number (the anchors grade samples only): a trained CIFAR-10 eps-model reaches ~0.03 mean
+    # squared error per element (Ho et al. 2020's training curves); untested here (no GPU)
+    max_heldout_loss=0.05,
+    loss_eval_size=0,
+)
+
+FAST = DiffusionProfile(
+    dataset="mnist5k",
+    train_split="train",
+    eval_split="val",
+    image_size=16,
+    channels=1,
+    timesteps=100,
+    base=16,
+    mults=(1, 2, 2),
+    pretrained="diffusion_fast.pt",
+    steps=300,
+    batch_size=128,
+    lr=2e-3,
+    warmup=50,
+    extractor="digits",
+    fid_samples=256,
+    demo_samples=128,
+    ddim_steps=(5, 10, 25),
+    ddim_eval_steps=10,
+    # thresholds: the values of docs/calibration/03_diffusion.json (tests/test_calibration.py checks equality),
+    # each at the 0.1% prediction bound of ten correct runs (training seed s, sample seed 1234 + s): DDPM FID
+    # 6.0 +- 1.1, DDIM (10 steps) 25 +- 4, held-out loss 0.0755 +- 0.0014. The posterior variance used as a
+    # standard deviation gives DDPM FID 148 and more; DDIM's t_prev = -1 raises (an index past the schedule);
+    # q_sample without square roots trains to a held-out loss of 0.15 and more. (Noise added at t = 0 is
+    # invisible to the FID: test_p_sample catches it.)
+    max_fid_ddpm=10.7,
+    max_fid_ddim=43.4,
+    max_heldout_loss=0.0818,
+)
+
+# smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts
+# shrunk, so its data sets, nets, extractors and code path run in CPU seconds (tests/test_full_smoke.py)
+SMOKE = dict(timesteps=10, steps=2, batch_size=4, warmup=1, fid_samples=4, demo_samples=4, sample_batch=4,
+             ddim_steps=(2, 5), ddim_eval_steps=5, loss_eval_size=8, loss_eval_repeats=1)
+
+# the full profile's GPU time: the FLOP estimate (python -m autograder.bench --full-prediction)
+register("03_diffusion", full=FULL, fast=FAST, smoke=SMOKE, cost="about 2.5 h")

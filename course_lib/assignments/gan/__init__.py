@@ -1,0 +1,2 @@
+"""01_gan: its profile, training loop and widgets (what students import)."""
+ASSIGNMENT = "01_gan"

@@ -1,0 +1,2 @@
+"""02_vae: its profile, training loop and widgets (what students import)."""
+ASSIGNMENT = "02_vae"

@@ -1,1 +1,0 @@
-"""train package: see docs/ARCHITECTURE.md."""
