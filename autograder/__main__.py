@@ -1,4 +1,5 @@
-"""python -m autograder {release,check-release,grade,demo,fixtures,calibrate,bundle,collect,roster,formgrader,feedback,export}"""
+"""python -m autograder {new-assignment,release,check-release,grade,demo,fixtures,calibrate,bundle,collect,
+roster,formgrader,feedback,export}"""
 from __future__ import annotations
 
 import argparse
@@ -56,10 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--submissions", type=Path, help="the collected submissions folder (LMS names for --return-zip)")
     p = sub.add_parser("export", help="grades.csv, grades_by_cell.csv (with comments), canvas.csv, moodle.csv")
     p.add_argument("--course-dir", type=Path, required=True)
+    p = sub.add_parser("new-assignment", help="a new assignment from the template (docs/ARCHITECTURE.md, Adding an assignment)")
+    p.add_argument("name", help="e.g. 06_flows (the package name is what follows the digits)")
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "formgrader":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
+    if args.command == "new-assignment":
+        from .scaffold import create
+
+        for path in create(args.name):
+            print(f"wrote {path.relative_to(REPO)}")
+        print(f"next: make release, run solutions/{args.name}/{args.name}.ipynb, python -m autograder calibrate "
+              f"{args.name}, then copy the placed thresholds into its profile.py")
+        return 0
     if args.command == "release":
         from .release import generate
 

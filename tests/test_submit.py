@@ -119,7 +119,7 @@ def test_graded_checkpoints_are_the_ones_the_hidden_tests_read(assignment):
 
 def test_the_student_tools_never_import_the_instructors_package():
     for path in [REPO / "course_lib" / "submit.py", REPO / "course_lib" / "lab.py",
-                 *(REPO / "course_lib" / "profiles").glob("*.py")]:
+                 *(REPO / "course_lib" / "profiles").glob("*.py"), *(REPO / "course_lib" / "assignments").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []

@@ -1,0 +1,1 @@
+"""__NAME__ for instructors: reference evaluators, common mistakes, calibration spec."""

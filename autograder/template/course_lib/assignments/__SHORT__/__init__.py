@@ -1,0 +1,2 @@
+"""__NAME__: its profile, training loop and widgets (what students import)."""
+ASSIGNMENT = "__NAME__"
