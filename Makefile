@@ -49,16 +49,26 @@ demo: setup sandbox-deps
 	COURSE_PROFILE=fast COURSE_STATIC_WIDGETS=1 $(BIN)/python -m autograder demo
 
 ## Everything, in the order that shows a failure early: lint, the quick tests, then each solution notebook
-## once (nbval) and the end-to-end tests that reuse what those runs trained. Every stage runs; the exit
-## status is non-zero if any failed.
+## once (nbval), then the end-to-end tests that reuse what those runs trained. Every stage runs; the exit
+## status is non-zero if any failed. Each stage runs on TEST_WORKERS pytest-xdist processes with one torch
+## thread each (a notebook's cells, one assignment's grading, a test file stay in one worker: tests/conftest.py);
+## TEST_WORKERS=1 runs them in one process as before.
+TEST_WORKERS ?= 2
+ifeq ($(TEST_WORKERS),1)
+XDIST :=
+else
+XDIST := -n $(TEST_WORKERS)
+endif
+TEST_ENV := COURSE_PROFILE=fast COURSE_PROGRESS=0 COURSE_STATIC_WIDGETS=1 $(if $(XDIST),OMP_NUM_THREADS=1 MKL_NUM_THREADS=1)
 test: setup sandbox-deps browser-deps
 	@rc=0; \
 	echo "== lint"; $(MAKE) --no-print-directory lint || rc=1; \
-	echo "== quick tests"; COURSE_PROFILE=fast COURSE_PROGRESS=0 $(PYTEST) tests -m "not slow and not e2e" -q \
-		-p no:cacheprovider || rc=1; \
-	echo "== solution notebooks and end-to-end tests"; \
-	COURSE_PROFILE=fast COURSE_PROGRESS=0 COURSE_STATIC_WIDGETS=1 COURSE_GRADE_JOBS=2 $(PYTEST) $(SOLUTION_NOTEBOOKS) tests \
-		-m "slow or e2e" --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider --durations=30 || rc=1; \
+	echo "== quick tests"; $(TEST_ENV) $(PYTEST) tests -m "not slow and not e2e" -q -p no:cacheprovider \
+		$(XDIST) $(if $(XDIST),--dist loadgroup) || rc=1; \
+	echo "== solution notebooks"; $(TEST_ENV) $(PYTEST) $(SOLUTION_NOTEBOOKS) --nbval-lax --nbval-cell-timeout=1800 \
+		-p no:cacheprovider $(XDIST) $(if $(XDIST),--dist loadfile) --durations=10 || rc=1; \
+	echo "== end-to-end tests"; $(TEST_ENV) COURSE_GRADE_JOBS=2 $(PYTEST) tests -m "slow or e2e" -p no:cacheprovider \
+		$(XDIST) $(if $(XDIST),--dist loadgroup) --durations=30 || rc=1; \
 	exit $$rc
 
 ## ruff (configured in pyproject.toml): the lint stage of make test.
