@@ -60,13 +60,18 @@ def predict_start_from_noise(x_t, t, noise, schedule):
 
 
 def q_posterior(x_start, x_t, t, schedule):
-    """Mean, variance and clipped log variance of q(x_{t-1} | x_t, x_0) (Ho et al. eqs. 6-7)."""
-    abar = _at(schedule.alphas_cumprod, t, x_t)
-    abar_prev = _at(schedule.alphas_cumprod_prev, t, x_t)
-    beta = _at(schedule.betas, t, x_t)
-    mean = (abar_prev.sqrt() * beta / (1 - abar)) * x_start + ((1 - beta).sqrt() * (1 - abar_prev) / (1 - abar)) * x_t
-    var = beta * (1 - abar_prev) / (1 - abar)
-    return mean, var.expand_as(x_t), _at(schedule.posterior_log_variance_clipped, t, x_t).expand_as(x_t)
+    """Mean, variance and clipped log variance of q(x_{t-1} | x_t, x_0) (Ho et al. eqs. 6-7).
+
+    The coefficients are computed in float64 from the betas: 1 - alpha-bar_t of the first steps is a difference
+    of numbers close to 1, of which alpha-bar stored in float32 keeps about three digits at T = 1000."""
+    b = schedule.betas.detach().to(torch.float64).cpu()
+    abar = torch.cumprod(1.0 - b, dim=0)
+    abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])
+    coef_x0 = abar_prev.sqrt() * b / (1 - abar)
+    coef_xt = (1 - b).sqrt() * (1 - abar_prev) / (1 - abar)
+    var = b * (1 - abar_prev) / (1 - abar)
+    mean = _at(coef_x0, t, x_t) * x_start + _at(coef_xt, t, x_t) * x_t
+    return mean, _at(var, t, x_t).expand_as(x_t), _at(schedule.posterior_log_variance_clipped, t, x_t).expand_as(x_t)
 
 
 def ddpm_loss(model, x_start, t, noise, schedule):
