@@ -64,7 +64,7 @@ _SMOKE: dict[str, dict[str, Any]] = {}
 FULL_PROFILE_COST = {
     "01_gan": "about 40 min",
     "02_vae": "a few minutes",
-    "03_diffusion": "about 2.5 h",
+    "03_diffusion": "about 1.8 h",
     "04_simsiam": "about 2.3 h",
     "05_importance_sampling": "minutes",
 }
