@@ -40,6 +40,9 @@ def linear_beta_schedule(timesteps: int, *, beta_start: float = 1e-4, beta_end: 
     if not isinstance(timesteps, int) or timesteps < 1:
         raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
     scale = 1000 / timesteps
+    if scale * beta_end >= 1:
+        raise ValueError(f"T = {timesteps} is too short for the linear schedule: beta_end rescaled by 1000 / T is "
+                         f"{scale * beta_end:g} >= 1; use T > {1000 * beta_end:g}")
     return torch.linspace(scale * beta_start, scale * beta_end, timesteps, dtype=torch.float64)
 
 
@@ -238,9 +241,15 @@ def pretrained_path(name: str):
 # part (autograder.assignments.diffusion.reference) with the instructors' references: the same data, the same draws.
 
 def sampling_model_path(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt") -> Path:
-    """The model the sampling questions use: the shipped pretrained one when the profile has one (fast),
-    else the trained checkpoint (full)."""
-    return pretrained_path(cfg.pretrained) if cfg.pretrained else Path(checkpoint)
+    """Where the model the sampling questions use lies: the shipped pretrained asset (fast), the pretrained
+    diffusers folder ``<data root>/<cfg.pretrained_hub>`` (full), else the trained checkpoint."""
+    if cfg.pretrained:
+        return pretrained_path(cfg.pretrained)
+    if cfg.pretrained_hub:
+        from .nets.pretrained_ddpm import pretrained_folder
+
+        return pretrained_folder(cfg.pretrained_hub)
+    return Path(checkpoint)
 
 
 def load_unet(path: str | Path, cfg, *, device: torch.device | str | None = None) -> torch.nn.Module:
@@ -252,6 +261,19 @@ def load_unet(path: str | Path, cfg, *, device: torch.device | str | None = None
     model = UNet(cfg.channels, base=cfg.base, mults=cfg.mults, attention=cfg.attention)
     load_into(model, path)
     return model.to(device).eval()
+
+
+def load_sampling_model(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt", *,
+                        device: torch.device | str | None = None) -> torch.nn.Module:
+    """The eps-model ``model(x_t, t)`` the sampling questions use, in eval mode on ``device``: the shipped
+    pretrained U-Net (``cfg.pretrained``, fast), the pretrained diffusers model (``cfg.pretrained_hub``, full;
+    :func:`course_lib.nets.pretrained_ddpm.load_pretrained_ddpm`, whose error says what to fetch when it is
+    absent), else the U-Net trained into ``checkpoint``."""
+    if cfg.pretrained_hub:
+        from .nets.pretrained_ddpm import load_pretrained_ddpm
+
+        return load_pretrained_ddpm(cfg, device=device)
+    return load_unet(sampling_model_path(cfg, checkpoint), cfg, device=device)
 
 
 @torch.no_grad()

@@ -13,6 +13,10 @@
 * the FID Inception weights: pytorch-fid's own Inception-v3 (``pytorch_fid.inception.fid_inception_v3``),
   randomly initialised with a fixed seed, its state dict saved under the official file name
   ``pt_inception-2015-12-05-6726825d.pth``, where ``COURSE_INCEPTION_WEIGHTS`` will point.
+* the full profile's pretrained DDPM (03_diffusion): ``google/ddpm-cifar10-32/`` under the data root, a
+  randomly initialised diffusers ``UNet2DModel`` with that model's config (narrower and shallower unless
+  ``small=False``) saved by ``save_pretrained`` (``config.json``, ``diffusion_pytorch_model.safetensors``)
+  and its ``scheduler_config.json`` (``DDPMScheduler.save_pretrained``) with the smoke profile's T.
 
 The fake files cannot have the official checksums, which torchvision (CIFAR-10, SVHN) and course_lib
 (the CUB archive) verify. The checks are not weakened: :func:`write_sitecustomize` writes a
@@ -151,6 +155,39 @@ def write_inception_weights(folder: Path, *, seed: int = 0) -> Path:
     return path
 
 
+# google/ddpm-cifar10-32's config.json (699 bytes on its model page) without _class_name and _diffusers_version,
+# and its scheduler_config.json (256 bytes): Ho et al.'s linear betas, T = 1000, sigma^2 = beta_t for sampling
+DDPM_CIFAR10_CONFIG = {
+    "act_fn": "silu", "attention_head_dim": None, "block_out_channels": [128, 256, 256, 256],
+    "center_input_sample": False, "down_block_types": ["DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"],
+    "downsample_padding": 0, "flip_sin_to_cos": False, "freq_shift": 1, "in_channels": 3, "layers_per_block": 2,
+    "mid_block_scale_factor": 1, "norm_eps": 1e-06, "norm_num_groups": 32, "out_channels": 3, "sample_size": 32,
+    "time_embedding_type": "positional", "up_block_types": ["UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"],
+}
+DDPM_CIFAR10_SCHEDULER = {"beta_end": 0.02, "beta_schedule": "linear", "beta_start": 0.0001, "clip_sample": True,
+                          "num_train_timesteps": 1000, "trained_betas": None, "variance_type": "fixed_large"}
+# 0.5M parameters instead of 35.7M; four channels per GroupNorm group as in the real one (with one, the norm
+# would remove the time embedding, a per-channel constant)
+DDPM_SMALL = {"block_out_channels": [32, 32, 32, 32], "layers_per_block": 1, "norm_num_groups": 8}
+
+
+def write_pretrained_ddpm(folder: Path, *, small: bool = True, timesteps: int = 1000, seed: int = 0,
+                          safe_serialization: bool = True, scheduler: dict | None = None, **config):
+    """A random UNet2DModel with google/ddpm-cifar10-32's config (``DDPM_SMALL`` widths when ``small``, then
+    ``config``) saved in ``folder`` as that model page has it, and a scheduler_config.json with its linear betas
+    rescaled to ``timesteps`` as course_lib's ``linear_beta_schedule`` does (then ``scheduler``). Returns the model."""
+    import torch
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DModel(**(DDPM_CIFAR10_CONFIG | (DDPM_SMALL if small else {}) | config)).eval()
+    unet.save_pretrained(str(folder), safe_serialization=safe_serialization)
+    scale = 1000 / timesteps
+    rescaled = {"num_train_timesteps": timesteps, "beta_start": 1e-4 * scale, "beta_end": 0.02 * scale}
+    DDPMScheduler(**(DDPM_CIFAR10_SCHEDULER | rescaled | (scheduler or {}))).save_pretrained(str(folder))
+    return unet
+
+
 SITECUSTOMIZE = '''"""Test-only (tests/fake_datasets.py): the expected checksums of the fake data files in {checksums}."""
 import json as _json
 
@@ -178,7 +215,8 @@ def write_sitecustomize(folder: Path, checksums: dict[str, str]) -> Path:
 
 
 def build(root: Path) -> dict[str, str]:
-    """Write every fake data set and the Inception weights under ``root``; return the kernel's environment.
+    """Write every fake data set, the pretrained DDPM and the Inception weights under ``root``; return the
+    kernel's environment.
 
     Layout: ``root/data`` (``COURSE_DATA``), ``root/site`` (the sitecustomize), ``root/weights``,
     ``root/fid`` (``COURSE_FID_CACHE``) and ``root/torch`` (``TORCH_HOME``, so no real cache is read).
@@ -187,6 +225,9 @@ def build(root: Path) -> dict[str, str]:
     data = root / "data"
     checksums = write_cifar10(data) | write_svhn(data) | write_cub(data)
     write_binarized_mnist(data)
+    from course_lib.assignments.diffusion.profile import FULL, SMOKE
+
+    write_pretrained_ddpm(data / FULL.pretrained_hub, timesteps=SMOKE["timesteps"])
     weights = write_inception_weights(root / "weights")
     site = write_sitecustomize(root / "site", checksums)
     return {"COURSE_DATA": str(data), "COURSE_INCEPTION_WEIGHTS": str(weights), "COURSE_FID_CACHE": str(root / "fid"),

@@ -4,7 +4,8 @@ the calibration script and scripts/train_diffusion_fast.py).
 The functions here are written from the papers' equations (Ho et al. 2020, eqs. 4, 7, 11, 14;
 Song et al. 2021, eq. 12) in float64 on the schedule's betas, independently of the notebook's code.
 Threshold tests call :func:`check_fid_threshold` (samples drawn with the student's ``p_sample`` /
-``ddim_step`` and this module's schedule from the pretrained model, through course_lib's graded sampling
+``ddim_step`` and this module's schedule from the pretrained model, the course's asset in the fast profile
+and the DDPM paper's CIFAR-10 model in the full one, through course_lib's graded sampling
 harness with a fixed seed, scored by its FID) and :func:`check_loss_threshold` (the submitted checkpoint's
 noise-prediction loss on held-out digits, with this module's ``ddpm_loss`` and schedule).
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import torch
 
 from course_lib.device import get_device
-from course_lib.diffusion import DiffusionSchedule, beta_schedule, graded_fid, load_unet, sampling_model_path
+from course_lib.diffusion import DiffusionSchedule, beta_schedule, graded_fid, load_sampling_model, load_unet
 from course_lib.diffusion import heldout_loss as _heldout_loss
 from course_lib.diffusion import pretrained_path as _asset
 from course_lib.nets.unet import UNet
@@ -60,13 +61,18 @@ def predict_start_from_noise(x_t, t, noise, schedule):
 
 
 def q_posterior(x_start, x_t, t, schedule):
-    """Mean, variance and clipped log variance of q(x_{t-1} | x_t, x_0) (Ho et al. eqs. 6-7)."""
-    abar = _at(schedule.alphas_cumprod, t, x_t)
-    abar_prev = _at(schedule.alphas_cumprod_prev, t, x_t)
-    beta = _at(schedule.betas, t, x_t)
-    mean = (abar_prev.sqrt() * beta / (1 - abar)) * x_start + ((1 - beta).sqrt() * (1 - abar_prev) / (1 - abar)) * x_t
-    var = beta * (1 - abar_prev) / (1 - abar)
-    return mean, var.expand_as(x_t), _at(schedule.posterior_log_variance_clipped, t, x_t).expand_as(x_t)
+    """Mean, variance and clipped log variance of q(x_{t-1} | x_t, x_0) (Ho et al. eqs. 6-7).
+
+    The coefficients are computed in float64 from the betas: 1 - alpha-bar_t of the first steps is a difference
+    of numbers close to 1, of which alpha-bar stored in float32 keeps about three digits at T = 1000."""
+    b = schedule.betas.detach().to(torch.float64).cpu()
+    abar = torch.cumprod(1.0 - b, dim=0)
+    abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])
+    coef_x0 = abar_prev.sqrt() * b / (1 - abar)
+    coef_xt = (1 - b).sqrt() * (1 - abar_prev) / (1 - abar)
+    var = b * (1 - abar_prev) / (1 - abar)
+    mean = _at(coef_x0, t, x_t) * x_start + _at(coef_xt, t, x_t) * x_t
+    return mean, _at(var, t, x_t).expand_as(x_t), _at(schedule.posterior_log_variance_clipped, t, x_t).expand_as(x_t)
 
 
 def ddpm_loss(model, x_start, t, noise, schedule):
@@ -124,15 +130,17 @@ def _device() -> torch.device:
 
 def sample_fid(kind: str, step_fn, cfg, checkpoint: str | os.PathLike = "checkpoints/ddpm.pt") -> float:
     """FID of the graded samples drawn with the student's ``step_fn`` (``p_sample`` for kind "ddpm",
-    ``ddim_step`` for "ddim") and the reference schedule from the pretrained (fast) or submitted (full) model."""
-    path = sampling_model_path(cfg, checkpoint)
-    if not Path(path).exists():
-        raise AssertionError(f"no model at {path}: run the training cell (it saves the model there)")
-    return graded_fid(kind, step_fn, load_unet(path, cfg), reference_schedule(cfg), cfg, device=_device())
+    ``ddim_step`` for "ddim") and the reference schedule from the profile's sampling model: the shipped
+    pretrained U-Net (fast), the pretrained diffusers model (full; a missing folder raises its
+    PretrainedMissingError, an instructor's matter), or the submitted checkpoint where the profile has neither."""
+    if not (cfg.pretrained or cfg.pretrained_hub) and not Path(checkpoint).exists():
+        raise AssertionError(f"no model at {checkpoint}: run the training cell (it saves the model there)")
+    model = load_sampling_model(cfg, checkpoint, device=_device())
+    return graded_fid(kind, step_fn, model, reference_schedule(cfg), cfg, device=_device())
 
 
 def check_fid_threshold(kind: str, step_fn, checkpoint: str | os.PathLike = "checkpoints/ddpm.pt") -> float:
-    """Sample with the student's step function from the pretrained (fast) or submitted (full) model and
+    """Sample with the student's step function from the profile's sampling model (see :func:`sample_fid`) and
     assert the FID is below the profile's threshold. Returns the FID."""
     cfg = get_profile(ASSIGNMENT)
     value = sample_fid(kind, step_fn, cfg, checkpoint)
