@@ -2,6 +2,7 @@
 
 Run ``python -m autograder --help``. Not shipped to students.
 """
+
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,5 +1,6 @@
 """python -m autograder {new-assignment,release,check-release,grade,demo,fixtures,calibrate,bundle,collect,
 roster,formgrader,feedback,export}"""
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="grade this many submissions at once on this machine")
     p.add_argument("--dask-scheduler", help="fan the grading out over a Dask distributed cluster (shared file system)")
     p.add_argument("--timeout", type=float, default=None, help="wall-clock seconds of a notebook's run (default 3600)")
-    p.add_argument("--profile", choices=("fast", "full"), default=None,
-                   help="the profile graded (default: $COURSE_GRADING_PROFILE, else fast; never the machine's hardware)")
-    p.add_argument("--run-notebook", choices=("always", "auto", "never"), default="always",
-                   help="run each notebook in the sandbox (always), only when a checkpoint is missing (auto), or never")
+    p.add_argument(
+        "--profile",
+        choices=("fast", "full"),
+        default=None,
+        help="the profile graded (default: $COURSE_GRADING_PROFILE, else fast; never the machine's hardware)",
+    )
+    p.add_argument(
+        "--run-notebook",
+        choices=("always", "auto", "never"),
+        default="always",
+        help="run each notebook in the sandbox (always), only when a checkpoint is missing (auto), or never",
+    )
     p = sub.add_parser("demo", help="release, run the solutions (fast profile), autograde, report")
     p.add_argument("--work", type=Path, default=REPO / "grading" / "demo")
     p = sub.add_parser("fixtures", help="stage grader-attacking submissions (see autograder/fixtures.py)")
@@ -57,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--submissions", type=Path, help="the collected submissions folder (LMS names for --return-zip)")
     p = sub.add_parser("export", help="grades.csv, grades_by_cell.csv (with comments), canvas.csv, moodle.csv")
     p.add_argument("--course-dir", type=Path, required=True)
-    p = sub.add_parser("new-assignment", help="a new assignment from the template (docs/ARCHITECTURE.md, Adding an assignment)")
+    p = sub.add_parser(
+        "new-assignment", help="a new assignment from the template (docs/ARCHITECTURE.md, Adding an assignment)"
+    )
     p.add_argument("name", help="e.g. 06_flows (the package name is what follows the digits)")
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "formgrader":
@@ -68,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
 
         for path in create(args.name):
             print(f"wrote {path.relative_to(REPO)}")
-        print(f"next: make release, run solutions/{args.name}/{args.name}.ipynb, python -m autograder calibrate "
-              f"{args.name}, then copy the placed thresholds into its profile.py")
+        print(
+            f"next: make release, run solutions/{args.name}/{args.name}.ipynb, python -m autograder calibrate "
+            f"{args.name}, then copy the placed thresholds into its profile.py"
+        )
         return 0
     if args.command == "release":
         from .release import generate
@@ -91,8 +104,15 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             kwargs = {"timeout": args.timeout} if args.timeout else {}
-            results = grade(args.submissions, args.course_dir, jobs=args.jobs, dask_scheduler=args.dask_scheduler,
-                            profile=args.profile, run_notebook=args.run_notebook, **kwargs)
+            results = grade(
+                args.submissions,
+                args.course_dir,
+                jobs=args.jobs,
+                dask_scheduler=args.dask_scheduler,
+                profile=args.profile,
+                run_notebook=args.run_notebook,
+                **kwargs,
+            )
         except (FileNotFoundError, ValueError, IsolationUnavailable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -126,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         from .collect import collect
 
         try:
-            report = collect(args.download, args.assignment, args.out, lms=args.lms, regexp=args.regexp,
-                             dry_run=args.dry_run)
+            report = collect(
+                args.download, args.assignment, args.out, lms=args.lms, regexp=args.regexp, dry_run=args.dry_run
+            )
         except (OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -13,6 +13,7 @@ repository and a guess of the course folder (so the reading and writing attacks 
 port on the grading machine's loopback (the network attack tries to reach it), and a marker file an
 escaped process would create.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,11 +59,15 @@ def _after_imports(nb, source: str) -> None:
 
 
 def _answer_cells(nb):
-    return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")
-            and not nbgrader_meta(c).get("grade")]
+    return [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and nbgrader_meta(c).get("solution") and not nbgrader_meta(c).get("grade")
+    ]
 
 
 # ------------------------------------------------------------------------------ notebook attacks
+
 
 def _locked_test_edited(nb, folder, ctx):
     last = [c for c in nb.cells if nbgrader_meta(c).get("grade")][-1]
@@ -82,7 +87,7 @@ def _kernel_dies(nb, folder, ctx):
     _after_imports(nb, "import os\nos._exit(1)  # a submission that kills its kernel")
 
 
-KERNEL_HOOKS = '''
+KERNEL_HOOKS = """
 # make every failing check look like a pass, four ways (hooks of IPython, of the interpreter, of nbgrader)
 ip = get_ipython()
 ip.set_custom_exc((BaseException,), lambda shell, etype, evalue, tb, tb_offset=None: None)
@@ -91,14 +96,14 @@ ip.showsyntaxerror = lambda *args, **kwargs: None
 import sys
 sys.excepthook = lambda *args: None
 ip.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
-'''
+"""
 
 
 def _kernel_hooks(nb, folder, ctx):
     _after_imports(nb, KERNEL_HOOKS)
 
 
-PATCHED_CHECKS = '''
+PATCHED_CHECKS = """
 # replace what the tests compare with, and answer with a tensor that equals anything
 import builtins, math
 import numpy as np
@@ -122,18 +127,21 @@ class _Anything(torch.Tensor):
         return True
     def item(self):
         return 0.0
-'''
+"""
 
 
 def _patched_checks(nb, folder, ctx):
     _after_imports(nb, PATCHED_CHECKS)
     for cell in _answer_cells(nb):
         names = [line.split("(")[0][4:] for line in cell.source.splitlines() if line.startswith("def ")]
-        cell.source = PATCHED_CHECKS + "\n" + "\n".join(
-            f"def {n}(*args, **kwargs):\n    return torch.zeros(1).as_subclass(_Anything)" for n in names)
+        cell.source = (
+            PATCHED_CHECKS
+            + "\n"
+            + "\n".join(f"def {n}(*args, **kwargs):\n    return torch.zeros(1).as_subclass(_Anything)" for n in names)
+        )
 
 
-STEAL = '''
+STEAL = """
 # find the instructor's notebook (repository, course folder, anything on sys.path) and its reference code
 import glob, importlib, json, os, sys
 _stolen = {}
@@ -160,7 +168,7 @@ def _steal():
         except Exception:
             pass
 _steal()
-'''
+"""
 
 
 def _read_instructor_files(nb, folder, ctx):
@@ -169,12 +177,15 @@ def _read_instructor_files(nb, folder, ctx):
     steal = STEAL % {"repo": str(REPO), "course": str(ctx.course_guess), "short": SHORT.get(ctx.name, ctx.name)}
     for i, cell in enumerate(_answer_cells(nb)):
         names = [line.split("(")[0][4:] for line in cell.source.splitlines() if line.startswith("def ")]
-        stubs = "\n".join(f"def {n}(*args, **kwargs):\n    if {n!r} in _stolen:\n        return _stolen[{n!r}](*args, **kwargs)\n"
-                          f"    raise NotImplementedError('nothing to copy')" for n in names)
+        stubs = "\n".join(
+            f"def {n}(*args, **kwargs):\n    if {n!r} in _stolen:\n        return _stolen[{n!r}](*args, **kwargs)\n"
+            f"    raise NotImplementedError('nothing to copy')"
+            for n in names
+        )
         cell.source = (steal if i == 0 else "") + stubs
 
 
-WRITE_COURSE = '''
+WRITE_COURSE = """
 # write the course's config, gradebook, IPython startup files and grade table wherever they might be
 import glob, os, sqlite3
 roots = [%(course)r, %(repo)r, %(repo)r + "/grading", "..", "../..", "../../..", os.path.expanduser("~")]
@@ -200,14 +211,14 @@ for folder in (os.path.expanduser("~/.ipython/profile_default/startup"), "/root/
             f.write("open(%(marker)r, 'w').write('startup file ran')\\n")
     except OSError:
         pass
-'''
+"""
 
 
 def _write_course_files(nb, folder, ctx):
     _after_imports(nb, WRITE_COURSE % {"course": str(ctx.course_guess), "repo": str(REPO), "marker": str(ctx.marker)})
 
 
-DETACHED = '''
+DETACHED = """
 # leave processes behind: one rewrites the grade table after export, two hold the grader's pipes forever
 import os, subprocess, sys
 later = ("import glob, time\\ntime.sleep(20)\\n"
@@ -220,14 +231,14 @@ subprocess.Popen(["sleep", "100000"], start_new_session=True)
 daemon = ("import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    if os.fork() == 0:\\n"
           "        time.sleep(100000)\\n    os._exit(0)\\n")
 subprocess.Popen([sys.executable, "-c", daemon])  # a double-forked daemon that inherits the pipes
-'''
+"""
 
 
 def _detached_process(nb, folder, ctx):
     _after_imports(nb, DETACHED % {"course": str(ctx.course_guess), "marker": str(ctx.marker)})
 
 
-NETWORK = '''
+NETWORK = """
 # reach the grading machine's loopback, the internet and a name server; then try joining other namespaces
 import ctypes, os, socket
 reached = []
@@ -259,7 +270,7 @@ try:
 except OSError:
     pass
 print("reached:", reached)
-'''
+"""
 
 
 def _network(nb, folder, ctx):
@@ -351,39 +362,90 @@ def _checkpoint_zip_bomb(nb, folder, ctx):
 
 
 ATTACKS: dict[str, Attack] = {
-    "locked_test_edited": Attack("solution", "none", "a locked test cell rewritten to fail (the grader's copy counts)",
-                                 _locked_test_edited),
-    "graded_cell_deleted": Attack("solution", "none", "a graded cell deleted (it is put back and graded)",
-                                  _graded_cell_deleted),
-    "infinite_loop": Attack("solution", "none", "a cell that never ends (interrupted after the cell timeout)",
-                            _infinite_loop),
-    "kernel_dies": Attack("solution", "none", "a cell that kills the kernel (the judge does not need it)", _kernel_dies),
-    "kernel_hooks": Attack("blank", "all", "a blank notebook that hides every error from the kernel (IPython's custom "
-                           "exception handler, showtraceback, sys.excepthook, post_run_cell)", _kernel_hooks,
-                           checkpoints=False),
-    "patched_checks": Attack("blank", "all", "torch.allclose, np.allclose, math.isclose and AssertionError replaced, "
-                             "answers returning a tensor that equals anything", _patched_checks, checkpoints=False),
-    "shadow_module": Attack("blank", "all", "a blank notebook next to folders and files named like scipy, numpy, "
-                            "course_lib, autograder and sitecustomize", _shadow_module, checkpoints=False),
-    "read_instructor_files": Attack("blank", "all", "answers copied from the instructor's notebook or reference code "
-                                    "(repository, course folder, sys.path)", _read_instructor_files, checkpoints=False),
-    "write_course_files": Attack("solution", "none", "writes the course's nbgrader config, gradebook, grade table and "
-                                 "IPython startup files", _write_course_files),
-    "detached_process": Attack("solution", "none", "leaves processes that rewrite grades.csv later and hold the "
-                               "grader's pipes", _detached_process),
-    "network": Attack("solution", "none", "connects to the grading machine's loopback, the internet and a name server, "
-                      "tries setns/unshare", _network),
-    "upload_links": Attack("solution", "none", "an upload with symlinks (to /etc/passwd, /dev/zero, a dangling one, a "
-                           "folder), a FIFO, a socket, a 3 GiB file and an odd name", _upload_links),
-    "checkpoint_missing": Attack("solution", "none", "no checkpoints (the fast profile trains them again)",
-                                 lambda nb, folder, ctx: None, checkpoints=False),
+    "locked_test_edited": Attack(
+        "solution", "none", "a locked test cell rewritten to fail (the grader's copy counts)", _locked_test_edited
+    ),
+    "graded_cell_deleted": Attack(
+        "solution", "none", "a graded cell deleted (it is put back and graded)", _graded_cell_deleted
+    ),
+    "infinite_loop": Attack(
+        "solution", "none", "a cell that never ends (interrupted after the cell timeout)", _infinite_loop
+    ),
+    "kernel_dies": Attack(
+        "solution", "none", "a cell that kills the kernel (the judge does not need it)", _kernel_dies
+    ),
+    "kernel_hooks": Attack(
+        "blank",
+        "all",
+        "a blank notebook that hides every error from the kernel (IPython's custom "
+        "exception handler, showtraceback, sys.excepthook, post_run_cell)",
+        _kernel_hooks,
+        checkpoints=False,
+    ),
+    "patched_checks": Attack(
+        "blank",
+        "all",
+        "torch.allclose, np.allclose, math.isclose and AssertionError replaced, "
+        "answers returning a tensor that equals anything",
+        _patched_checks,
+        checkpoints=False,
+    ),
+    "shadow_module": Attack(
+        "blank",
+        "all",
+        "a blank notebook next to folders and files named like scipy, numpy, course_lib, autograder and sitecustomize",
+        _shadow_module,
+        checkpoints=False,
+    ),
+    "read_instructor_files": Attack(
+        "blank",
+        "all",
+        "answers copied from the instructor's notebook or reference code (repository, course folder, sys.path)",
+        _read_instructor_files,
+        checkpoints=False,
+    ),
+    "write_course_files": Attack(
+        "solution",
+        "none",
+        "writes the course's nbgrader config, gradebook, grade table and IPython startup files",
+        _write_course_files,
+    ),
+    "detached_process": Attack(
+        "solution",
+        "none",
+        "leaves processes that rewrite grades.csv later and hold the grader's pipes",
+        _detached_process,
+    ),
+    "network": Attack(
+        "solution",
+        "none",
+        "connects to the grading machine's loopback, the internet and a name server, tries setns/unshare",
+        _network,
+    ),
+    "upload_links": Attack(
+        "solution",
+        "none",
+        "an upload with symlinks (to /etc/passwd, /dev/zero, a dangling one, a "
+        "folder), a FIFO, a socket, a 3 GiB file and an odd name",
+        _upload_links,
+    ),
+    "checkpoint_missing": Attack(
+        "solution",
+        "none",
+        "no checkpoints (the fast profile trains them again)",
+        lambda nb, folder, ctx: None,
+        checkpoints=False,
+    ),
     "checkpoint_corrupt": Attack("solution", "checkpoint_cells", "truncated checkpoints", _checkpoint_corrupt),
-    "checkpoint_oversized": Attack("solution", "checkpoint_cells", "checkpoints over the loader's size cap",
-                                   _checkpoint_oversized),
-    "checkpoint_malicious": Attack("solution", "checkpoint_cells", "a pickle that runs a command when loaded unsafely",
-                                   _checkpoint_malicious),
-    "checkpoint_zip_bomb": Attack("solution", "checkpoint_cells", "checkpoints whose zip members inflate to 1 GiB",
-                                  _checkpoint_zip_bomb),
+    "checkpoint_oversized": Attack(
+        "solution", "checkpoint_cells", "checkpoints over the loader's size cap", _checkpoint_oversized
+    ),
+    "checkpoint_malicious": Attack(
+        "solution", "checkpoint_cells", "a pickle that runs a command when loaded unsafely", _checkpoint_malicious
+    ),
+    "checkpoint_zip_bomb": Attack(
+        "solution", "checkpoint_cells", "checkpoints whose zip members inflate to 1 GiB", _checkpoint_zip_bomb
+    ),
 }
 
 

@@ -5,6 +5,7 @@ ASSIGNMENT (fast profile, with the checkpoints its solution run wrote, as studen
 grades them with each jobs setting in a fresh course folder, and prints a Markdown table (also
 written to bench/grading.md). Every copy must get full marks, or the run fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,17 @@ def run(name: str, copies: int, jobs_list=(1, 2), *, run_modes=("always",), log=
             bad = [r.student for r in results if r.score != r.max_score]
             if bad:
                 raise RuntimeError(f"copies of the solution lost points: {bad}")
-            rows.append({"assignment": name, "run": mode, "jobs": jobs, "submissions": copies, "seconds": seconds,
-                         "per minute": 60 * copies / seconds, "load": os.getloadavg()[0]})
+            rows.append(
+                {
+                    "assignment": name,
+                    "run": mode,
+                    "jobs": jobs,
+                    "submissions": copies,
+                    "seconds": seconds,
+                    "per minute": 60 * copies / seconds,
+                    "load": os.getloadavg()[0],
+                }
+            )
             log(f"run {mode}, jobs {jobs}: {copies} submissions in {seconds:.0f} s")
     return rows
 
@@ -56,12 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("COURSE_PROFILE", "fast")
     rows = run(args.assignment, args.copies, run_modes=tuple(args.run_notebook))
-    lines = [f"{platform.machine()}, {os.cpu_count()} cores, fast profile, checkpoints submitted, sandboxed "
-             "(notebook run and probe in bubblewrap, trusted judge)", "",
-             "| assignment | --run-notebook | --jobs | submissions | seconds | submissions / minute | load (1 min) |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['assignment']} | {r['run']} | {r['jobs']} | {r['submissions']} | {r['seconds']:.0f} | "
-              f"{r['per minute']:.2f} | {r['load']:.1f} |" for r in rows]
+    lines = [
+        f"{platform.machine()}, {os.cpu_count()} cores, fast profile, checkpoints submitted, sandboxed "
+        "(notebook run and probe in bubblewrap, trusted judge)",
+        "",
+        "| assignment | --run-notebook | --jobs | submissions | seconds | submissions / minute | load (1 min) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['assignment']} | {r['run']} | {r['jobs']} | {r['submissions']} | {r['seconds']:.0f} | "
+        f"{r['per minute']:.2f} | {r['load']:.1f} |"
+        for r in rows
+    ]
     table = "\n".join(lines)
     print(table)
     out = REPO / "bench" / "grading.md"

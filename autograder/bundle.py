@@ -1,5 +1,6 @@
 """The archive an instructor hands to students: released notebooks, course_lib, environment, README
 (docs/student-bundle-README.md: installing on Linux, macOS, Windows and Colab, profiles, submitting)."""
+
 from __future__ import annotations
 
 import zipfile
@@ -48,7 +49,11 @@ def build(out: Path) -> Path:
                 if path.is_file() and not _skip(path.relative_to(REPO)):
                     zf.write(path, f"dgm-course/{path.relative_to(REPO)}")
         zf.writestr("dgm-course/environment.yml", env_yml)
-        zf.writestr("dgm-course/pyproject.toml", STUDENT_PYPROJECT.format(
-            version=course_lib.__version__, deps=repr(project["dependencies"]).replace("'", '"')))
+        zf.writestr(
+            "dgm-course/pyproject.toml",
+            STUDENT_PYPROJECT.format(
+                version=course_lib.__version__, deps=repr(project["dependencies"]).replace("'", '"')
+            ),
+        )
         zf.writestr("dgm-course/README.md", STUDENT_README.read_text())
     return out

@@ -19,6 +19,7 @@ grader's intake then checks the result again. What each student's LMS file was c
 ``OUT/.lms/<assignment>.json``, so feedback can go back under the LMS's own names
 (:func:`autograder.lms.return_feedback`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -117,8 +118,16 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, sink) -> int:
             sink.write(chunk)
 
 
-def collect(download: Path, assignment: str, out: Path, *, lms: str = "canvas", regexp: str | None = None,
-            caps: Caps = Caps(), dry_run: bool = False) -> Report:
+def collect(
+    download: Path,
+    assignment: str,
+    out: Path,
+    *,
+    lms: str = "canvas",
+    regexp: str | None = None,
+    caps: Caps = Caps(),
+    dry_run: bool = False,
+) -> Report:
     """Sort the LMS ``download`` (a zip) into ``out/<student>/<assignment>/``; say what was left out.
 
     A student's folder for this assignment is replaced by what the download holds for them.
@@ -144,7 +153,9 @@ def collect(download: Path, assignment: str, out: Path, *, lms: str = "canvas", 
                 continue
             match = pattern.match(name)
             if not match:
-                report.skipped.append((name[:200], f"its name does not follow the {'given' if regexp else lms} pattern"))
+                report.skipped.append(
+                    (name[:200], f"its name does not follow the {'given' if regexp else lms} pattern")
+                )
                 continue
             student, file_id = match.group("student_id"), match.group("file_id") or PurePosixPath(name).name
             if not intake.NAME.match(student or ""):
@@ -176,8 +187,10 @@ def collect(download: Path, assignment: str, out: Path, *, lms: str = "canvas", 
                 shutil.copytree(staged, target)
     if not dry_run and report.prefixes:
         (out / ".lms").mkdir(parents=True, exist_ok=True)
-        record = {"lms": "custom" if regexp else lms, "prefixes": {s: report.prefixes[s] for s in report.students
-                                                                   if s in report.prefixes}}
+        record = {
+            "lms": "custom" if regexp else lms,
+            "prefixes": {s: report.prefixes[s] for s in report.students if s in report.prefixes},
+        }
         (out / ".lms" / f"{assignment}.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     return report
 
@@ -198,19 +211,25 @@ def _place(staged: Path, rel: str, data_from, report: Report, shown: str) -> boo
     return True
 
 
-def _take(zf, info, file_id: str, assignment: str, notebook: str, staged: Path, caps: Caps, budget: _Budget,
-          report: Report) -> list[str]:
+def _take(
+    zf, info, file_id: str, assignment: str, notebook: str, staged: Path, caps: Caps, budget: _Budget, report: Report
+) -> list[str]:
     """Extract one member of the download (a student's zip, notebook or checkpoint); files written."""
     shown = info.filename[:200]
     if PurePosixPath(file_id).suffix == ".zip":
         return _take_zip(zf, info, assignment, notebook, staged, caps, budget, report)
-    rel = file_id[len(assignment) + 1:] if file_id.startswith(f"{assignment}/") else file_id  # a folder upload
+    rel = file_id[len(assignment) + 1 :] if file_id.startswith(f"{assignment}/") else file_id  # a folder upload
     m = SUFFIX.match(rel)
     if m and m.group("ext") == ".ipynb" and m.group("stem") + m.group("ext") == notebook:
         rel = notebook  # an LMS's resubmission suffix: 00_toy-1.ipynb
     if _unsafe(rel) or intake.allowed_kind(tuple(rel.split("/")), notebook) is None:
-        report.skipped.append((shown, f"not a file of a {assignment} submission (expected {notebook}, checkpoints/ "
-                                      "files or the zip course_lib.submit writes)"))
+        report.skipped.append(
+            (
+                shown,
+                f"not a file of a {assignment} submission (expected {notebook}, checkpoints/ "
+                "files or the zip course_lib.submit writes)",
+            )
+        )
         return []
     cap = min(int(caps.submission_mb * intake.MB), budget.left)
 
@@ -235,8 +254,9 @@ class _TooLarge(Exception):
     pass
 
 
-def _take_zip(zf, info, assignment: str, notebook: str, staged: Path, caps: Caps, budget: _Budget,
-              report: Report) -> list[str]:
+def _take_zip(
+    zf, info, assignment: str, notebook: str, staged: Path, caps: Caps, budget: _Budget, report: Report
+) -> list[str]:
     """A student's own zip inside the download: its allowed files, checked like the download's."""
     shown = info.filename[:200]
     cap = min(int(caps.submission_mb * intake.MB), budget.left)
@@ -264,7 +284,7 @@ def _take_zip(zf, info, assignment: str, notebook: str, staged: Path, caps: Caps
         written, left = [], cap
         for member in files:
             inner_shown = f"{shown}:{member.filename[:200]}"
-            rel = member.filename[len(assignment) + 1:] if strip else member.filename
+            rel = member.filename[len(assignment) + 1 :] if strip else member.filename
             why = _unsafe(member.filename) or _kind(member)
             if not why and intake.allowed_kind(tuple(rel.split("/")), notebook) is None:
                 why = "not a file a submission needs"
@@ -290,4 +310,3 @@ def _take_zip(zf, info, assignment: str, notebook: str, staged: Path, caps: Caps
             except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # a corrupt member
                 report.skipped.append((inner_shown, f"cannot be read ({str(exc)[:100]})"))
         return written
-

@@ -11,6 +11,7 @@ Files, under ``WORK`` (``grading/demo/`` by default): ``report.md`` (grades, fai
 ``summary.md`` (class statistics), ``submissions/`` (what was graded) and ``course/`` (the scratch
 nbgrader course: gradebook, ``feedback/<student>/<assignment>/``).
 """
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,10 @@ def threshold_failure(name: str, cell: str, folder: Path, message: str) -> str:
             limit = getattr(cfg, t.field) if t.field else t.fixed
             verdict = "passes" if t.passes(values[t.statistic], limit) else "FAILS"
             parts.append(f"{t.field or t.statistic}: value {values[t.statistic]:.6g} {verdict} {t.op} {limit:g}")
-        return (f"calibration error: the solution of {name} fails {cell} ({'; '.join(parts)}); "
-                f"see docs/calibration/{name}.md")
+        return (
+            f"calibration error: the solution of {name} fails {cell} ({'; '.join(parts)}); "
+            f"see docs/calibration/{name}.md"
+        )
     except Exception as exc:  # noqa: BLE001 - the report must still be written
         return f"calibration error: {name} {cell} failed on the solution ({message}; measuring it raised {exc!r})"
 
@@ -113,10 +116,18 @@ def write_report(work: Path, names: list[str], subs: Path, table: str, failures:
     lines = ["# Demo report", ""]
     if failures:
         lines += [f"## {len(failures)} failure(s)", ""] + [f"- {f}" for f in failures] + [""]
-    lines += ["Grades (fast profile; score and max count every graded cell, written answers wait for a TA in "
-              "the formgrader: `python -m autograder formgrader`, rubrics in course/rubrics/):", "", "```", table, "```", "",
-              "Class summary (pass rates, histogram, slowest): [summary.md](summary.md); "
-              "grade export: [grades.csv](grades.csv); feedback: course/feedback/", ""]
+    lines += [
+        "Grades (fast profile; score and max count every graded cell, written answers wait for a TA in "
+        "the formgrader: `python -m autograder formgrader`, rubrics in course/rubrics/):",
+        "",
+        "```",
+        table,
+        "```",
+        "",
+        "Class summary (pass rates, histogram, slowest): [summary.md](summary.md); "
+        "grade export: [grades.csv](grades.csv); feedback: course/feedback/",
+        "",
+    ]
     for name in names:
         figs = sorted((subs / "solution" / name / "figures").glob("*.png"))
         if figs:
@@ -154,16 +165,22 @@ def main(work: Path, *, log=print) -> int:
     for r in results:
         if r.student == "solution" and r.auto_score < r.auto_max:
             lost = [f"{cell} {s:g}/{m:g}" for cell, (s, m) in r.auto_cells.items() if s < m]
-            failures.append(f"{r.assignment}: the graded solution got {r.auto_score:g}/{r.auto_max:g} of the "
-                            f"autograded points ({', '.join(lost)})")
+            failures.append(
+                f"{r.assignment}: the graded solution got {r.auto_score:g}/{r.auto_max:g} of the "
+                f"autograded points ({', '.join(lost)})"
+            )
         if r.student == "solution" and not all(r.written.values()):
-            failures.append(f"{r.assignment}: the solution's written answers {sorted(c for c, w in r.written.items() if not w)}"
-                            " do not wait for a TA's grade (the model answers were not handed in?)")
+            failures.append(
+                f"{r.assignment}: the solution's written answers {sorted(c for c, w in r.written.items() if not w)}"
+                " do not wait for a TA's grade (the model answers were not handed in?)"
+            )
     for (student, name), diff in sorted(mismatches(results).items()):
         failures.append(f"fixture {student}/{name} graded differently than expected (cell: got, expected): {diff}")
     report = write_report(work, names, subs, table, failures)
-    log(f"report: {report}\ngrades: {work / 'grades.csv'}\nper-cell scores: {work / 'cells.csv'}\n"
-        f"feedback: {course / 'feedback'}")
+    log(
+        f"report: {report}\ngrades: {work / 'grades.csv'}\nper-cell scores: {work / 'cells.csv'}\n"
+        f"feedback: {course / 'feedback'}"
+    )
     if failures:
         log(f"{len(failures)} failure(s):\n" + "\n".join(f"- {f}" for f in failures))
         return 1

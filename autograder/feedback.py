@@ -7,6 +7,7 @@ maths of every markdown cell into MathML with latex2mathml, which browsers draw 
 feedback folder (nbgrader copies the autograded folder's other files along). :func:`escape_text`
 makes a student's markdown safe to show (its HTML is escaped, its maths kept for rendering).
 """
+
 from __future__ import annotations
 
 import html

@@ -19,6 +19,7 @@ The kinds, and what a correct grader gives each:
   each keeps every point, gets the blank's points, or loses the cells that evaluate checkpoints
   (``CHECKPOINT_CELLS`` of the assignment).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -63,8 +64,11 @@ def trains(name: str, kind: str) -> bool:
 
 def graded_points(nb) -> dict[str, float]:
     """grade_id -> points of each graded cell, in notebook order."""
-    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"].get("points", 0)) for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
+    return {
+        c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"].get("points", 0))
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"
+    }
 
 
 def expected_scores(name: str, kind: str, solutions: Path = SOLUTIONS) -> dict[str, float | None]:
@@ -93,9 +97,13 @@ def solved_release(name: str, solutions: Path = SOLUTIONS, release: Path = RELEA
     from .rubrics import is_written_cell, model_answer
 
     sol = nbformat.read(solutions / name / f"{name}.ipynb", as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: "\n".join(
-        line for line in c.source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-        for c in sol.cells if is_answer_cell(c)}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: "\n".join(
+            line for line in c.source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+        )
+        for c in sol.cells
+        if is_answer_cell(c)
+    }
     answers.update({c.metadata["nbgrader"]["grade_id"]: model_answer(c) for c in sol.cells if is_written_cell(c)})
     nb = nbformat.read(release / name / f"{name}.ipynb", as_version=4)
     for cell in nb.cells:
@@ -110,8 +118,10 @@ def fixture_notebook(name: str, kind: str, solutions: Path = SOLUTIONS, release:
     only in their answers: ``solution``, ``hard_coded`` and ``mistake_<name>`` (what the calibration runs)."""
     mistakes = mistake_kinds(name)
     if kind != "solution" and kind not in mistakes:
-        raise ValueError(f"{name}: {kind!r} is not the solution or a registered mistake; "
-                         f"expected one of solution, {', '.join(mistakes)}")
+        raise ValueError(
+            f"{name}: {kind!r} is not the solution or a registered mistake; "
+            f"expected one of solution, {', '.join(mistakes)}"
+        )
     nb = solved_release(name, solutions, release)
     if kind in mistakes:
         _replace_answers(nb, mistakes[kind].replace, name)
@@ -146,9 +156,19 @@ def _replace_answers(nb, replace, name: str) -> None:
             cell.source = replace[gid].strip("\n")
 
 
-def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=None,
-          solutions: Path = SOLUTIONS, release: Path = RELEASE, oversize_bytes: int | None = None,
-          port: int = 9, course_guess: Path | None = None) -> dict[str, Path]:
+def stage(
+    name: str,
+    out: Path,
+    *,
+    checkpoints: Path,
+    marker: Path,
+    kinds=None,
+    solutions: Path = SOLUTIONS,
+    release: Path = RELEASE,
+    oversize_bytes: int | None = None,
+    port: int = 9,
+    course_guess: Path | None = None,
+) -> dict[str, Path]:
     """Write ``out/<kind>/<name>/`` for each of ``kinds``; returns kind -> folder.
 
     Args:
@@ -167,8 +187,14 @@ def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=None,
     mistakes = mistake_kinds(name)
     if not sorted(Path(checkpoints).glob("*.pt")):
         raise FileNotFoundError(f"no checkpoints in {checkpoints}: run the solution notebook of {name} first")
-    ctx = Context(name, Path(checkpoints), Path(marker), port=port, oversize_bytes=oversize_bytes,
-                  **({"course_guess": Path(course_guess)} if course_guess else {}))
+    ctx = Context(
+        name,
+        Path(checkpoints),
+        Path(marker),
+        port=port,
+        oversize_bytes=oversize_bytes,
+        **({"course_guess": Path(course_guess)} if course_guess else {}),
+    )
     folders = {}
     for kind in kinds:
         target = out / kind / name
@@ -176,8 +202,11 @@ def stage(name: str, out: Path, *, checkpoints: Path, marker: Path, kinds=None,
             shutil.rmtree(target)
         target.mkdir(parents=True)
         base = "blank" if kind == "blank" or (kind in ATTACKS and ATTACKS[kind].base == "blank") else "solution"
-        nb = (nbformat.read(release / name / f"{name}.ipynb", as_version=4) if base == "blank"
-              else solved_release(name, solutions, release))
+        nb = (
+            nbformat.read(release / name / f"{name}.ipynb", as_version=4)
+            if base == "blank"
+            else solved_release(name, solutions, release)
+        )
         if kind in ATTACKS:
             stage_attack(kind, nb, target, ctx)
         else:

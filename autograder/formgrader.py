@@ -9,6 +9,7 @@ the written answers, adds comments, and generates feedback. The formgrader's *au
 ``nbgrader autograde``, which in this course folder refuses (it would execute student code outside the
 sandbox): grading is ``python -m autograder grade``.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,13 +28,16 @@ def prepare(course_dir: Path) -> Path:
     """Check that ``course_dir`` is a graded course folder and refresh its config; return it resolved."""
     course_dir = Path(course_dir).resolve()
     if not (course_dir / "gradebook.db").is_file():
-        raise FileNotFoundError(f"no gradebook in {course_dir}: grade first (make grade SUBMISSIONS=... "
-                                f"COURSE_DIR={course_dir})")
+        raise FileNotFoundError(
+            f"no gradebook in {course_dir}: grade first (make grade SUBMISSIONS=... COURSE_DIR={course_dir})"
+        )
     write_course_config(course_dir)  # points at this checkout's autograder (the folder may be older)
     return course_dir
 
 
-def command(course_dir: Path, config: Path, extra: list[str] | tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:
+def command(
+    course_dir: Path, config: Path, extra: list[str] | tuple[str, ...] = ()
+) -> tuple[list[str], dict[str, str]]:
     """The JupyterLab command line and environment changes for the formgrader on ``course_dir``."""
     lab.write_config(config, "instructor")
     argv, env = lab.command(course_dir, config, extra)
@@ -56,12 +60,16 @@ def main(course_dir: Path, extra: list[str]) -> int:
         extra = ["--allow-root", *extra]
     try:
         argv, changes = command(course_dir, config, extra)
-        print(f"formgrader on {course_dir}: in JupyterLab, Nbgrader > Formgrader (or open /formgrader); "
-              "stop with Ctrl+C", flush=True)
+        print(
+            f"formgrader on {course_dir}: in JupyterLab, Nbgrader > Formgrader (or open /formgrader); stop with Ctrl+C",
+            flush=True,
+        )
         pages = sorted((course_dir / "rubrics").glob("*.md"))
         if pages:
-            print("rubrics of the written answers (model answers and criteria): "
-                  + ", ".join(str(p) for p in pages), flush=True)
+            print(
+                "rubrics of the written answers (model answers and criteria): " + ", ".join(str(p) for p in pages),
+                flush=True,
+            )
         try:
             return subprocess.call(argv, cwd=course_dir, env=environment(changes))
         except KeyboardInterrupt:

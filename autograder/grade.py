@@ -19,6 +19,7 @@ Dask cluster):
 The course folder (gradebook, config, sources) is never visible to a sandbox, and a submission that
 crashes, hangs or attacks the grader costs only its own points.
 """
+
 from __future__ import annotations
 
 import csv
@@ -104,9 +105,19 @@ def find_submissions(submissions: Path, solutions: Path = SOLUTIONS) -> list[tup
     return pairs
 
 
-def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TIMEOUT_S, solutions: Path = SOLUTIONS,
-          limits: sandbox.Limits | None = None, jobs: int | None = None, dask_scheduler: str | None = None,
-          profile: str | None = None, run_notebook: str = "always", log=print) -> list[Result]:
+def grade(
+    submissions: Path,
+    course_dir: Path,
+    *,
+    timeout: float = SUBMISSION_TIMEOUT_S,
+    solutions: Path = SOLUTIONS,
+    limits: sandbox.Limits | None = None,
+    jobs: int | None = None,
+    dask_scheduler: str | None = None,
+    profile: str | None = None,
+    run_notebook: str = "always",
+    log=print,
+) -> list[Result]:
     """Autograde every submission, generate feedback, export ``grades.csv``; return per-cell results.
 
     Args:
@@ -148,9 +159,16 @@ def grade(submissions: Path, course_dir: Path, *, timeout: float = SUBMISSION_TI
     names = sorted({a for _, a in pairs})
     env = _prepare_course(course_dir, names, solutions)
     threads = _threads_per_job(jobs if dask_scheduler is None else 1)
-    task = dict(course_dir=str(course_dir), submissions=str(submissions), solutions=str(solutions),
-                profile=profile, timeout=timeout, limits=dataclasses.asdict(limits or LIMITS), threads=threads,
-                run_notebook=run_notebook)
+    task = dict(
+        course_dir=str(course_dir),
+        submissions=str(submissions),
+        solutions=str(solutions),
+        profile=profile,
+        timeout=timeout,
+        limits=dataclasses.asdict(limits or LIMITS),
+        threads=threads,
+        run_notebook=run_notebook,
+    )
 
     def work(pair: tuple[str, str]) -> Outcome:
         log(f"grading {pair[0]}/{pair[1]} ...")
@@ -208,8 +226,19 @@ def _prepare_course(course_dir: Path, names: list[str], solutions: Path) -> dict
 
 # ------------------------------------------------------------------------------------ one submission
 
-def grade_submission(pair: tuple[str, str], *, course_dir: str, submissions: str, solutions: str, profile: str,
-                     timeout: float, limits: dict, threads: dict, run_notebook: str) -> Outcome:
+
+def grade_submission(
+    pair: tuple[str, str],
+    *,
+    course_dir: str,
+    submissions: str,
+    solutions: str,
+    profile: str,
+    timeout: float,
+    limits: dict,
+    threads: dict,
+    run_notebook: str,
+) -> Outcome:
     """Grade one submission up to its graded notebook (module level, so a Dask worker can run it).
 
     Never raises for anything the submission does: a failure becomes notes and a failed verdict.
@@ -250,8 +279,12 @@ def grade_submission(pair: tuple[str, str], *, course_dir: str, submissions: str
         (judge_dir / "checkpoints").mkdir(parents=True)
         executed, audit = None, b""
         lim = sandbox.Limits(**limits).override(wall_s=timeout + 60)
-        kernel_env = {"COURSE_PROFILE": profile, "NBGRADER_EXECUTION": "autograde", "COURSE_STATIC_WIDGETS": "1",
-                      **threads}
+        kernel_env = {
+            "COURSE_PROFILE": profile,
+            "NBGRADER_EXECUTION": "autograde",
+            "COURSE_STATIC_WIDGETS": "1",
+            **threads,
+        }
         outcome.phases["intake"] = round(time.monotonic() - clock, 2)
         clock = time.monotonic()
         # the judge sees the submitted checkpoints, replaced by what the run wrote (trained or retrained)
@@ -267,8 +300,9 @@ def grade_submission(pair: tuple[str, str], *, course_dir: str, submissions: str
         outcome.phases["run"] = round(time.monotonic() - clock, 2)
         clock = time.monotonic()
         answers = student_answers(student_nb, source_nb) if not taken.notebook_error else []
-        verdicts, problem = _judge(source_path, answers, judge_dir, work, profile, threads, lim, source_nb,
-                                   cache=course / ".judge-cache")
+        verdicts, problem = _judge(
+            source_path, answers, judge_dir, work, profile, threads, lim, source_nb, cache=course / ".judge-cache"
+        )
         outcome.phases["judge"] = round(time.monotonic() - clock, 2)
         if problem:
             outcome.error = problem
@@ -279,8 +313,12 @@ def grade_submission(pair: tuple[str, str], *, course_dir: str, submissions: str
         outcome.tamper += _tamper_flags(skel, release_nb, source_nb, executed, audit)
     except Exception as exc:  # noqa: BLE001 - a grader bug on one submission must not stop the others
         outcome.error = f"grading failed: {type(exc).__name__}: {exc}"
-        fallback = graded_notebook(skeleton(nbformat.v4.new_notebook(), release_nb), None, {},
-                                   notes=[*outcome.notes, "the grader failed on this submission; ask your instructor"])
+        fallback = graded_notebook(
+            skeleton(nbformat.v4.new_notebook(), release_nb),
+            None,
+            {},
+            notes=[*outcome.notes, "the grader failed on this submission; ask your instructor"],
+        )
         nbformat.write(fallback, out_dir / nb_file)
         sub = course / "submitted" / student / name
         if not (sub / nb_file).exists():
@@ -308,9 +346,21 @@ RUN_FILES = {"run.json": 1 << 20, "executed.ipynb": 64 << 20, "audit.jsonl": 4 <
 
 def _run_notebook(staged: Path, nb_file: str, lim: sandbox.Limits, env: dict, timeout: float):
     """Run the notebook in a sandbox; (executed notebook or None, audit log, checkpoint files, problem)."""
-    box = sandbox.Sandbox(["python", "-m", "sandboxed.runner", nb_file, "--cell-timeout", str(settings.cell_timeout()),
-                           "--budget", str(max(30.0, timeout - 30))],
-                          ro_binds=[(str(staged), "/staged")], env=env, limits=lim)
+    box = sandbox.Sandbox(
+        [
+            "python",
+            "-m",
+            "sandboxed.runner",
+            nb_file,
+            "--cell-timeout",
+            str(settings.cell_timeout()),
+            "--budget",
+            str(max(30.0, timeout - 30)),
+        ],
+        ro_binds=[(str(staged), "/staged")],
+        env=env,
+        limits=lim,
+    )
     done = box.communicate(stdout_cap=lim.scratch_mb * 2**20 + (80 << 20))
     files, problem = {}, ""
     if done.timed_out:
@@ -322,8 +372,13 @@ def _run_notebook(staged: Path, nb_file: str, lim: sandbox.Limits, env: dict, ti
             for member in tar:
                 cap = RUN_FILES.get(member.name)
                 parts = member.name.split("/")
-                if cap is None and len(parts) == 2 and parts[0] in ("checkpoints", "figures") \
-                        and intake.NAME.match(parts[1]) and parts[1].endswith((".pt", ".json", ".png")):
+                if (
+                    cap is None
+                    and len(parts) == 2
+                    and parts[0] in ("checkpoints", "figures")
+                    and intake.NAME.match(parts[1])
+                    and parts[1].endswith((".pt", ".json", ".png"))
+                ):
                     cap = int(intake.Caps().checkpoint_mb * 2**20)
                 if cap is None or not member.isreg() or member.size > cap:
                     continue
@@ -344,21 +399,50 @@ def _run_notebook(staged: Path, nb_file: str, lim: sandbox.Limits, env: dict, ti
     return executed, audit, {k: v for k, v in files.items() if k.startswith("checkpoints/")}, problem
 
 
-def _judge(source_path: Path, answers, judge_dir: Path, work: Path, profile: str, threads: dict,
-           lim: sandbox.Limits, source_nb, cache: Path | None = None) -> tuple[dict, str]:
+def _judge(
+    source_path: Path,
+    answers,
+    judge_dir: Path,
+    work: Path,
+    profile: str,
+    threads: dict,
+    lim: sandbox.Limits,
+    source_nb,
+    cache: Path | None = None,
+) -> tuple[dict, str]:
     """Run the trusted judge on one submission; (verdicts, problem)."""
     cells = graded_cells(source_nb)
-    budget = sum(settings.cell_timeout() if nbgrader_meta(c)["grade_id"].startswith("test_threshold_")
-                 else settings.unit_timeout() for c in cells) + 300
+    budget = (
+        sum(
+            settings.cell_timeout()
+            if nbgrader_meta(c)["grade_id"].startswith("test_threshold_")
+            else settings.unit_timeout()
+            for c in cells
+        )
+        + 300
+    )
     env_inside = {"COURSE_PROFILE": profile, **threads}
-    spec = {"source": str(source_path.resolve()), "answers": answers, "workdir": str(judge_dir),
-            "out": str(work / "verdicts.json"), "cell_timeout": settings.cell_timeout(),
-            "unit_timeout": settings.unit_timeout(), "cache": str(cache) if cache else "",
-            "limits": dataclasses.asdict(lim.override(wall_s=budget)), "env": env_inside}
+    spec = {
+        "source": str(source_path.resolve()),
+        "answers": answers,
+        "workdir": str(judge_dir),
+        "out": str(work / "verdicts.json"),
+        "cell_timeout": settings.cell_timeout(),
+        "unit_timeout": settings.unit_timeout(),
+        "cache": str(cache) if cache else "",
+        "limits": dataclasses.asdict(lim.override(wall_s=budget)),
+        "env": env_inside,
+    }
     (work / "judge.json").write_text(json.dumps(spec))
     repo = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, COURSE_PROFILE=profile, COURSE_REQUIRE_PROFILE=profile, COURSE_PROGRESS="0",
-               MPLBACKEND="Agg", **threads)
+    env = dict(
+        os.environ,
+        COURSE_PROFILE=profile,
+        COURSE_REQUIRE_PROFILE=profile,
+        COURSE_PROGRESS="0",
+        MPLBACKEND="Agg",
+        **threads,
+    )
     env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("NBGRADER_EXECUTION", None)
 
@@ -369,8 +453,15 @@ def _judge(source_path: Path, answers, judge_dir: Path, work: Path, profile: str
         resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
 
     try:
-        proc = subprocess.run([sys.executable, "-m", "autograder.judge", str(work / "judge.json")], cwd=judge_dir,
-                              env=env, capture_output=True, text=True, timeout=budget + 60, preexec_fn=limit)
+        proc = subprocess.run(
+            [sys.executable, "-m", "autograder.judge", str(work / "judge.json")],
+            cwd=judge_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=budget + 60,
+            preexec_fn=limit,
+        )
     except subprocess.TimeoutExpired:
         return {}, f"the judge did not finish within {budget + 60:.0f} s"
     try:
@@ -379,7 +470,9 @@ def _judge(source_path: Path, answers, judge_dir: Path, work: Path, profile: str
         tail = (proc.stderr or "").strip().splitlines()[-3:]
         return {}, f"the judge stopped (exit status {proc.returncode}): {' / '.join(tail)[:500]}"
     startup = result.get("startup_error") or ""
-    return result.get("verdicts", {}), (f"the probe holding the answer cells did not start: {startup}" if startup else "")
+    return result.get("verdicts", {}), (
+        f"the probe holding the answer cells did not start: {startup}" if startup else ""
+    )
 
 
 def _tamper_flags(skel, release_nb, source_nb, executed, audit: bytes) -> list[str]:
@@ -408,6 +501,7 @@ def _tamper_flags(skel, release_nb, source_nb, executed, audit: bytes) -> list[s
 
 # ------------------------------------------------------------------------------------ results
 
+
 def _collect(course_dir: Path, pairs, outcomes: dict) -> list[Result]:
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -418,8 +512,19 @@ def _collect(course_dir: Path, pairs, outcomes: dict) -> list[Result]:
             try:
                 sub = gb.find_submission(name, student)
             except MissingEntry:
-                results.append(Result(student, name, 0.0, _max_score(gb, name), {}, o.seconds, o.error or "not graded",
-                                      tamper=o.tamper, notes=o.notes))
+                results.append(
+                    Result(
+                        student,
+                        name,
+                        0.0,
+                        _max_score(gb, name),
+                        {},
+                        o.seconds,
+                        o.error or "not graded",
+                        tamper=o.tamper,
+                        notes=o.notes,
+                    )
+                )
                 continue
             cells, written = {}, {}
             for nb in sub.notebooks:
@@ -428,8 +533,21 @@ def _collect(course_dir: Path, pairs, outcomes: dict) -> list[Result]:
                     if g.cell_type == "markdown":
                         written[g.name] = bool(g.needs_manual_grade)
             reasons = cell_errors(course_dir / "autograded" / student / name / f"{name}.ipynb")
-            results.append(Result(student, name, float(sub.score), float(sub.max_score), cells, o.seconds, o.error,
-                                  reasons, tamper=o.tamper, notes=o.notes, written=written))
+            results.append(
+                Result(
+                    student,
+                    name,
+                    float(sub.score),
+                    float(sub.max_score),
+                    cells,
+                    o.seconds,
+                    o.error,
+                    reasons,
+                    tamper=o.tamper,
+                    notes=o.notes,
+                    written=written,
+                )
+            )
     return results
 
 
@@ -466,8 +584,18 @@ def _max_score(gb, name) -> float:
 def format_table(results: list[Result]) -> str:
     """A plain-text grade table."""
     rows = [("student", "assignment", "score", "max", "written", "seconds", "note")]
-    rows += [(r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", _written_state(r), f"{r.seconds:.0f}",
-              (r.error or ("flagged: " + r.tamper[0] if r.tamper else ""))[:60]) for r in results]
+    rows += [
+        (
+            r.student,
+            r.assignment,
+            f"{r.score:g}",
+            f"{r.max_score:g}",
+            _written_state(r),
+            f"{r.seconds:.0f}",
+            (r.error or ("flagged: " + r.tamper[0] if r.tamper else ""))[:60],
+        )
+        for r in results
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
@@ -485,4 +613,3 @@ def write_csv(results: list[Result], path: Path) -> None:
         for r in results:
             for cell, (score, mx) in sorted(r.cells.items()):
                 w.writerow([r.student, r.assignment, cell, score, mx])
-

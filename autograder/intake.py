@@ -20,6 +20,7 @@ When the upload carries a manifest, :func:`verify_manifest` compares it with the
 that changed, went missing or was added after the student packed the zip becomes a note in the
 student's feedback and a flag for the instructor (never a refusal: the grader judges what it received).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -76,8 +77,14 @@ def _allowed(rel: tuple[str, ...], notebook: str) -> str | None:
 
 
 def _caps_of(kind: str, caps: Caps) -> float:
-    return {"notebook": caps.notebook_mb, "checkpoint": caps.checkpoint_mb, "sidecar": caps.sidecar_mb,
-            "figure": caps.figure_mb, "timestamp": 0.001, "manifest": caps.sidecar_mb}[kind] * MB
+    return {
+        "notebook": caps.notebook_mb,
+        "checkpoint": caps.checkpoint_mb,
+        "sidecar": caps.sidecar_mb,
+        "figure": caps.figure_mb,
+        "timestamp": 0.001,
+        "manifest": caps.sidecar_mb,
+    }[kind] * MB
 
 
 def _importable_top_levels() -> set[str]:
@@ -142,12 +149,16 @@ def take(upload: Path, staged: Path, notebook: str, *, caps: Caps = Caps()) -> I
                     continue
                 mode = info.st_mode
                 if not NAME.match(entry):
-                    report.refused.append((shown, "a name with characters other than letters, digits, '_', '-' and '.'"))
+                    report.refused.append(
+                        (shown, "a name with characters other than letters, digits, '_', '-' and '.'")
+                    )
                     continue
                 if stat.S_ISDIR(mode):
                     if rel in (("checkpoints",), ("figures",)):
                         try:
-                            stack.append((rel, os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)))
+                            stack.append(
+                                (rel, os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd))
+                            )
                         except OSError as exc:
                             report.refused.append((shown + "/", f"cannot be read ({exc.strerror})"))
                         continue
@@ -171,8 +182,13 @@ def take(upload: Path, staged: Path, notebook: str, *, caps: Caps = Caps()) -> I
                     stem = entry.split(".")[0]
                     if len(rel) == 1 and entry.endswith((".py", ".pth", ".so")) and stem.isidentifier():
                         report.tamper.append(f"upload: {shown} is Python code next to the notebook (shadowing attempt)")
-                    report.refused.append((shown, "not a file a submission needs (only the notebook, checkpoints/*.pt "
-                                                  "and their .json, figures/*.png)"))
+                    report.refused.append(
+                        (
+                            shown,
+                            "not a file a submission needs (only the notebook, checkpoints/*.pt "
+                            "and their .json, figures/*.png)",
+                        )
+                    )
                     continue
                 size = info.st_size
                 cap = _caps_of(kind, caps)
@@ -180,7 +196,9 @@ def take(upload: Path, staged: Path, notebook: str, *, caps: Caps = Caps()) -> I
                     report.refused.append((shown, f"{size / MB:.1f} MiB, over the {cap / MB:g} MiB limit for a {kind}"))
                     continue
                 if total + size > caps.total_mb * MB or count + 1 > caps.files:
-                    report.refused.append((shown, f"over the submission's limit of {caps.total_mb:g} MiB / {caps.files} files"))
+                    report.refused.append(
+                        (shown, f"over the submission's limit of {caps.total_mb:g} MiB / {caps.files} files")
+                    )
                     continue
                 error = _copy(dir_fd, entry, staged.joinpath(*rel), cap)
                 if error:
@@ -194,7 +212,8 @@ def take(upload: Path, staged: Path, notebook: str, *, caps: Caps = Caps()) -> I
     if notebook not in report.accepted:
         report.notebook_error = report.notebook_error or next(
             (f"{notebook} was refused: {why}" for p, why in report.refused if p == notebook),
-            f"no {notebook} in the upload")
+            f"no {notebook} in the upload",
+        )
     else:
         problem = notebook_problem(staged / notebook)
         if problem:
@@ -239,8 +258,10 @@ def verify_manifest(staged: Path, report: Intake, notebook: str) -> None:
                 continue
             size, digest = (staged / rel).stat().st_size, sha256(staged / rel)
             if entry.get("bytes") != size or entry.get("sha256") != digest:
-                differ(f"{shown} differs from the file course_lib.submit packed (size or checksum): it changed "
-                       "after the zip was made")
+                differ(
+                    f"{shown} differs from the file course_lib.submit packed (size or checksum): it changed "
+                    "after the zip was made"
+                )
         for rel in report.accepted:
             if rel not in listed and rel not in (MANIFEST, "timestamp.txt"):
                 differ(f"{rel} is not in the manifest: it was added after course_lib.submit packed the zip")

@@ -13,6 +13,7 @@ Verdict kinds: ``passed``, ``failed`` (an assertion), ``error`` (an exception of
 caused by what the student's function returned), ``student_error`` (the student's code raised),
 ``timeout``, ``probe`` (the sandbox died or broke the protocol), ``checkpoint`` (a refused checkpoint).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,7 +81,9 @@ def verdict_of(exc: BaseException | None, load_errors: dict) -> dict:
         kind = "student_error"
         if isinstance(exc, NameError) and load_errors:
             first = next(iter(load_errors.items()))
-            message += f" (your answer cell {first[0]!r} raised {first[1].get('type')}: {first[1].get('message', '')[:300]})"
+            message += (
+                f" (your answer cell {first[0]!r} raised {first[1].get('type')}: {first[1].get('message', '')[:300]})"
+            )
     elif isinstance(exc, AssertionError):
         kind = "failed"
         name = "AssertionError"
@@ -95,8 +98,9 @@ def _code_fingerprint() -> str:
     """A hash of the trusted code a threshold verdict depends on (the references and course_lib)."""
     repo = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in sorted([*(repo / "autograder" / "assignments").glob("*/reference.py"),
-                        *(repo / "course_lib").rglob("*.py")]):
+    for path in sorted(
+        [*(repo / "autograder" / "assignments").glob("*/reference.py"), *(repo / "course_lib").rglob("*.py")]
+    ):
         h.update(str(path.relative_to(repo)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -116,8 +120,13 @@ def cache_key(code: str, setup: str, workdir: Path) -> str:
     """What a threshold cell that calls none of the student's functions depends on: its code, the
     notebook's first cell, the profile, the trusted code, and the checkpoints' bytes."""
     h = hashlib.sha256()
-    for part in (code, setup, os.environ.get("COURSE_PROFILE", ""), os.environ.get("COURSE_REQUIRE_PROFILE", ""),
-                 _code_fingerprint()):
+    for part in (
+        code,
+        setup,
+        os.environ.get("COURSE_PROFILE", ""),
+        os.environ.get("COURSE_REQUIRE_PROFILE", ""),
+        _code_fingerprint(),
+    ):
         h.update(part.encode() + b"\0")
     folder = Path(workdir) / "checkpoints"
     for path in sorted(folder.glob("*")) if folder.is_dir() else ():
@@ -126,9 +135,19 @@ def cache_key(code: str, setup: str, workdir: Path) -> str:
     return h.hexdigest()
 
 
-def judge(source: Path, answers: list[tuple[str, str]], workdir: Path, *, cell_timeout: float,
-          unit_timeout: float | None = None, limits: sandbox.Limits, env: dict[str, str] | None = None,
-          gpu: bool = False, log=None, cache: Path | None = None) -> dict:
+def judge(
+    source: Path,
+    answers: list[tuple[str, str]],
+    workdir: Path,
+    *,
+    cell_timeout: float,
+    unit_timeout: float | None = None,
+    limits: sandbox.Limits,
+    env: dict[str, str] | None = None,
+    gpu: bool = False,
+    log=None,
+    cache: Path | None = None,
+) -> dict:
     """Verdicts of every graded cell of the instructor notebook ``source`` for these answer cells.
 
     ``cell_timeout`` bounds a threshold cell, ``unit_timeout`` (default: the same) any other test cell.
@@ -196,8 +215,12 @@ def judge(source: Path, answers: list[tuple[str, str]], workdir: Path, *, cell_t
                 log(f"{gid}: {verdict['kind']} ({verdict['seconds']:.1f} s)")
     finally:
         session.close()
-    return {"verdicts": verdicts, "load_errors": session.load_errors, "calls": session.calls,
-            "startup_error": f"{type(startup_error).__name__}: {startup_error}" if startup_error else ""}
+    return {
+        "verdicts": verdicts,
+        "load_errors": session.load_errors,
+        "calls": session.calls,
+        "startup_error": f"{type(startup_error).__name__}: {startup_error}" if startup_error else "",
+    }
 
 
 def notebooks_strip(source: str) -> str:
@@ -210,10 +233,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = json.loads(args.spec.read_text())
     limits = sandbox.Limits(**spec.get("limits", {}))
-    result = judge(Path(spec["source"]), [tuple(a) for a in spec["answers"]], Path(spec["workdir"]),
-                   cell_timeout=float(spec["cell_timeout"]), unit_timeout=spec.get("unit_timeout"), limits=limits,
-                   env=spec.get("env"), cache=Path(spec["cache"]) if spec.get("cache") else None,
-                   gpu=bool(spec.get("gpu")), log=lambda m: print(m, file=sys.stderr, flush=True))
+    result = judge(
+        Path(spec["source"]),
+        [tuple(a) for a in spec["answers"]],
+        Path(spec["workdir"]),
+        cell_timeout=float(spec["cell_timeout"]),
+        unit_timeout=spec.get("unit_timeout"),
+        limits=limits,
+        env=spec.get("env"),
+        cache=Path(spec["cache"]) if spec.get("cache") else None,
+        gpu=bool(spec.get("gpu")),
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     Path(spec["out"]).write_text(json.dumps(result, indent=1))
     return 0
 

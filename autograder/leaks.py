@@ -7,6 +7,7 @@ constants kept: ``torch.logsumexp(y, dim=dim) - math.log(...)`` stays recognisab
 names). :func:`find` reports every function in the given sources whose body contains one of those
 normalised bodies as a run of consecutive statements.
 """
+
 from __future__ import annotations
 
 import ast
@@ -34,8 +35,15 @@ class _Rename(ast.NodeTransformer):
 
 
 def _normalise(stmts: list[ast.stmt]) -> list[str]:
-    stmts = [s for s in stmts if not (isinstance(s, ast.Expr) and isinstance(getattr(s, "value", None), ast.Constant)
-                                      and isinstance(s.value.value, str))]
+    stmts = [
+        s
+        for s in stmts
+        if not (
+            isinstance(s, ast.Expr)
+            and isinstance(getattr(s, "value", None), ast.Constant)
+            and isinstance(s.value.value, str)
+        )
+    ]
     module = _Rename().visit(ast.Module(body=[ast.parse(ast.unparse(s)).body[0] for s in stmts], type_ignores=[]))
     return [ast.dump(s, annotate_fields=False) for s in module.body]
 
@@ -96,12 +104,19 @@ def find(sources: dict[str, str], bodies: dict[str, list[str]]) -> list[str]:
     lengths = sorted({len(b) for b in bodies.values()})
     for filename, source in sources.items():
         for name, body in _functions(source):
-            body = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(getattr(s, "value", None), ast.Constant)
-                                            and isinstance(s.value.value, str))]
+            body = [
+                s
+                for s in body
+                if not (
+                    isinstance(s, ast.Expr)
+                    and isinstance(getattr(s, "value", None), ast.Constant)
+                    and isinstance(s.value.value, str)
+                )
+            ]
             for n in lengths:
                 for i in range(len(body) - n + 1):
                     try:
-                        window = _normalise(body[i:i + n])
+                        window = _normalise(body[i : i + n])
                     except (SyntaxError, ValueError):
                         continue
                     for key, solution in bodies.items():

@@ -18,6 +18,7 @@
   "Upload multiple feedback files in a zip" match those names to the students), else
   ``<student>/<assignment>.html``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,11 +32,24 @@ from .release import nbgrader, write_course_config
 
 ROSTER_FIELDS = ("id", "first_name", "last_name", "email", "lms_user_id")
 ALIASES = {
-    "student_id": "id", "student": "id", "username": "id", "login": "id", "user_id": "id", "sis_user_id": "id",
-    "first": "first_name", "firstname": "first_name", "given_name": "first_name",
-    "last": "last_name", "lastname": "last_name", "surname": "last_name", "family_name": "last_name",
-    "e_mail": "email", "email_address": "email", "mail": "email",
-    "lms_id": "lms_user_id", "canvas_id": "lms_user_id",
+    "student_id": "id",
+    "student": "id",
+    "username": "id",
+    "login": "id",
+    "user_id": "id",
+    "sis_user_id": "id",
+    "first": "first_name",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "last": "last_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "e_mail": "email",
+    "email_address": "email",
+    "mail": "email",
+    "lms_id": "lms_user_id",
+    "canvas_id": "lms_user_id",
 }
 
 
@@ -58,8 +72,10 @@ def read_roster(path: Path) -> list[dict[str, str | None]]:
             raise RosterError(f"{path} is empty: expected a header row with id, first_name, last_name, email")
         keys = [_key(h or "") for h in reader.fieldnames]
         if "id" not in keys:
-            raise RosterError(f"{path} has no id column (its columns: {', '.join(reader.fieldnames)}); expected "
-                              "id, first_name, last_name, email")
+            raise RosterError(
+                f"{path} has no id column (its columns: {', '.join(reader.fieldnames)}); expected "
+                "id, first_name, last_name, email"
+            )
         rows, seen = [], set()
         for n, raw in enumerate(reader, start=2):
             row = {k: (v or "").strip() for k, v in zip(keys, (raw[h] for h in reader.fieldnames))}
@@ -67,8 +83,10 @@ def read_roster(path: Path) -> list[dict[str, str | None]]:
             if not sid and not any(row.values()):
                 continue  # a blank line
             if not intake.NAME.match(sid):
-                raise RosterError(f"{path}, line {n}: student id {sid!r} must be letters, digits, '_', '-' and '.' "
-                                  "(it names the student's submission folder)")
+                raise RosterError(
+                    f"{path}, line {n}: student id {sid!r} must be letters, digits, '_', '-' and '.' "
+                    "(it names the student's submission folder)"
+                )
             if sid in seen:
                 raise RosterError(f"{path}, line {n}: student id {sid!r} appears twice")
             seen.add(sid)
@@ -96,6 +114,7 @@ def import_roster(path: Path, course_dir: Path) -> list[str]:
 
 # ------------------------------------------------------------------------------------ grades out
 
+
 def _cells(gb, assignment: str, student: str) -> list[dict]:
     """Per graded or commented cell of one submission: scores and comments."""
     sub = gb.find_submission(assignment, student)
@@ -103,14 +122,33 @@ def _cells(gb, assignment: str, student: str) -> list[dict]:
     for nb in sub.notebooks:
         by_name: dict[str, dict] = {}
         for g in nb.grades:
-            by_name[g.name] = {"notebook": nb.name, "cell": g.name, "auto_score": g.auto_score,
-                               "manual_score": g.manual_score, "extra_credit": g.extra_credit, "score": g.score,
-                               "max_score": g.max_score, "needs_manual_grade": g.needs_manual_grade, "comment": ""}
+            by_name[g.name] = {
+                "notebook": nb.name,
+                "cell": g.name,
+                "auto_score": g.auto_score,
+                "manual_score": g.manual_score,
+                "extra_credit": g.extra_credit,
+                "score": g.score,
+                "max_score": g.max_score,
+                "needs_manual_grade": g.needs_manual_grade,
+                "comment": "",
+            }
         for c in nb.comments:
             text = c.manual_comment or c.auto_comment or ""
-            row = by_name.setdefault(c.name, {"notebook": nb.name, "cell": c.name, "auto_score": "", "manual_score": "",
-                                              "extra_credit": "", "score": "", "max_score": "",
-                                              "needs_manual_grade": "", "comment": ""})
+            row = by_name.setdefault(
+                c.name,
+                {
+                    "notebook": nb.name,
+                    "cell": c.name,
+                    "auto_score": "",
+                    "manual_score": "",
+                    "extra_credit": "",
+                    "score": "",
+                    "max_score": "",
+                    "needs_manual_grade": "",
+                    "comment": "",
+                },
+            )
             row["comment"] = text
         rows += list(by_name.values())
     return rows
@@ -133,8 +171,24 @@ def export(course_dir: Path) -> dict[str, Path]:
         comments: dict[tuple[str, str], str] = {}
         with open(out["grades_by_cell.csv"], "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["student_id", "last_name", "first_name", "email", "assignment", "notebook", "cell", "auto_score",
-                        "manual_score", "extra_credit", "score", "max_score", "needs_manual_grade", "comment"])
+            w.writerow(
+                [
+                    "student_id",
+                    "last_name",
+                    "first_name",
+                    "email",
+                    "assignment",
+                    "notebook",
+                    "cell",
+                    "auto_score",
+                    "manual_score",
+                    "extra_credit",
+                    "score",
+                    "max_score",
+                    "needs_manual_grade",
+                    "comment",
+                ]
+            )
             for s in students:
                 for a in assignments:
                     try:
@@ -144,13 +198,33 @@ def export(course_dir: Path) -> dict[str, Path]:
                         continue
                     totals[(s.id, a)] = max(0.0, sub.score - (sub.late_submission_penalty or 0.0))
                     cells = _cells(gb, a, s.id)
-                    comments[(s.id, a)] = " | ".join(f"{c['cell']}: {c['comment']}" for c in cells
-                                                     if c["comment"] and c["comment"] != "No response.")
+                    comments[(s.id, a)] = " | ".join(
+                        f"{c['cell']}: {c['comment']}" for c in cells if c["comment"] and c["comment"] != "No response."
+                    )
                     for c in cells:
-                        w.writerow([s.id, s.last_name or "", s.first_name or "", s.email or "", a, c["notebook"],
-                                    c["cell"], *(("" if c[k] is None else c[k]) for k in
-                                                 ("auto_score", "manual_score", "extra_credit", "score", "max_score",
-                                                  "needs_manual_grade", "comment"))])
+                        w.writerow(
+                            [
+                                s.id,
+                                s.last_name or "",
+                                s.first_name or "",
+                                s.email or "",
+                                a,
+                                c["notebook"],
+                                c["cell"],
+                                *(
+                                    ("" if c[k] is None else c[k])
+                                    for k in (
+                                        "auto_score",
+                                        "manual_score",
+                                        "extra_credit",
+                                        "score",
+                                        "max_score",
+                                        "needs_manual_grade",
+                                        "comment",
+                                    )
+                                ),
+                            ]
+                        )
 
         def score(sid: str, a: str) -> str:
             value = totals.get((sid, a))
@@ -165,15 +239,30 @@ def export(course_dir: Path) -> dict[str, Path]:
                 w.writerow([name, s.lms_user_id or "", s.id, s.email or "", "", *(score(s.id, a) for a in assignments)])
         with open(out["moodle.csv"], "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["ID number", "Email address", "First name", "Last name",
-                        *[col for a in assignments for col in (a, f"{a} feedback")]])
+            w.writerow(
+                [
+                    "ID number",
+                    "Email address",
+                    "First name",
+                    "Last name",
+                    *[col for a in assignments for col in (a, f"{a} feedback")],
+                ]
+            )
             for s in students:
-                w.writerow([s.id, s.email or "", s.first_name or "", s.last_name or "",
-                            *[v for a in assignments for v in (score(s.id, a), comments.get((s.id, a), ""))]])
+                w.writerow(
+                    [
+                        s.id,
+                        s.email or "",
+                        s.first_name or "",
+                        s.last_name or "",
+                        *[v for a in assignments for v in (score(s.id, a), comments.get((s.id, a), ""))],
+                    ]
+                )
     return out
 
 
 # ------------------------------------------------------------------------------------ feedback out
+
 
 def regenerate_feedback(course_dir: Path, assignments: list[str] | None = None) -> Path:
     """Generate every feedback page again (manual grades and comments included), offline; the folder."""

@@ -1,4 +1,5 @@
 """Run notebooks headless, and pull the functions a notebook defines into Python for tests."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,14 @@ from pathlib import Path
 import nbformat
 
 
-def run_notebook(path: Path, *, timeout: int = 1200, env: dict[str, str] | None = None, save_to: Path | None = None,
-                 allow_errors: bool = False) -> nbformat.NotebookNode:
+def run_notebook(
+    path: Path,
+    *,
+    timeout: int = 1200,
+    env: dict[str, str] | None = None,
+    save_to: Path | None = None,
+    allow_errors: bool = False,
+) -> nbformat.NotebookNode:
     """Execute ``path`` top to bottom in its own folder; return the executed notebook.
 
     Args:
@@ -21,8 +28,13 @@ def run_notebook(path: Path, *, timeout: int = 1200, env: dict[str, str] | None 
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute(env=dict(os.environ, **(env or {})))
     if save_to is not None:
         nbformat.write(nb, save_to)
@@ -142,7 +154,7 @@ def defined_names(source: str) -> list[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.append(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
     return names
 

@@ -14,6 +14,7 @@
   ``SaveAutoGrades`` then scores each graded cell from it (error output: 0, else full points) and
   writes the gradebook, so the formgrader, feedback and export work as usual.
 """
+
 from __future__ import annotations
 
 import base64
@@ -94,7 +95,13 @@ def skeleton(student_nb, release_nb):
 
 
 def _text(value) -> str:
-    text = value if isinstance(value, str) else "".join(v for v in value if isinstance(v, str)) if isinstance(value, list) else ""
+    text = (
+        value
+        if isinstance(value, str)
+        else "".join(v for v in value if isinstance(v, str))
+        if isinstance(value, list)
+        else ""
+    )
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"\n... ({len(text) - MAX_TEXT} more characters)"
 
 
@@ -129,9 +136,14 @@ def clean_outputs(outputs) -> list:
                 clean.append(nbformat.v4.new_output("display_data", data=keep))
         elif kind == "error":
             tb = out.get("traceback") if isinstance(out.get("traceback"), list) else []
-            clean.append(nbformat.v4.new_output(
-                "error", ename=_text(str(out.get("ename", "Error")))[:200], evalue=_text(str(out.get("evalue", ""))),
-                traceback=[_text(str(line)) for line in tb[-40:]]))
+            clean.append(
+                nbformat.v4.new_output(
+                    "error",
+                    ename=_text(str(out.get("ename", "Error")))[:200],
+                    evalue=_text(str(out.get("evalue", ""))),
+                    traceback=[_text(str(line)) for line in tb[-40:]],
+                )
+            )
     return clean
 
 
@@ -162,8 +174,10 @@ def graded_notebook(skel, executed, verdicts: dict, *, notes: list[str] = ()):
             continue
         meta = nbgrader_meta(cell)
         if meta.get("grade"):
-            verdict = verdicts.get(meta.get("grade_id"), {"kind": "error", "ename": "NotGraded",
-                                                         "evalue": "the grader did not reach this cell"})
+            verdict = verdicts.get(
+                meta.get("grade_id"),
+                {"kind": "error", "ename": "NotGraded", "evalue": "the grader did not reach this cell"},
+            )
             cell.source = visible_part(cell.source)
             outputs = []
             if verdict.get("stdout"):
@@ -172,8 +186,9 @@ def graded_notebook(skel, executed, verdicts: dict, *, notes: list[str] = ()):
                 ename, evalue = str(verdict.get("ename", "Error")), str(verdict.get("evalue", ""))
                 if earlier and meta.get("grade_id", "").startswith("test_threshold_"):
                     evalue += f"\n(an earlier cell of your notebook failed while it ran: {earlier})"
-                outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue,
-                                                      traceback=[f"{ename}: {evalue}"]))
+                outputs.append(
+                    nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+                )
             cell.outputs = outputs
             continue
         if ran is not None and isinstance(ran[i], dict) and ran[i].get("source") == cell.source:
@@ -192,8 +207,19 @@ def graded_notebook(skel, executed, verdicts: dict, *, notes: list[str] = ()):
 
 def escape_markdown(text: str) -> str:
     """Text safe to put in a markdown cell: no HTML, no markdown markup."""
-    table = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "*": r"\*", "_": r"\_", "`": r"\`", "[": r"\[", "]": r"\]",
-             "#": r"\#", "|": r"\|", "$": r"\$"}
+    table = {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "*": r"\*",
+        "_": r"\_",
+        "`": r"\`",
+        "[": r"\[",
+        "]": r"\]",
+        "#": r"\#",
+        "|": r"\|",
+        "$": r"\$",
+    }
     return "".join(table.get(c, c) for c in text)
 
 

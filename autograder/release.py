@@ -1,4 +1,5 @@
 """Generate the student release from solutions/ and check that notebooks/ matches it."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,9 @@ from . import RELEASE, SOLUTIONS, notebook_names, rubrics
 FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
-def nbgrader(args: list[str], cwd: Path, env: dict[str, str] | None = None,
-             timeout: float | None = None) -> subprocess.CompletedProcess:
+def nbgrader(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess:
     """Run the nbgrader command line of this Python environment in course folder ``cwd`` (trusted work
     only: releases, recording verdicts, feedback, export; it never executes a student's notebook).
 
@@ -31,8 +33,9 @@ def nbgrader(args: list[str], cwd: Path, env: dict[str, str] | None = None,
     repo = str(Path(__file__).resolve().parent.parent)
     run_env["PYTHONPATH"] = repo + os.pathsep + run_env.get("PYTHONPATH", "")
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.Popen(cmd, cwd=cwd, env=run_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=run_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -135,5 +138,7 @@ def leaks(path: Path) -> list[str]:
 def outputs(path: Path) -> list[str]:
     """Outputs or execution counts committed in a notebook."""
     nb = nbformat.read(path, as_version=4)
-    bad = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count"))]
+    bad = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
     return [f"cells {bad} carry outputs: clear them before committing"] if bad else []

@@ -14,6 +14,7 @@ Errors of the student's code come back as the same built-in exception type (so a
 ``except (IndexError, RuntimeError)`` still works) marked with ``student_code = True``; a sandbox that
 dies, answers garbage or misses the deadline raises :class:`ProbeFailed`.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -44,8 +45,11 @@ def student_exception(error: dict) -> BaseException:
     name = str(error.get("type", "Exception"))[:100]
     message = str(error.get("message", ""))
     if not message.strip():
-        message = ("your function is not implemented yet (it raises NotImplementedError)"
-                   if name == "NotImplementedError" else f"your code raised {name}")
+        message = (
+            "your function is not implemented yet (it raises NotImplementedError)"
+            if name == "NotImplementedError"
+            else f"your code raised {name}"
+        )
     cls = getattr(builtins, name, None)
     if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
         try:
@@ -119,9 +123,16 @@ class ProbeSession:
         ro_binds: folders the student's code may read (its own checkpoints), as for :class:`sandbox.Sandbox`.
     """
 
-    def __init__(self, setup: str, answers: Sequence[tuple[str, str]], *, limits: sandbox.Limits,
-                 env: dict[str, str] | None = None, gpu: bool = False,
-                 ro_binds: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        setup: str,
+        answers: Sequence[tuple[str, str]],
+        *,
+        limits: sandbox.Limits,
+        env: dict[str, str] | None = None,
+        gpu: bool = False,
+        ro_binds: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.setup, self.answers = setup, list(answers)
         self.limits, self.env, self.gpu, self.ro_binds = limits, dict(env or {}), gpu, list(ro_binds)
         self.box: sandbox.Sandbox | None = None
@@ -138,8 +149,9 @@ class ProbeSession:
         self.close()
         self.deadline = deadline
         self.token = secrets.token_bytes(wire.TOKEN_BYTES)
-        self.box = sandbox.Sandbox(["python", "-m", "sandboxed.probe"], env=self.env, limits=self.limits, gpu=self.gpu,
-                                   ro_binds=self.ro_binds)
+        self.box = sandbox.Sandbox(
+            ["python", "-m", "sandboxed.probe"], env=self.env, limits=self.limits, gpu=self.gpu, ro_binds=self.ro_binds
+        )
         self._stderr = bytearray()
         threading.Thread(target=self._drain, args=(self.box.proc.stderr, self._stderr), daemon=True).start()
         try:
@@ -256,8 +268,9 @@ class ProbeSession:
         self._put_modules(args, kwargs)
         tensors = wire.walk_tensors((args, kwargs))
         leaves = [t for t in tensors if t.requires_grad]
-        answer = self._request({"op": "call", "target": target, "args": args, "kwargs": kwargs,
-                                "grad": torch.is_grad_enabled()})
+        answer = self._request(
+            {"op": "call", "target": target, "args": args, "kwargs": kwargs, "grad": torch.is_grad_enabled()}
+        )
         for item in answer.get("sync") or ():
             index, data, grad = item
             if not (isinstance(index, int) and 0 <= index < len(tensors)):
@@ -308,5 +321,7 @@ def _modules_in(obj) -> list:
 
 def _fingerprint(module: torch.nn.Module) -> tuple:
     tensors = [*module.parameters(), *module.buffers()]
-    return (tuple(m.training for m in module.modules()),
-            tuple((t._version, t.requires_grad, t.dtype, t.device.type, tuple(t.shape)) for t in tensors))
+    return (
+        tuple(m.training for m in module.modules()),
+        tuple((t._version, t.requires_grad, t.dtype, t.device.type, tuple(t.shape)) for t in tensors),
+    )

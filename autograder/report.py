@@ -1,4 +1,5 @@
 """The class summary after grading: per-test pass rates, a score histogram and the slowest submissions."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -38,8 +39,12 @@ def write_summary(results: list[Result], folder: Path, *, slowest: int = 5) -> P
     by_assignment: dict[str, list[float]] = defaultdict(list)
     for r in results:
         by_assignment[r.assignment].append(100.0 * r.score / r.max_score if r.max_score else 0.0)
-    ax.hist(list(by_assignment.values()), bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.001],
-            label=list(by_assignment), stacked=True)
+    ax.hist(
+        list(by_assignment.values()),
+        bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.001],
+        label=list(by_assignment),
+        stacked=True,
+    )
     ax.set_xlabel("score (% of the assignment's points)")
     ax.set_ylabel("submissions")
     ax.legend(fontsize="small")
@@ -47,11 +52,27 @@ def write_summary(results: list[Result], folder: Path, *, slowest: int = 5) -> P
     fig.savefig(folder / "score_histogram.png", dpi=100)
     plt.close(fig)
 
-    lines = ["# Grading summary", "", f"{len(results)} submissions.", "", "![score histogram](score_histogram.png)", "",
-             "## Pass rate per graded cell", "", "| assignment | cell | full points | rate |", "|---|---|---|---|"]
+    lines = [
+        "# Grading summary",
+        "",
+        f"{len(results)} submissions.",
+        "",
+        "![score histogram](score_histogram.png)",
+        "",
+        "## Pass rate per graded cell",
+        "",
+        "| assignment | cell | full points | rate |",
+        "|---|---|---|---|",
+    ]
     for (assignment, cell), (full, total) in pass_rates(results).items():
         lines.append(f"| {assignment} | {cell} | {full}/{total} | {full / total:.0%} |")
-    lines += ["", f"## Slowest {slowest} submissions", "", "| student | assignment | seconds | note |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"## Slowest {slowest} submissions",
+        "",
+        "| student | assignment | seconds | note |",
+        "|---|---|---|---|",
+    ]
     for r in sorted(results, key=lambda r: -r.seconds)[:slowest]:
         lines.append(f"| {r.student} | {r.assignment} | {r.seconds:.0f} | {r.error[:80]} |")
     failures = [(r, cell, why) for r in results for cell, why in sorted(r.reasons.items())]
@@ -60,13 +81,23 @@ def write_summary(results: list[Result], folder: Path, *, slowest: int = 5) -> P
         lines += [f"| {_cell(r.student)} | {r.assignment} | {cell} | {_cell(why)[:120]} |" for r, cell, why in failures]
     flagged = [(r, flag) for r in results for flag in r.tamper]
     if flagged:
-        lines += ["", "## Flagged for a look (attempts to tamper with grading; no points changed)", "",
-                  "| student | assignment | where and what |", "|---|---|---|"]
+        lines += [
+            "",
+            "## Flagged for a look (attempts to tamper with grading; no points changed)",
+            "",
+            "| student | assignment | where and what |",
+            "|---|---|---|",
+        ]
         lines += [f"| {_cell(r.student)} | {_cell(r.assignment)} | {_cell(flag)[:200]} |" for r, flag in flagged]
     noted = [(r, note) for r in results for note in r.notes]
     if noted:
-        lines += ["", "## Notes shown to students (refused files, runs that stopped early)", "",
-                  "| student | assignment | note |", "|---|---|---|"]
+        lines += [
+            "",
+            "## Notes shown to students (refused files, runs that stopped early)",
+            "",
+            "| student | assignment | note |",
+            "|---|---|---|",
+        ]
         lines += [f"| {_cell(r.student)} | {_cell(r.assignment)} | {_cell(note)[:200]} |" for r, note in noted]
     path = folder / "summary.md"
     path.write_text("\n".join(lines) + "\n")

@@ -17,6 +17,7 @@ line of it reaches the release, :func:`problems` that every rubric's criteria ad
 points, and :func:`write` renders the rubric pages TAs read next to the formgrader
 (``<course>/rubrics/<assignment>.md``, written whenever a course folder is graded).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,8 +55,10 @@ def _region(source: str) -> str:
 def _parts(cell) -> tuple[str, str]:
     """(model answer, rubric's criteria one per line) of a written answer cell."""
     head, _, tail = _region(cell.source).partition("**Rubric")
-    return (head.replace("**Model answer.**", "", 1).strip(),
-            "\n".join(line for line in tail.splitlines()[1:] if line.strip()))
+    return (
+        head.replace("**Model answer.**", "", 1).strip(),
+        "\n".join(line for line in tail.splitlines()[1:] if line.strip()),
+    )
 
 
 def written_cells(nb) -> list[Written]:
@@ -89,10 +92,13 @@ def problems(nb) -> list[str]:
         if "**Model answer.**" not in text or "**Rubric" not in text:
             out.append(f"written answer {gid}: needs a '**Model answer.**' and a '**Rubric (...)**' part")
             continue
-        criteria = [float(m.group(1)) for line in text.partition("**Rubric")[2].splitlines()
-                    if (m := CRITERION.match(line))]
+        criteria = [
+            float(m.group(1)) for line in text.partition("**Rubric")[2].splitlines() if (m := CRITERION.match(line))
+        ]
         if not criteria or abs(sum(criteria) - points) > 1e-9:
-            out.append(f"written answer {gid}: its rubric's criteria give {sum(criteria):g} points, the cell {points:g}")
+            out.append(
+                f"written answer {gid}: its rubric's criteria give {sum(criteria):g} points, the cell {points:g}"
+            )
         if points <= 0:
             out.append(f"written answer {gid}: no points")
     return out
@@ -115,22 +121,40 @@ def leaks(source_nb, release_nb) -> list[str]:
             continue
         for piece in _fragments(_region(cell.source)):
             if " ".join(piece.split()) in released:
-                out.append(f"the model answer or rubric of {nbgrader_meta(cell)['grade_id']} is in the release: "
-                           f"{piece[:60]!r}")
+                out.append(
+                    f"the model answer or rubric of {nbgrader_meta(cell)['grade_id']} is in the release: {piece[:60]!r}"
+                )
     return out
 
 
 def render(name: str, items: list[Written]) -> str:
     """The rubric page of one assignment (Markdown)."""
     total = sum(w.points for w in items)
-    lines = [f"# {name}: written answers ({len(items)} questions, {total:g} points)", "",
-             "Grade each answer in the formgrader (Manual Grading): the model answer says what a full-marks "
-             "answer contains; give the points of each rubric criterion the answer meets. Generated from the "
-             "solution notebook: edit it there.", ""]
+    lines = [
+        f"# {name}: written answers ({len(items)} questions, {total:g} points)",
+        "",
+        "Grade each answer in the formgrader (Manual Grading): the model answer says what a full-marks "
+        "answer contains; give the points of each rubric criterion the answer meets. Generated from the "
+        "solution notebook: edit it there.",
+        "",
+    ]
     for w in items:
         label = [] if w.question.startswith("**Question") else ["**Question.**", ""]
-        lines += [f"## {w.grade_id} ({w.points:g} points)", "", *label, w.question, "",
-                  "**Model answer.**", "", w.model_answer, "", "**Rubric.**", "", w.rubric, ""]
+        lines += [
+            f"## {w.grade_id} ({w.points:g} points)",
+            "",
+            *label,
+            w.question,
+            "",
+            "**Model answer.**",
+            "",
+            w.model_answer,
+            "",
+            "**Rubric.**",
+            "",
+            w.rubric,
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -23,6 +23,7 @@ Where this isolation cannot be set up, :func:`check` raises :class:`IsolationUna
 is missing; ``COURSE_GRADE_UNSANDBOXED=1`` grades without it (the same processes, no isolation: only
 for submissions you trust), and reports say so.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -108,7 +109,8 @@ def check() -> None:
     if problem:
         raise IsolationUnavailable(
             f"cannot isolate student code: {problem}. Grading refuses to run student code unisolated; "
-            f"set {UNSANDBOXED_ENV}=1 to grade anyway (only for submissions you trust)")
+            f"set {UNSANDBOXED_ENV}=1 to grade anyway (only for submissions you trust)"
+        )
 
 
 @dataclasses.dataclass
@@ -148,19 +150,58 @@ def _data_dir() -> str | None:
     return root if Path(root).is_dir() else None
 
 
-def bwrap_argv(argv: Sequence[str], *, env: Mapping[str, str], ro_binds: Sequence[tuple[str, str]] = (),
-               limits: Limits, cwd: str = WORK, gpu: bool = False, seccomp_fd: int = 3) -> list[str]:
+def bwrap_argv(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    ro_binds: Sequence[tuple[str, str]] = (),
+    limits: Limits,
+    cwd: str = WORK,
+    gpu: bool = False,
+    seccomp_fd: int = 3,
+) -> list[str]:
     """The bubblewrap command line for ``argv`` (the seccomp program is read from ``seccomp_fd``)."""
+
     def ro(host, inside) -> list[str]:
         return ["--ro-bind", str(host), inside]
 
-    args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", "--uid", str(NOBODY), "--gid", str(NOBODY), "--hostname", "sandbox",
-            "--clearenv", "--proc", "/proc", "--dev", "/dev"]
+    args = [
+        "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--uid",
+        str(NOBODY),
+        "--gid",
+        str(NOBODY),
+        "--hostname",
+        "sandbox",
+        "--clearenv",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
     scratch = str(limits.scratch_mb * 2**20)
     # the writable folders first: binds below a path the caller uses (a venv under /tmp) land on top
-    args += ["--size", scratch, "--tmpfs", "/tmp", "--size", scratch, "--tmpfs", WORK,
-             "--size", str(min(limits.scratch_mb, 256) * 2**20), "--tmpfs", "/dev/shm"]
+    args += [
+        "--size",
+        scratch,
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        scratch,
+        "--tmpfs",
+        WORK,
+        "--size",
+        str(min(limits.scratch_mb, 256) * 2**20),
+        "--tmpfs",
+        "/dev/shm",
+    ]
     for name in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
         if host.is_symlink():
@@ -196,15 +237,34 @@ def sandbox_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     lib_parent = str(_course_lib_dir().parent)
     env = {
         "PATH": f"{Path(sys.prefix).absolute()}/bin:/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp/home", "USER": "nobody", "LOGNAME": "nobody", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-        "PYTHONPATH": f"{INSIDE_HELPERS}:{lib_parent}", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl", "IPYTHONDIR": "/tmp/ipython",
-        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter/runtime", "JUPYTER_DATA_DIR": "/tmp/jupyter/data",
-        "JUPYTER_CONFIG_DIR": "/tmp/jupyter/config", "XDG_CACHE_HOME": "/tmp/home/.cache",
-        "TMPDIR": "/tmp", "COURSE_PROGRESS": "0",
+        "HOME": "/tmp/home",
+        "USER": "nobody",
+        "LOGNAME": "nobody",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONPATH": f"{INSIDE_HELPERS}:{lib_parent}",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/mpl",
+        "IPYTHONDIR": "/tmp/ipython",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter/runtime",
+        "JUPYTER_DATA_DIR": "/tmp/jupyter/data",
+        "JUPYTER_CONFIG_DIR": "/tmp/jupyter/config",
+        "XDG_CACHE_HOME": "/tmp/home/.cache",
+        "TMPDIR": "/tmp",
+        "COURSE_PROGRESS": "0",
     }
-    for key in ("COURSE_DATA", "COURSE_CHECKPOINT_MAX_MB", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                "CUDA_VISIBLE_DEVICES", "COURSE_CHANNELS_LAST", "COURSE_COMPILE", "COURSE_CUDNN_BENCHMARK"):
+    for key in (
+        "COURSE_DATA",
+        "COURSE_CHECKPOINT_MAX_MB",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "CUDA_VISIBLE_DEVICES",
+        "COURSE_CHANNELS_LAST",
+        "COURSE_COMPILE",
+        "COURSE_CUDNN_BENCHMARK",
+    ):
         if key in os.environ:
             env[key] = os.environ[key]
     if _data_dir() and "COURSE_DATA" not in env:
@@ -216,10 +276,16 @@ def sandbox_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def _limit_preexec(limits: Limits):
     def apply() -> None:
         mem = limits.memory_mb * 2**20
-        for res, value in ((resource.RLIMIT_DATA, mem), (resource.RLIMIT_CPU, limits.cpu_s),
-                           (resource.RLIMIT_NPROC, limits.processes), (resource.RLIMIT_FSIZE, limits.file_mb * 2**20),
-                           (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)):
+        for res, value in (
+            (resource.RLIMIT_DATA, mem),
+            (resource.RLIMIT_CPU, limits.cpu_s),
+            (resource.RLIMIT_NPROC, limits.processes),
+            (resource.RLIMIT_FSIZE, limits.file_mb * 2**20),
+            (resource.RLIMIT_NOFILE, limits.open_files),
+            (resource.RLIMIT_CORE, 0),
+        ):
             resource.setrlimit(res, (value, value))
+
     return apply
 
 
@@ -233,9 +299,16 @@ class Sandbox:
         python: whether ``argv[0] == "python"`` means this environment's interpreter.
     """
 
-    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                 ro_binds: Sequence[tuple[str, str]] = (), limits: Limits = Limits(), gpu: bool = False,
-                 python: bool = True) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        ro_binds: Sequence[tuple[str, str]] = (),
+        limits: Limits = Limits(),
+        gpu: bool = False,
+        python: bool = True,
+    ) -> None:
         argv = list(argv)
         if python and argv and argv[0] == "python":
             argv[0] = str(Path(sys.executable).absolute())
@@ -251,18 +324,31 @@ class Sandbox:
                 cmd = bwrap_argv(argv, env=full_env, ro_binds=ro_binds, limits=limits, gpu=gpu, seccomp_fd=read_fd)
                 if os.geteuid() == 0:
                     cmd = _as_nobody(cmd, [h for h, _ in ro_binds])
-                self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                             stderr=subprocess.PIPE, preexec_fn=_limit_preexec(limits),
-                                             pass_fds=(read_fd,), start_new_session=True,
-                                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+                self.proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    preexec_fn=_limit_preexec(limits),
+                    pass_fds=(read_fd,),
+                    start_new_session=True,
+                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                )
             finally:
                 os.close(read_fd)
         else:
             inside = {str(i): str(h) for h, i in ro_binds}
-            argv = [next((inside[k] + a[len(k):] for k in inside if a == k or a.startswith(k + "/")), a) for a in argv]
-            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         preexec_fn=_limit_preexec(limits), start_new_session=True,
-                                         env=_unsandboxed_env(full_env), cwd=_unsandboxed_cwd())
+            argv = [next((inside[k] + a[len(k) :] for k in inside if a == k or a.startswith(k + "/")), a) for a in argv]
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                preexec_fn=_limit_preexec(limits),
+                start_new_session=True,
+                env=_unsandboxed_env(full_env),
+                cwd=_unsandboxed_cwd(),
+            )
 
     @property
     def pid(self) -> int:
@@ -358,8 +444,13 @@ def _as_nobody(inner: list[str], extra_sources: Sequence[str]) -> list[str]:
     folder and binds just the needed paths back; then ``setpriv`` drops to ``nobody`` with no groups,
     no capabilities and ``no_new_privs`` and starts ``inner``.
     """
-    sources = [*_python_binds(), str(_course_lib_dir()), str(SANDBOXED_DIR), *(p for p in [_data_dir()] if p),
-               *map(str, extra_sources)]
+    sources = [
+        *_python_binds(),
+        str(_course_lib_dir()),
+        str(SANDBOXED_DIR),
+        *(p for p in [_data_dir()] if p),
+        *map(str, extra_sources),
+    ]
     # --unshare-pid: everything below lives in this PID namespace, so when the grader dies (and with it,
     # by --die-with-parent, this bubblewrap) the kernel kills the whole sandbox too
     outer = ["bwrap", "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent"]
@@ -379,8 +470,18 @@ def _as_nobody(inner: list[str], extra_sources: Sequence[str]) -> list[str]:
             outer += ["--ro-bind", src, src]
     # --pdeathsig: changing the user clears the parent-death signal the outer bubblewrap set, so set it
     # again; then the sandbox dies with the grader even when the grader is killed outright
-    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
-            "--bounding-set=-all", "--no-new-privs", "--pdeathsig", "KILL", "--"]
+    drop = [
+        "setpriv",
+        f"--reuid={NOBODY}",
+        f"--regid={NOBODY}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--pdeathsig",
+        "KILL",
+        "--",
+    ]
     return [*outer, "--", *drop, *inner]
 
 

@@ -6,6 +6,7 @@ copied with ``__NAME__`` (e.g. ``06_flows``) and ``__SHORT__`` (``flows``) repla
 into exactly the folders an assignment owns (docs/ARCHITECTURE.md, "Adding an assignment"): nothing shared
 is edited, discovery (:func:`course_lib.assignments.discover`) finds it.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,10 @@ NAME_PATTERN = re.compile(r"\d\d_[a-z][a-z0-9_]*")
 def short_name(name: str) -> str:
     """The package name of assignment ``name``: ``06_flows`` -> ``flows``."""
     if not NAME_PATTERN.fullmatch(name):
-        raise ValueError(f"assignment name {name!r} must look like 06_flows: two digits, '_', then lower-case "
-                         "letters, digits and '_' (the package name is what follows the digits)")
+        raise ValueError(
+            f"assignment name {name!r} must look like 06_flows: two digits, '_', then lower-case "
+            "letters, digits and '_' (the package name is what follows the digits)"
+        )
     return name[3:]
 
 

@@ -1,4 +1,5 @@
 """nbgrader settings shared by the repository's nbgrader_config.py and the CLI's course folders."""
+
 from __future__ import annotations
 
 import os
@@ -18,6 +19,7 @@ def cell_timeout() -> int:
 
 def unit_timeout() -> int:
     return int(os.environ.get("COURSE_UNIT_TIMEOUT", str(UNIT_TIMEOUT_S)))
+
 
 # The profile submissions are graded in: the course's choice, never the grading machine's hardware.
 GRADING_PROFILE = os.environ.get("COURSE_GRADING_PROFILE", "fast")
@@ -65,8 +67,13 @@ def apply(c, *, root: str, source: str = "source", release: str = "release", db_
     # ... and refuses before it touches anything: with --force (the formgrader's autograde button),
     # nbgrader would first delete the autograded notebook that the manual grading pages show
     c.Autograde.exporter_class = _only_through_the_grader()
-    c.Autograde.autograde_preprocessors = [InjectResults, LimitOutput, SaveAutoGrades, AssignLatePenalties,
-                                           CheckCellMetadata]
+    c.Autograde.autograde_preprocessors = [
+        InjectResults,
+        LimitOutput,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
     # feedback renders its maths offline (MathML) and loads nothing from the network
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
@@ -76,9 +83,11 @@ def apply(c, *, root: str, source: str = "source", release: str = "release", db_
     c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, RenderMathOffline]
 
 
-AUTOGRADE_REFUSAL = ("nbgrader autograde is turned off in this course folder: it would run student code outside the "
-                     "sandbox. Grade with `python -m autograder grade SUBMISSIONS --course-dir COURSE_DIR` (make grade); "
-                     "nothing was changed.")
+AUTOGRADE_REFUSAL = (
+    "nbgrader autograde is turned off in this course folder: it would run student code outside the "
+    "sandbox. Grade with `python -m autograder grade SUBMISSIONS --course-dir COURSE_DIR` (make grade); "
+    "nothing was changed."
+)
 
 
 def _only_through_the_grader():

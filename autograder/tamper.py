@@ -10,25 +10,93 @@ the process (``os._exit``), importing the instructor's packages, and file access
 folder. :func:`audit_flags` turns the sandbox's audit log (:mod:`autograder.sandboxed.runner`) into
 the same kind of line. Both are hints: a flag names the cell, an instructor decides.
 """
+
 from __future__ import annotations
 
 import ast
 import json
 
-SUSPICIOUS_MODULES = {"ctypes", "subprocess", "socket", "signal", "builtins", "gc", "inspect", "importlib", "atexit",
-                      "pty", "resource", "multiprocessing", "autograder", "nbgrader", "sandboxed", "IPython"}
-SHADOWED = {"AssertionError", "Exception", "BaseException", "isinstance", "__builtins__", "__import__", "getattr",
-            "print", "abs", "float", "all", "any", "len", "type", "RuntimeError", "ValueError"}
-CALLS = {
-    ("sys", "settrace"), ("sys", "setprofile"), ("sys", "addaudithook"), ("sys", "_getframe"), ("os", "_exit"),
-    ("os", "fork"), ("os", "forkpty"), ("os", "setsid"), ("os", "kill"), ("os", "killpg"), ("os", "system"),
-    ("os", "popen"), ("os", "execv"), ("os", "execvp"), ("os", "execl"), ("os", "dup2"), ("threading", "settrace"),
+SUSPICIOUS_MODULES = {
+    "ctypes",
+    "subprocess",
+    "socket",
+    "signal",
+    "builtins",
+    "gc",
+    "inspect",
+    "importlib",
+    "atexit",
+    "pty",
+    "resource",
+    "multiprocessing",
+    "autograder",
+    "nbgrader",
+    "sandboxed",
+    "IPython",
 }
-IPYTHON_METHODS = {"set_custom_exc", "register", "register_magics", "run_line_magic", "run_cell_magic", "system",
-                   "ex", "ev", "push", "showtraceback"}
+SHADOWED = {
+    "AssertionError",
+    "Exception",
+    "BaseException",
+    "isinstance",
+    "__builtins__",
+    "__import__",
+    "getattr",
+    "print",
+    "abs",
+    "float",
+    "all",
+    "any",
+    "len",
+    "type",
+    "RuntimeError",
+    "ValueError",
+}
+CALLS = {
+    ("sys", "settrace"),
+    ("sys", "setprofile"),
+    ("sys", "addaudithook"),
+    ("sys", "_getframe"),
+    ("os", "_exit"),
+    ("os", "fork"),
+    ("os", "forkpty"),
+    ("os", "setsid"),
+    ("os", "kill"),
+    ("os", "killpg"),
+    ("os", "system"),
+    ("os", "popen"),
+    ("os", "execv"),
+    ("os", "execvp"),
+    ("os", "execl"),
+    ("os", "dup2"),
+    ("threading", "settrace"),
+}
+IPYTHON_METHODS = {
+    "set_custom_exc",
+    "register",
+    "register_magics",
+    "run_line_magic",
+    "run_cell_magic",
+    "system",
+    "ex",
+    "ev",
+    "push",
+    "showtraceback",
+}
 MAGICS = ("%config", "%load_ext", "%%capture", "%run", "%%bash", "%%sh", "%%script", "%system", "%env", "%store")
-PATH_HINTS = ("gradebook", "nbgrader_config", "/source/", "solutions/", "autograder", ".ipython", "/proc/", "/etc/",
-              "feedback/", "autograded/", "grades.csv")
+PATH_HINTS = (
+    "gradebook",
+    "nbgrader_config",
+    "/source/",
+    "solutions/",
+    "autograder",
+    ".ipython",
+    "/proc/",
+    "/etc/",
+    "feedback/",
+    "autograded/",
+    "grades.csv",
+)
 
 
 def _root_name(node: ast.AST) -> str | None:
@@ -87,7 +155,11 @@ def scan_source(source: str, aliases: set[str]) -> list[str]:
         return found
     shells = {"get_ipython()"}  # names bound to the IPython shell (``ip = get_ipython()``)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _dotted(node.value.func) == "get_ipython":
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and _dotted(node.value.func) == "get_ipython"
+        ):
             shells |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     aliases = set(aliases) | (shells - {"get_ipython()"})
     for node in ast.walk(tree):
@@ -114,8 +186,12 @@ def scan_source(source: str, aliases: set[str]) -> list[str]:
             func = node.func
             dotted = _dotted(func)
             parts = tuple(dotted.split("."))
-            if isinstance(func, ast.Name) and func.id in ("setattr", "delattr") and node.args \
-                    and _root_name(node.args[0]) in aliases:
+            if (
+                isinstance(func, ast.Name)
+                and func.id in ("setattr", "delattr")
+                and node.args
+                and _root_name(node.args[0]) in aliases
+            ):
                 flag(f"calls {func.id} on {_dotted(node.args[0])}")
             elif isinstance(func, ast.Name) and func.id in ("exec", "eval", "compile", "__import__"):
                 flag(f"calls {func.id}")

@@ -6,6 +6,7 @@ always uses ``weights_only=True``, so a file that would run code when unpickled 
 way a checkpoint can be unusable (missing, too large, corrupt, unsafe, wrong architecture, saved
 under another profile) raises :class:`CheckpointError` with a message that says what to do.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -112,8 +113,7 @@ def load_checkpoint(
         max_bytes = max_checkpoint_bytes()
     if not path.exists():
         raise CheckpointError(
-            f"no checkpoint at {path}: run the training cell to create it (or copy your saved "
-            f"checkpoint to that path)"
+            f"no checkpoint at {path}: run the training cell to create it (or copy your saved checkpoint to that path)"
         )
     size = path.stat().st_size
     if size > max_bytes:
@@ -132,8 +132,7 @@ def load_checkpoint(
         ) from exc
     except Exception as exc:  # truncated zip, garbage bytes, legacy-format noise: all unreadable
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or truncated ({_first_line(exc)}); delete it and re-run the "
-            "training cell"
+            f"checkpoint {path} is corrupt or truncated ({_first_line(exc)}); delete it and re-run the training cell"
         ) from exc
     if not isinstance(state, dict):
         raise CheckpointError(
@@ -172,7 +171,8 @@ def check_archive(path: Path, size: int, max_bytes: int) -> None:
         raise CheckpointError(
             f"refused to load {path}: it is a bare pickle, not a torch.save archive, and loading it could run "
             "code. Only checkpoints written by course_lib.checkpoints.save_checkpoint are accepted; re-run the "
-            "training cell to write a clean one.")
+            "training cell to write a clean one."
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -187,14 +187,19 @@ def check_archive(path: Path, size: int, max_bytes: int) -> None:
         if m.compress_type != zipfile.ZIP_STORED or m.compress_size != m.file_size:
             raise CheckpointError(
                 f"refused to load {path}: its entry {m.filename!r} is compressed, and torch.save never compresses "
-                "(a compressed entry can expand far past its size on disk). Save it with save_checkpoint.")
+                "(a compressed entry can expand far past its size on disk). Save it with save_checkpoint."
+            )
         if m.header_offset + m.file_size > size:
-            raise CheckpointError(f"checkpoint {path} is corrupt or truncated (entry {m.filename!r} runs past the end "
-                                  "of the file); delete it and re-run the training cell")
+            raise CheckpointError(
+                f"checkpoint {path} is corrupt or truncated (entry {m.filename!r} runs past the end "
+                "of the file); delete it and re-run the training cell"
+            )
         total += m.file_size
     if total > max_bytes:
-        raise CheckpointError(f"checkpoint {path} would take {total / 2**20:.0f} MiB in memory, over the "
-                              f"{max_bytes / 2**20:.0f} MiB limit")
+        raise CheckpointError(
+            f"checkpoint {path} would take {total / 2**20:.0f} MiB in memory, over the "
+            f"{max_bytes / 2**20:.0f} MiB limit"
+        )
 
 
 def load_into(

@@ -1,4 +1,5 @@
 """Device selection, seeding and the mixed-precision context."""
+
 from __future__ import annotations
 
 import contextlib
@@ -96,8 +97,14 @@ def compile_backend_from_env() -> str | None:
     return value
 
 
-def prepare_model(model: torch.nn.Module, device: torch.device | str, *, channels_last: bool | None = None,
-                  compile: str | bool | None = None, compile_modules: tuple[str, ...] = ()) -> torch.nn.Module:
+def prepare_model(
+    model: torch.nn.Module,
+    device: torch.device | str,
+    *,
+    channels_last: bool | None = None,
+    compile: str | bool | None = None,
+    compile_modules: tuple[str, ...] = (),
+) -> torch.nn.Module:
     """Apply the opt-in fast paths to ``model`` (already on ``device``) in place and return it.
 
     * ``channels_last`` (``COURSE_CHANNELS_LAST=1``): 4-d weights in NHWC memory order, which the conv

@@ -12,6 +12,7 @@ DDPM / DDIM sampling loops.
 Conventions: images in [-1, 1], shape (B, C, H, W); time steps ``t`` are ``torch.long`` of shape (B,)
 with values in ``0 .. T-1`` (``t = 0`` is the first noising step, as in diffusers and lucidrains).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,9 +26,16 @@ from .device import get_device
 from .progress import progress
 
 SCHEDULE_FIELDS = (
-    "betas", "alphas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod",
-    "sqrt_one_minus_alphas_cumprod", "posterior_variance", "posterior_log_variance_clipped",
-    "posterior_mean_coef1", "posterior_mean_coef2",
+    "betas",
+    "alphas",
+    "alphas_cumprod",
+    "alphas_cumprod_prev",
+    "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alphas_cumprod",
+    "posterior_variance",
+    "posterior_log_variance_clipped",
+    "posterior_mean_coef1",
+    "posterior_mean_coef2",
 )
 
 
@@ -41,8 +49,10 @@ def linear_beta_schedule(timesteps: int, *, beta_start: float = 1e-4, beta_end: 
         raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
     scale = 1000 / timesteps
     if scale * beta_end >= 1:
-        raise ValueError(f"T = {timesteps} is too short for the linear schedule: beta_end rescaled by 1000 / T is "
-                         f"{scale * beta_end:g} >= 1; use T > {1000 * beta_end:g}")
+        raise ValueError(
+            f"T = {timesteps} is too short for the linear schedule: beta_end rescaled by 1000 / T is "
+            f"{scale * beta_end:g} >= 1; use T > {1000 * beta_end:g}"
+        )
     return torch.linspace(scale * beta_start, scale * beta_end, timesteps, dtype=torch.float64)
 
 
@@ -146,9 +156,18 @@ def _full(B: int, value: int, device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample_ddpm(model: torch.nn.Module, p_sample: PSampleFn, schedule: DiffusionSchedule, shape: Sequence[int], *,
-                generator: torch.Generator, device: torch.device | str | None = None, clip_x0: bool = True,
-                record: Sequence[int] = (), show_progress: bool = True):
+def sample_ddpm(
+    model: torch.nn.Module,
+    p_sample: PSampleFn,
+    schedule: DiffusionSchedule,
+    shape: Sequence[int],
+    *,
+    generator: torch.Generator,
+    device: torch.device | str | None = None,
+    clip_x0: bool = True,
+    record: Sequence[int] = (),
+    show_progress: bool = True,
+):
     """Ancestral sampling (Ho et al. 2020, Algorithm 2): x_T ~ N(0, I), then T calls of ``p_sample``.
 
     Args:
@@ -169,7 +188,7 @@ def sample_ddpm(model: torch.nn.Module, p_sample: PSampleFn, schedule: Diffusion
     x = torch.randn(*shape, generator=generator, device=gdev).to(device)  # (B, C, H, W) = x_T
     kept = {}
     steps = range(schedule.num_timesteps - 1, -1, -1)
-    for i in (progress(steps, desc="DDPM steps") if show_progress else steps):
+    for i in progress(steps, desc="DDPM steps") if show_progress else steps:
         if i in record:
             kept[i] = x.cpu()
         noise = torch.randn(*shape, generator=generator, device=gdev).to(device)
@@ -187,9 +206,20 @@ def ddim_timesteps(num_timesteps: int, steps: int) -> list[int]:
 
 
 @torch.no_grad()
-def sample_ddim(model: torch.nn.Module, ddim_step: DdimStepFn, schedule: DiffusionSchedule, shape: Sequence[int], *,
-                steps: int, generator: torch.Generator, eta: float = 0.0, device: torch.device | str | None = None,
-                clip_x0: bool = True, record: Sequence[int] = (), show_progress: bool = True):
+def sample_ddim(
+    model: torch.nn.Module,
+    ddim_step: DdimStepFn,
+    schedule: DiffusionSchedule,
+    shape: Sequence[int],
+    *,
+    steps: int,
+    generator: torch.Generator,
+    eta: float = 0.0,
+    device: torch.device | str | None = None,
+    clip_x0: bool = True,
+    record: Sequence[int] = (),
+    show_progress: bool = True,
+):
     """DDIM sampling (Song et al. 2021, eq. 12) over ``steps`` of the T time steps.
 
     Visits ``ddim_timesteps(T, steps)`` = t_1 > t_2 > ... > t_S = 0 and finally t_prev = -1 (x_0).
@@ -204,12 +234,13 @@ def sample_ddim(model: torch.nn.Module, ddim_step: DdimStepFn, schedule: Diffusi
     x = torch.randn(*shape, generator=generator, device=gdev).to(device)  # (B, C, H, W) = x_T
     kept = {}
     pairs = list(zip(ts, ts[1:] + [-1]))
-    for t, t_prev in (progress(pairs, desc=f"DDIM {steps} steps") if show_progress else pairs):
+    for t, t_prev in progress(pairs, desc=f"DDIM {steps} steps") if show_progress else pairs:
         if t in record:
             kept[t] = x.cpu()
         noise = torch.randn(*shape, generator=generator, device=gdev).to(device)
-        x = ddim_step(model, x, _full(shape[0], t, device), _full(shape[0], t_prev, device), noise, schedule,
-                      eta, clip_x0=clip_x0)
+        x = ddim_step(
+            model, x, _full(shape[0], t, device), _full(shape[0], t_prev, device), noise, schedule, eta, clip_x0=clip_x0
+        )
     return (x, kept) if record else x
 
 
@@ -240,6 +271,7 @@ def pretrained_path(name: str):
 # The visible part of each threshold cell calls these with the student's functions and schedule, the hidden
 # part (autograder.assignments.diffusion.reference) with the instructors' references: the same data, the same draws.
 
+
 def sampling_model_path(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt") -> Path:
     """Where the model the sampling questions use lies: the shipped pretrained asset (fast), the pretrained
     diffusers folder ``<data root>/<cfg.pretrained_hub>`` (full), else the trained checkpoint."""
@@ -263,8 +295,9 @@ def load_unet(path: str | Path, cfg, *, device: torch.device | str | None = None
     return model.to(device).eval()
 
 
-def load_sampling_model(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt", *,
-                        device: torch.device | str | None = None) -> torch.nn.Module:
+def load_sampling_model(
+    cfg, checkpoint: str | Path = "checkpoints/ddpm.pt", *, device: torch.device | str | None = None
+) -> torch.nn.Module:
     """The eps-model ``model(x_t, t)`` the sampling questions use, in eval mode on ``device``: the shipped
     pretrained U-Net (``cfg.pretrained``, fast), the pretrained diffusers model (``cfg.pretrained_hub``, full;
     :func:`course_lib.nets.pretrained_ddpm.load_pretrained_ddpm`, whose error says what to fetch when it is
@@ -277,8 +310,16 @@ def load_sampling_model(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt", *,
 
 
 @torch.no_grad()
-def graded_samples(kind: str, step_fn: Callable, model: torch.nn.Module, schedule: DiffusionSchedule, cfg, *,
-                   seed: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+def graded_samples(
+    kind: str,
+    step_fn: Callable,
+    model: torch.nn.Module,
+    schedule: DiffusionSchedule,
+    cfg,
+    *,
+    seed: int | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """``cfg.fid_samples`` samples (N, C, H, W) on the CPU with ``step_fn``: a ``p_sample`` (kind "ddpm", T
     steps) or a ``ddim_step`` (kind "ddim", ``cfg.ddim_eval_steps`` steps, eta 0), in chunks of
     ``cfg.sample_batch``, all noise from one generator seeded with ``cfg.sample_seed`` (or ``seed``)."""
@@ -293,14 +334,30 @@ def graded_samples(kind: str, step_fn: Callable, model: torch.nn.Module, schedul
         if kind == "ddpm":
             x = sample_ddpm(model, step_fn, schedule, shape, generator=gen, device=device, show_progress=False)
         else:
-            x = sample_ddim(model, step_fn, schedule, shape, steps=cfg.ddim_eval_steps, eta=0.0, generator=gen,
-                            device=device, show_progress=False)
+            x = sample_ddim(
+                model,
+                step_fn,
+                schedule,
+                shape,
+                steps=cfg.ddim_eval_steps,
+                eta=0.0,
+                generator=gen,
+                device=device,
+                show_progress=False,
+            )
         out.append(x.cpu())
     return torch.cat(out)
 
 
-def graded_fid(kind: str, step_fn: Callable, model: torch.nn.Module, schedule: DiffusionSchedule, cfg, *,
-               device: torch.device | str | None = None) -> float:
+def graded_fid(
+    kind: str,
+    step_fn: Callable,
+    model: torch.nn.Module,
+    schedule: DiffusionSchedule,
+    cfg,
+    *,
+    device: torch.device | str | None = None,
+) -> float:
     """FID of :func:`graded_samples` (nan -> 0, clamped to [-1, 1]) against ``cfg.eval_split`` at the
     profile's image size, with ``cfg.extractor``'s features."""
     from .metrics.fid import compute_statistics, frechet_distance, get_extractor, reference_statistics
@@ -309,14 +366,23 @@ def graded_fid(kind: str, step_fn: Callable, model: torch.nn.Module, schedule: D
     images = torch.nan_to_num(graded_samples(kind, step_fn, model, schedule, cfg, device=device).float(), nan=0.0)
     extractor = get_extractor(cfg.extractor, device=device)
     mu, sigma = compute_statistics(images.clamp(-1, 1), extractor, device=device)
-    ref_mu, ref_sigma = reference_statistics(cfg.dataset, cfg.eval_split, extractor, image_size=cfg.image_size,
-                                             device=device)
+    ref_mu, ref_sigma = reference_statistics(
+        cfg.dataset, cfg.eval_split, extractor, image_size=cfg.image_size, device=device
+    )
     return frechet_distance(mu, sigma, ref_mu, ref_sigma)
 
 
 @torch.no_grad()
-def heldout_loss(model: torch.nn.Module, loss_fn: Callable, schedule: DiffusionSchedule, cfg, *, seed: int = 0,
-                 batch_size: int = 500, device: torch.device | str | None = None) -> float:
+def heldout_loss(
+    model: torch.nn.Module,
+    loss_fn: Callable,
+    schedule: DiffusionSchedule,
+    cfg,
+    *,
+    seed: int = 0,
+    batch_size: int = 500,
+    device: torch.device | str | None = None,
+) -> float:
     """Mean of ``loss_fn(model, x_start, t, noise, schedule)`` (a ``ddpm_loss``: mean squared eps error) over
     ``cfg.loss_eval_size`` held-out images of ``cfg.eval_split`` (a fixed random subset; 0 = all) x
     ``cfg.loss_eval_repeats`` draws of (t, noise) per image from a CPU generator seeded with ``seed``
@@ -326,13 +392,13 @@ def heldout_loss(model: torch.nn.Module, loss_fn: Callable, schedule: DiffusionS
     schedule = schedule.to(device)
     images = load_resized(cfg.dataset, cfg.eval_split, cfg.image_size).images
     if cfg.loss_eval_size:
-        keep = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))[:cfg.loss_eval_size]
+        keep = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))[: cfg.loss_eval_size]
         images = images[keep.sort().values]  # the split is sorted by class: a fixed random subset
     gen = torch.Generator().manual_seed(seed)
     total, count = 0.0, 0
     for _ in range(cfg.loss_eval_repeats):
         for start in range(0, images.shape[0], batch_size):
-            x = images[start:start + batch_size]
+            x = images[start : start + batch_size]
             t = torch.randint(0, cfg.timesteps, (x.shape[0],), generator=gen)  # (B,)
             noise = torch.randn(x.shape, generator=gen)
             x, t, noise = x.to(device), t.to(device), noise.to(device)

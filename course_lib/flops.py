@@ -10,6 +10,7 @@ and Python overhead push the measured time above (``measured / predicted`` says 
 Everything here is device-agnostic: the same code runs on the CPU (small shapes, for tests and
 ``python -m autograder.bench --full-prediction``) and on CUDA (the full-profile table).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,9 @@ def step_flops(step: Callable[[], object]) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_flops_per_second(device: torch.device | str, *, n: int = 2048, repeats: int = 5,
-                            dtype: torch.dtype = torch.float32) -> float:
+def matmul_flops_per_second(
+    device: torch.device | str, *, n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32
+) -> float:
     """Best rate of an (n, n) @ (n, n) matmul on ``device``: 2 n^3 FLOPs over the best of ``repeats`` runs."""
     device = torch.device(device)
     g = torch.Generator().manual_seed(0)
@@ -50,7 +52,9 @@ def matmul_flops_per_second(device: torch.device | str, *, n: int = 2048, repeat
     return 2 * n**3 / best
 
 
-def seconds_per_step(step: Callable[[], object], device: torch.device | str, *, steps: int = 3, warmup: int = 1) -> float:
+def seconds_per_step(
+    step: Callable[[], object], device: torch.device | str, *, steps: int = 3, warmup: int = 1
+) -> float:
     """Mean wall time of ``steps`` calls of ``step`` after ``warmup`` calls (synchronising CUDA)."""
     device = torch.device(device)
     for _ in range(warmup):
@@ -63,8 +67,14 @@ def seconds_per_step(step: Callable[[], object], device: torch.device | str, *, 
     return (time.perf_counter() - start) / steps
 
 
-def predict_epoch(step: Callable[[], object], *, steps_per_epoch: int, device: torch.device | str,
-                  rate: float | None = None, timed_steps: int = 3) -> dict[str, float]:
+def predict_epoch(
+    step: Callable[[], object],
+    *,
+    steps_per_epoch: int,
+    device: torch.device | str,
+    rate: float | None = None,
+    timed_steps: int = 3,
+) -> dict[str, float]:
     """Predicted and measured seconds per epoch of ``steps_per_epoch`` calls of ``step``.
 
     Args:
@@ -80,5 +90,9 @@ def predict_epoch(step: Callable[[], object], *, steps_per_epoch: int, device: t
     flops = step_flops(step)
     measured = seconds_per_step(step, device, steps=timed_steps) * steps_per_epoch
     predicted = flops * steps_per_epoch / rate
-    return {"gflop_per_step": flops / 1e9, "predicted_s": predicted, "measured_s": measured,
-            "measured_over_predicted": measured / predicted}
+    return {
+        "gflop_per_step": flops / 1e9,
+        "predicted_s": predicted,
+        "measured_s": measured,
+        "measured_over_predicted": measured / predicted,
+    }

@@ -16,6 +16,7 @@ this run into a temporary folder) is put first on ``JUPYTER_CONFIG_PATH``; Jupyt
 extensions) from there, and nbgrader's Validate reads ``nbgrader_config.py`` (a cell timeout long
 enough for a training cell). Nothing outside that temporary folder is changed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,18 @@ NBGRADER = "@jupyter/nbgrader"
 # (browser plugins off, server extensions off) per view
 VIEWS = {
     "student": (
-        (f"{NBGRADER}:menu", f"{NBGRADER}:create-assignment", f"{NBGRADER}:formgrader",
-         f"{NBGRADER}:assignment-list", f"{NBGRADER}:course-list"),
-        ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.assignment_list",
-         "nbgrader.server_extensions.course_list"),
+        (
+            f"{NBGRADER}:menu",
+            f"{NBGRADER}:create-assignment",
+            f"{NBGRADER}:formgrader",
+            f"{NBGRADER}:assignment-list",
+            f"{NBGRADER}:course-list",
+        ),
+        (
+            "nbgrader.server_extensions.formgrader",
+            "nbgrader.server_extensions.assignment_list",
+            "nbgrader.server_extensions.course_list",
+        ),
     ),
     "instructor": (
         (f"{NBGRADER}:assignment-list", f"{NBGRADER}:course-list"),
@@ -57,9 +66,11 @@ def write_config(folder: Path, view: str = "student") -> Path:
     folder = Path(folder)
     (folder / "labconfig").mkdir(parents=True, exist_ok=True)
     (folder / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {p: True for p in plugins}}, indent=1) + "\n")
+        json.dumps({"disabledExtensions": {p: True for p in plugins}}, indent=1) + "\n"
+    )
     (folder / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {s: False for s in server}}}, indent=1) + "\n")
+        json.dumps({"ServerApp": {"jpserver_extensions": {s: False for s in server}}}, indent=1) + "\n"
+    )
     if view == "student":
         (folder / "nbgrader_config.py").write_text(STUDENT_NBGRADER_CONFIG)
     return folder
@@ -75,8 +86,11 @@ def command(root: Path, config: Path, extra: list[str] | tuple[str, ...] = ()) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.lab", description=__doc__.split("\n\n")[0],
-                                     epilog="Other options go to jupyter lab (e.g. --no-browser --port=8889).")
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.lab",
+        description=__doc__.split("\n\n")[0],
+        epilog="Other options go to jupyter lab (e.g. --no-browser --port=8889).",
+    )
     parser.add_argument("folder", nargs="?", default=".", type=Path, help="the folder to open (default: here)")
     parser.add_argument("--view", choices=tuple(VIEWS), default="student")
     args, extra = parser.parse_known_args(argv)

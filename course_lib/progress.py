@@ -2,6 +2,7 @@
 
 Set ``COURSE_PROGRESS=0`` to silence them (the autograder does, to keep feedback readable).
 """
+
 from __future__ import annotations
 
 import os

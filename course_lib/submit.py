@@ -16,6 +16,7 @@ stops it with a message that says what to do. Then it writes one zip,
 Upload that zip to the course's LMS; the instructor's collect step (``python -m autograder collect``)
 turns the LMS download into the grader's folders.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,10 @@ def required_checkpoints(assignment: str, profile: str) -> tuple[str, ...]:
     from course_lib.profiles import ASSIGNMENT_MODULES, get_profile
 
     if assignment not in ASSIGNMENT_MODULES:
-        raise SubmissionError(f"{assignment!r} is not one of the course's assignments ({', '.join(ASSIGNMENT_MODULES)}): "
-                              "pass the notebook <assignment>/<assignment>.ipynb you were handed")
+        raise SubmissionError(
+            f"{assignment!r} is not one of the course's assignments ({', '.join(ASSIGNMENT_MODULES)}): "
+            "pass the notebook <assignment>/<assignment>.ipynb you were handed"
+        )
     return tuple(get_profile(assignment, profile).graded_checkpoints())
 
 
@@ -66,20 +69,26 @@ def _checkpoint_problem(pt: Path, profile: str) -> str:
     if not pt.is_file():
         return f"{rel} is missing: run the notebook's training cells with COURSE_PROFILE={profile} (they save it)"
     if not side.is_file():
-        return (f"checkpoints/{side.name} is missing (it records the profile {rel} was trained in): delete {rel} "
-                f"and run its training cell again with COURSE_PROFILE={profile}")
+        return (
+            f"checkpoints/{side.name} is missing (it records the profile {rel} was trained in): delete {rel} "
+            f"and run its training cell again with COURSE_PROFILE={profile}"
+        )
     try:
         meta = json.loads(side.read_text())
     except (ValueError, UnicodeDecodeError):
         return f"checkpoints/{side.name} is not valid JSON: delete it and {rel} and run the training cell again"
     saved = meta.get("profile") if isinstance(meta, dict) else None
     if saved != profile:
-        return (f"{rel} was saved under the {saved!r} profile, but the course grades the {profile!r} profile: "
-                f"delete it and run its training cell again with COURSE_PROFILE={profile}")
+        return (
+            f"{rel} was saved under the {saved!r} profile, but the course grades the {profile!r} profile: "
+            f"delete it and run its training cell again with COURSE_PROFILE={profile}"
+        )
     size, cap = pt.stat().st_size, max_checkpoint_bytes()
     if size > cap:
-        return (f"{rel} is {size / 2**20:.1f} MiB, over the {cap / 2**20:.0f} MiB limit: save only the model's "
-                "state_dict (the training cells do)")
+        return (
+            f"{rel} is {size / 2**20:.1f} MiB, over the {cap / 2**20:.0f} MiB limit: save only the model's "
+            "state_dict (the training cells do)"
+        )
     try:
         check_archive(pt, size, cap)
     except CheckpointError as exc:
@@ -127,8 +136,15 @@ def zip_name(assignment: str, student: str | None) -> str:
     return f"{assignment}--{student}.zip" if student else f"{assignment}.zip"
 
 
-def build(notebook: Path, *, student: str | None = None, profile: str | None = None, out_dir: Path | None = None,
-          required: tuple[str, ...] | None = None, log=print) -> Path:
+def build(
+    notebook: Path,
+    *,
+    student: str | None = None,
+    profile: str | None = None,
+    out_dir: Path | None = None,
+    required: tuple[str, ...] | None = None,
+    log=print,
+) -> Path:
     """Check the submission of ``notebook`` and write its zip into ``out_dir`` (default: next to the
     assignment folder); return the zip's path.
 
@@ -142,8 +158,10 @@ def build(notebook: Path, *, student: str | None = None, profile: str | None = N
     notebook = Path(notebook).resolve()
     assignment = notebook.stem
     if notebook.parent.name != assignment:
-        log(f"note: {notebook.name} is not in a folder named {assignment}/ (checkpoints/ are read from "
-            f"{notebook.parent})")
+        log(
+            f"note: {notebook.name} is not in a folder named {assignment}/ (checkpoints/ are read from "
+            f"{notebook.parent})"
+        )
     if student is not None and not NAME.match(student):
         raise SubmissionError(f"student id {student!r}: use letters, digits, '_', '-' and '.' only (your course id)")
     profile = profile or graded_profile()
@@ -151,8 +169,10 @@ def build(notebook: Path, *, student: str | None = None, profile: str | None = N
         required = required_checkpoints(assignment, profile)
     files, problems, notes = check(notebook, profile, required)
     if problems:
-        raise SubmissionError(f"{assignment} is not ready to submit ({len(problems)} problem(s)):\n"
-                              + "\n".join(f"  - {p}" for p in problems))
+        raise SubmissionError(
+            f"{assignment} is not ready to submit ({len(problems)} problem(s)):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
     for note in notes:
         log(f"note: {note}")
     folder = notebook.parent
@@ -177,17 +197,27 @@ def build(notebook: Path, *, student: str | None = None, profile: str | None = N
         zf.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n", compress_type=zipfile.ZIP_DEFLATED)
     tmp.replace(target)
     total = sum(v["bytes"] for v in manifest["files"].values())
-    log(f"wrote {target} ({len(files)} files, {total / 2**20:.1f} MiB, profile {profile}): upload it to the course's LMS")
+    log(
+        f"wrote {target} ({len(files)} files, {total / 2**20:.1f} MiB, profile {profile}): upload it to the course's LMS"
+    )
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.submit", description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebook", type=Path, help="e.g. notebooks/05_importance_sampling/05_importance_sampling.ipynb")
+    parser.add_argument(
+        "notebook", type=Path, help="e.g. notebooks/05_importance_sampling/05_importance_sampling.ipynb"
+    )
     parser.add_argument("--student", help="your student id as the course knows it (goes into the zip's name)")
-    parser.add_argument("--profile", choices=("fast", "full"), default=None,
-                        help="the profile the course grades (default: $COURSE_GRADING_PROFILE, else fast)")
-    parser.add_argument("--out", type=Path, default=None, help="folder for the zip (default: next to the assignment folder)")
+    parser.add_argument(
+        "--profile",
+        choices=("fast", "full"),
+        default=None,
+        help="the profile the course grades (default: $COURSE_GRADING_PROFILE, else fast)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for the zip (default: next to the assignment folder)"
+    )
     args = parser.parse_args(argv)
     try:
         build(args.notebook, student=args.student, profile=args.profile, out_dir=args.out)

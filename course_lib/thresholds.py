@@ -7,6 +7,7 @@ not raised), and prints the value, the threshold and the verdict with :func:`rep
 then decides with the instructors' reference functions; on a correct solution both give the same number
 (tests/test_thresholds.py checks it for every threshold cell).
 """
+
 from __future__ import annotations
 
 import math

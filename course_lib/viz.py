@@ -1,5 +1,6 @@
 """Image grids and curves. Every figure function returns the matplotlib Figure and, given ``path``,
 also saves it as a PNG (the autograder's report and CI logs show those files)."""
+
 from __future__ import annotations
 
 import os
@@ -38,15 +39,23 @@ def image_grid(images: torch.Tensor, nrow: int = 8, *, value_range: str = "model
     grid = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), dtype=np.float32)
     for i in range(b):
         r, c = divmod(i, nrow)
-        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = (
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = (
             x[i].permute(1, 2, 0).numpy()  # (H, W, 3)
         )
     return grid
 
 
-def show_images(images: torch.Tensor, nrow: int = 8, *, title: str = "", value_range: str = "model",
-                row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
-                path: str | os.PathLike | None = None, ax=None):
+def show_images(
+    images: torch.Tensor,
+    nrow: int = 8,
+    *,
+    title: str = "",
+    value_range: str = "model",
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+    ax=None,
+):
     """Show an image grid; returns the Figure (saved to ``path`` as PNG when given).
 
     ``row_labels`` / ``col_labels`` (one string per grid row / column) name the rows on the left and the
@@ -54,7 +63,9 @@ def show_images(images: torch.Tensor, nrow: int = 8, *, title: str = "", value_r
     """
     grid = image_grid(images, nrow, value_range=value_range)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(min(12, 1.0 + 0.6 * nrow), min(12, 1.0 + 0.6 * grid.shape[0] / grid.shape[1] * nrow)))
+        fig, ax = plt.subplots(
+            figsize=(min(12, 1.0 + 0.6 * nrow), min(12, 1.0 + 0.6 * grid.shape[0] / grid.shape[1] * nrow))
+        )
     else:
         fig = ax.figure
     ax.imshow(grid, interpolation="nearest")
@@ -79,8 +90,16 @@ def show_images(images: torch.Tensor, nrow: int = 8, *, title: str = "", value_r
     return fig
 
 
-def plot_curves(curves: Mapping[str, Sequence[float] | Mapping[int, float]], *, xlabel: str = "epoch",
-                ylabel: str = "", title: str = "", logy: bool = False, path: str | os.PathLike | None = None, ax=None):
+def plot_curves(
+    curves: Mapping[str, Sequence[float] | Mapping[int, float]],
+    *,
+    xlabel: str = "epoch",
+    ylabel: str = "",
+    title: str = "",
+    logy: bool = False,
+    path: str | os.PathLike | None = None,
+    ax=None,
+):
     """Plot named curves on shared axes.
 
     Args:

@@ -10,6 +10,7 @@ the wall time and the exact command.
 
 Options: ``--steps``, ``--seed``, ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,17 +47,30 @@ def main(argv: list[str] | None = None) -> None:
     model = ref.build_model(cfg)
     schedule = ref.reference_schedule(cfg)
     start = time.time()
-    history = train_diffusion(model, ref.ddpm_loss, train_set, schedule, config=config, device="cpu",
-                              callback=lambda s, h: print(f"step {s:5d}  loss {h['loss'][-1]:.4f}  "
-                                                          f"({time.time() - start:.0f} s)", flush=True))
+    history = train_diffusion(
+        model,
+        ref.ddpm_loss,
+        train_set,
+        schedule,
+        config=config,
+        device="cpu",
+        callback=lambda s, h: print(
+            f"step {s:5d}  loss {h['loss'][-1]:.4f}  ({time.time() - start:.0f} s)", flush=True
+        ),
+    )
     command = "PYTHONPATH=$PWD OMP_NUM_THREADS=1 python scripts/train_diffusion_fast.py"
     if args.steps != DEFAULTS["steps"] or args.seed != DEFAULTS["seed"]:
         command += f" --steps {args.steps} --seed {args.seed}"
     meta = {
         "profile": "fast",
         "data": f"{cfg.dataset}/{cfg.train_split} resized to {cfg.image_size}x{cfg.image_size}",
-        "model": {"class": "course_lib.nets.unet.UNet", "in_channels": cfg.channels, "base": cfg.base,
-                  "mults": list(cfg.mults), "attention": cfg.attention},
+        "model": {
+            "class": "course_lib.nets.unet.UNet",
+            "in_channels": cfg.channels,
+            "base": cfg.base,
+            "mults": list(cfg.mults),
+            "attention": cfg.attention,
+        },
         "schedule": {"name": cfg.schedule, "timesteps": cfg.timesteps},
         "config": dataclasses.asdict(config),
         "history": history,

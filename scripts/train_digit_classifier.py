@@ -8,6 +8,7 @@ the mnist5k validation accuracy, the seed, the settings and the exact command.
 
 Options: ``--epochs``, ``--seed``, ``--out`` (default course_lib/assets/digit_classifier.pt).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,7 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     dx = torch.randint(0, 2 * max_shift + 1, (B,), generator=generator)
     out = torch.empty_like(x)
     for i in range(B):
-        out[i] = padded[i, :, dy[i]:dy[i] + H, dx[i]:dx[i] + W]
+        out[i] = padded[i, :, dy[i] : dy[i] + H, dx[i] : dx[i] + W]
     return out
 
 
@@ -73,8 +74,11 @@ def train(cfg: TrainConfig) -> tuple[DigitClassifier, dict]:
         sched.step()
         val_acc = accuracy(model, val_set.images, val_set.labels)
         history.append({"epoch": epoch + 1, "train_loss": total / len(train_set), "val_accuracy": val_acc})
-        print(f"epoch {epoch + 1:2d}  loss {total / len(train_set):.4f}  val acc {val_acc:.4f}  "
-              f"({time.time() - start:.0f} s)", flush=True)
+        print(
+            f"epoch {epoch + 1:2d}  loss {total / len(train_set):.4f}  val acc {val_acc:.4f}  "
+            f"({time.time() - start:.0f} s)",
+            flush=True,
+        )
     meta = {
         "train_accuracy": accuracy(model, train_set.images, train_set.labels),
         "val_accuracy": accuracy(model, val_set.images, val_set.labels),

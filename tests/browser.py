@@ -1,5 +1,6 @@
 """Drive JupyterLab in headless Chromium (Debian's package, through Playwright): the course as a
 student sees it. Used by tests/test_browser.py."""
+
 from __future__ import annotations
 
 import contextlib
@@ -49,16 +50,26 @@ def lab_server(root: Path, *, view: str | None = None):
     # no news pop-up over the screenshots
     settings = root / ".lab-settings"
     (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True, exist_ok=True)
-    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none"}'
+    )
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}')
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
     env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     log = open(root / "lab.log", "w")
-    flags = ["--no-browser", f"--port={port}", "--ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
-             "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-             *(["--allow-root"] if os.geteuid() == 0 else [])]
+    flags = [
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *(["--allow-root"] if os.geteuid() == 0 else []),
+    ]
     config = Path(tempfile.mkdtemp(prefix="dgm-test-lab-"))
     if view is None:
         argv = [sys.executable, "-m", "jupyter", "lab", *flags, f"--ServerApp.root_dir={root}"]
@@ -105,8 +116,9 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
@@ -142,8 +154,10 @@ def run_all(page, timeout_s: float = 900, stall_s: float = 20) -> None:
             idle_since = idle_since or time.monotonic()
             if time.monotonic() - idle_since > stall_s:
                 not_run = [i for i, p in enumerate(prompts) if not p[1:-2].isdigit()]
-                raise RuntimeError(f"execution stopped with {len(not_run)} code cells not run (first: code cell "
-                                   f"{not_run[0]}); outputs on stderr: {errors(page)}")
+                raise RuntimeError(
+                    f"execution stopped with {len(not_run)} code cells not run (first: code cell "
+                    f"{not_run[0]}); outputs on stderr: {errors(page)}"
+                )
         else:
             idle_since = None
         time.sleep(1)

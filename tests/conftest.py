@@ -1,4 +1,5 @@
 """Shared test helpers: reach an assignment's solution functions and the checkpoints its run trained."""
+
 from __future__ import annotations
 
 import os

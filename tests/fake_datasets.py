@@ -24,6 +24,7 @@ The fake files cannot have the official checksums, which torchvision (CIFAR-10, 
 the smoke test only), replaces the expected checksums by those of these files; every comparison stays
 exact. :func:`environment` returns the variables a notebook kernel needs for all of this.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,12 +58,19 @@ def write_cifar10(root: Path, *, per_batch: int = 6, test: int = 12, seed: int =
     sizes = {f"data_batch_{i}": per_batch for i in range(1, 6)} | {"test_batch": test}
     for k, (name, n) in enumerate(sizes.items()):
         rows = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)  # (N, 3072): R(1024) G(1024) B(1024)
-        entry = {"batch_label": f"fake {name}", "labels": _labels(n, 10, k), "data": rows,
-                 "filenames": [f"fake_{name}_{i}.png" for i in range(n)]}
+        entry = {
+            "batch_label": f"fake {name}",
+            "labels": _labels(n, 10, k),
+            "data": rows,
+            "filenames": [f"fake_{name}_{i}.png" for i in range(n)],
+        }
         with open(folder / name, "wb") as f:
             pickle.dump(entry, f, protocol=2)
-    meta = {"num_cases_per_batch": per_batch, "num_vis": 3072,
-            "label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]}
+    meta = {
+        "num_cases_per_batch": per_batch,
+        "num_vis": 3072,
+        "label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+    }
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump(meta, f, protocol=2)
     return {name: _md5(folder / name) for name in [*sizes, "batches.meta"]}
@@ -158,21 +166,48 @@ def write_inception_weights(folder: Path, *, seed: int = 0) -> Path:
 # google/ddpm-cifar10-32's config.json (699 bytes on its model page) without _class_name and _diffusers_version,
 # and its scheduler_config.json (256 bytes): Ho et al.'s linear betas, T = 1000, sigma^2 = beta_t for sampling
 DDPM_CIFAR10_CONFIG = {
-    "act_fn": "silu", "attention_head_dim": None, "block_out_channels": [128, 256, 256, 256],
-    "center_input_sample": False, "down_block_types": ["DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"],
-    "downsample_padding": 0, "flip_sin_to_cos": False, "freq_shift": 1, "in_channels": 3, "layers_per_block": 2,
-    "mid_block_scale_factor": 1, "norm_eps": 1e-06, "norm_num_groups": 32, "out_channels": 3, "sample_size": 32,
-    "time_embedding_type": "positional", "up_block_types": ["UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"],
+    "act_fn": "silu",
+    "attention_head_dim": None,
+    "block_out_channels": [128, 256, 256, 256],
+    "center_input_sample": False,
+    "down_block_types": ["DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"],
+    "downsample_padding": 0,
+    "flip_sin_to_cos": False,
+    "freq_shift": 1,
+    "in_channels": 3,
+    "layers_per_block": 2,
+    "mid_block_scale_factor": 1,
+    "norm_eps": 1e-06,
+    "norm_num_groups": 32,
+    "out_channels": 3,
+    "sample_size": 32,
+    "time_embedding_type": "positional",
+    "up_block_types": ["UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"],
 }
-DDPM_CIFAR10_SCHEDULER = {"beta_end": 0.02, "beta_schedule": "linear", "beta_start": 0.0001, "clip_sample": True,
-                          "num_train_timesteps": 1000, "trained_betas": None, "variance_type": "fixed_large"}
+DDPM_CIFAR10_SCHEDULER = {
+    "beta_end": 0.02,
+    "beta_schedule": "linear",
+    "beta_start": 0.0001,
+    "clip_sample": True,
+    "num_train_timesteps": 1000,
+    "trained_betas": None,
+    "variance_type": "fixed_large",
+}
 # 0.5M parameters instead of 35.7M; four channels per GroupNorm group as in the real one (with one, the norm
 # would remove the time embedding, a per-channel constant)
 DDPM_SMALL = {"block_out_channels": [32, 32, 32, 32], "layers_per_block": 1, "norm_num_groups": 8}
 
 
-def write_pretrained_ddpm(folder: Path, *, small: bool = True, timesteps: int = 1000, seed: int = 0,
-                          safe_serialization: bool = True, scheduler: dict | None = None, **config):
+def write_pretrained_ddpm(
+    folder: Path,
+    *,
+    small: bool = True,
+    timesteps: int = 1000,
+    seed: int = 0,
+    safe_serialization: bool = True,
+    scheduler: dict | None = None,
+    **config,
+):
     """A random UNet2DModel with google/ddpm-cifar10-32's config (``DDPM_SMALL`` widths when ``small``, then
     ``config``) saved in ``folder`` as that model page has it, and a scheduler_config.json with its linear betas
     rescaled to ``timesteps`` as course_lib's ``linear_beta_schedule`` does (then ``scheduler``). Returns the model."""
@@ -230,5 +265,10 @@ def build(root: Path) -> dict[str, str]:
     write_pretrained_ddpm(data / FULL.pretrained_hub, timesteps=SMOKE["timesteps"])
     weights = write_inception_weights(root / "weights")
     site = write_sitecustomize(root / "site", checksums)
-    return {"COURSE_DATA": str(data), "COURSE_INCEPTION_WEIGHTS": str(weights), "COURSE_FID_CACHE": str(root / "fid"),
-            "TORCH_HOME": str(root / "torch"), "FAKE_DATA_SITE": str(site)}
+    return {
+        "COURSE_DATA": str(data),
+        "COURSE_INCEPTION_WEIGHTS": str(weights),
+        "COURSE_FID_CACHE": str(root / "fid"),
+        "TORCH_HOME": str(root / "torch"),
+        "FAKE_DATA_SITE": str(site),
+    }

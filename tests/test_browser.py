@@ -3,6 +3,7 @@
 Skips with the reason when Chromium or Playwright is missing. Screenshots land in
 $COURSE_ARTIFACTS (default: the test's temporary folder) as <notebook>-<widget>-before/after.png.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,10 @@ import browser
 import nbformat
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(browser.chromium_missing_reason() is not None,
-                                                   reason=browser.chromium_missing_reason() or "")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(browser.chromium_missing_reason() is not None, reason=browser.chromium_missing_reason() or ""),
+]
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,7 +49,8 @@ def _write(path: Path, sources: list[str]) -> None:
 def widget_images(page) -> list[str]:
     """The image data shown inside each widget's output area."""
     return page.locator(".jp-OutputArea-output .widget-output img, .jupyter-widgets-output-area img").evaluate_all(
-        "els => els.map(e => e.getAttribute('src'))")
+        "els => els.map(e => e.getAttribute('src'))"
+    )
 
 
 def set_slider(page, index: int, value: float) -> None:
@@ -98,7 +102,8 @@ def test_nbgrader_assignment_list_fetch_and_validate(tmp_path):
     student = tmp_path / "student"
     student.mkdir()
     (student / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\nc.CourseDirectory.course_id = 'dgm'\n")
+        f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\nc.CourseDirectory.course_id = 'dgm'\n"
+    )
     art = _artifacts(tmp_path)
     with browser.lab_server(student) as url, browser.browser_page() as page:
         page.goto(f"{url}/lab")
@@ -129,8 +134,10 @@ def test_nbgrader_assignment_list_fetch_and_validate(tmp_path):
 def _validate(page, url: str, relpath: str, screenshot: Path) -> str:
     """Open ``relpath``, press nbgrader's Validate button, return the dialog's text."""
     browser.open_notebook(page, url, relpath)
-    page.locator(".jp-NotebookPanel:visible .jp-Toolbar-item:has-text('Validate') button, "
-                 ".jp-NotebookPanel:visible button:has-text('Validate')").first.click()
+    page.locator(
+        ".jp-NotebookPanel:visible .jp-Toolbar-item:has-text('Validate') button, "
+        ".jp-NotebookPanel:visible button:has-text('Validate')"
+    ).first.click()
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for(timeout=120_000)
     page.wait_for_function("() => !document.querySelector('.jp-Dialog').innerText.includes('Validating')")
@@ -185,8 +192,9 @@ def test_student_view_has_no_instructor_tools_and_validate_works(tmp_path):
         assert page.get_by_text("Create Assignment").count() == 0 and page.get_by_text("Formgrader").count() == 0
         for path in ("/formgrader", "/assignments", "/courses"):
             assert page.request.get(f"{url}{path}").status == 404, path
-        assert "Success! Your notebook passes all the tests." in _validate(page, url, "solved/00_toy.ipynb",
-                                                                          art / "student-validate.png")
+        assert "Success! Your notebook passes all the tests." in _validate(
+            page, url, "solved/00_toy.ipynb", art / "student-validate.png"
+        )
     assert [c for c in console if "nbgrader" in c.lower() and c.startswith("error")] == []
     assert not any("Error fetching courses" in c for c in console)
     assert _server_problems(root) == []

@@ -8,6 +8,7 @@
 * ``python -m autograder calibrate <a> --dry-run`` runs end to end (tiny sizes) so the driver cannot break
   silently.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,10 @@ def test_prediction_bound_is_the_student_t_quantile():
     fr = stats.false_reject(values, stats.bound(values, upper=True), upper=True)
     assert fr["predictive"] == pytest.approx(stats.P_TARGET)
     assert fr["normal"] < fr["predictive"]
-    assert stats.false_reject(values, 0.0, upper=False)["predictive"] < stats.false_reject(values, 1.0, upper=False)["predictive"]
+    assert (
+        stats.false_reject(values, 0.0, upper=False)["predictive"]
+        < stats.false_reject(values, 1.0, upper=False)["predictive"]
+    )
 
 
 def test_placement_is_the_bound_rounded_away_from_the_correct_runs():
@@ -75,15 +79,29 @@ def test_committed_calibration_holds_with_todays_registry_and_profile(name):
         if t.field:
             row = next(r for r in summary["thresholds"] if r["statistic"] == t.statistic)
             assert getattr(get_profile(name, "fast"), t.field) == row["threshold"], t.field
-    assert data["summary"] == json.loads(json.dumps(summary, default=str)), "the JSON's summary is stale: rerun with --reuse"
+    assert data["summary"] == json.loads(json.dumps(summary, default=str)), (
+        "the JSON's summary is stale: rerun with --reuse"
+    )
     assert (DOCS / f"{name}.md").read_text() == render(spec, data), "the .md is not the rendering of the JSON"
 
 
 def test_dry_run_of_the_driver(tmp_path):
     """Tiny sizes, the solution twice and one mistake that retrains: the JSON and the table are written."""
     name = "05_importance_sampling"
-    cmd = [sys.executable, "-m", "autograder", "calibrate", name, "--dry-run", "--kinds",
-           "solution,mistake_bernoulli_mean", "--work", str(tmp_path), "--cores", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "calibrate",
+        name,
+        "--dry-run",
+        "--kinds",
+        "solution,mistake_bernoulli_mean",
+        "--work",
+        str(tmp_path),
+        "--cores",
+        "2",
+    ]
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     data = json.loads((tmp_path / "dry-run" / f"{name}.json").read_text())
@@ -117,4 +135,6 @@ def test_checkpoints_from_copies_a_runs_namesake_else_the_solutions_less_what_th
     # its own folder: everything, including what its mistake trained
     assert copy_checkpoints(run, old, source, ("b",)) == ["mistake_old-s1-t2/a", "mistake_old-s1-t2/b"]
     assert (old / "checkpoints" / "b.pt").read_text() == "mistake_old-s1-t2 b"
-    assert copy_checkpoints({"id": "solution-s5-t1", "kind": "solution", "seed": 5, "threads": 1}, old, source, ()) == []
+    assert (
+        copy_checkpoints({"id": "solution-s5-t1", "kind": "solution", "seed": 5, "threads": 1}, old, source, ()) == []
+    )

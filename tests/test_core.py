@@ -1,4 +1,5 @@
 """device, profiles and checkpoints: behaviour and every error message."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -143,8 +144,11 @@ def _net(width=4):
 
 def test_save_and_load_round_trip_with_sidecar(tmp_path):
     net = _net()
-    path = ck.save_checkpoint(tmp_path / "runs" / "net.pt", {"model": net.state_dict()},
-                              meta={"profile": "fast", "steps": 12, "metrics": {"loss": 0.5}})
+    path = ck.save_checkpoint(
+        tmp_path / "runs" / "net.pt",
+        {"model": net.state_dict()},
+        meta={"profile": "fast", "steps": 12, "metrics": {"loss": 0.5}},
+    )
     side = json.loads((tmp_path / "runs" / "net.json").read_text())
     assert side["steps"] == 12 and side["versions"]["torch"] == torch.__version__
     other = _net()
@@ -236,7 +240,9 @@ def test_the_upload_intake_takes_every_checkpoint_the_loader_would_accept(tmp_pa
 
 def test_wrong_architecture_lists_the_differences(tmp_path):
     path = ck.save_checkpoint(tmp_path / "net.pt", {"model": _net(4).state_dict()})
-    with pytest.raises(ck.CheckpointError, match=r"different architecture.*shape mismatch 0.weight: saved \(4, 3\), model \(8, 3\)"):
+    with pytest.raises(
+        ck.CheckpointError, match=r"different architecture.*shape mismatch 0.weight: saved \(4, 3\), model \(8, 3\)"
+    ):
         ck.load_into(_net(8), path)
     deeper = torch.nn.Sequential(*_net(4), torch.nn.ReLU(), torch.nn.Linear(2, 2))
     with pytest.raises(ck.CheckpointError, match="missing 4.weight, 4.bias"):

@@ -1,4 +1,5 @@
 """Offline data sets, the registry's errors, the range helpers and TensorLoader."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Each real loader runs its real code path on tiny files written here in the official on-disk format."""
+
 from __future__ import annotations
 
 import hashlib
@@ -39,9 +40,13 @@ def test_cifar10_reads_python_pickle_batches(tmp_path, monkeypatch):
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({"label_names": [f"class{i}" for i in range(10)]}, f)
     # the tiny files have their own checksums; everything else is torchvision's code
-    monkeypatch.setattr(CIFAR10, "train_list", [[f"data_batch_{i}", _md5(folder / f"data_batch_{i}")] for i in range(1, 6)])
+    monkeypatch.setattr(
+        CIFAR10, "train_list", [[f"data_batch_{i}", _md5(folder / f"data_batch_{i}")] for i in range(1, 6)]
+    )
     monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", _md5(folder / "test_batch")]])
-    monkeypatch.setattr(CIFAR10, "meta", {"filename": "batches.meta", "key": "label_names", "md5": _md5(folder / "batches.meta")})
+    monkeypatch.setattr(
+        CIFAR10, "meta", {"filename": "batches.meta", "key": "label_names", "md5": _md5(folder / "batches.meta")}
+    )
 
     train = data.load("cifar10", "train", root=tmp_path)
     test = data.load("cifar10", "test", root=tmp_path)
@@ -162,13 +167,16 @@ def test_cub32_rejects_an_archive_with_the_wrong_checksum(tmp_path):
         data.load("cub32", "train", root=tmp_path)
 
 
-@pytest.mark.parametrize("name,split,file_hint", [
-    ("cifar10", "train", "cifar-10-batches-py"),
-    ("svhn", "train", "train_32x32.mat"),
-    ("mnist", "train", "MNIST/raw"),
-    ("binarized_mnist", "test", "binarized_mnist_test.amat"),
-    ("cub32", "train", "CUB_200_2011.tgz"),
-])
+@pytest.mark.parametrize(
+    "name,split,file_hint",
+    [
+        ("cifar10", "train", "cifar-10-batches-py"),
+        ("svhn", "train", "train_32x32.mat"),
+        ("mnist", "train", "MNIST/raw"),
+        ("binarized_mnist", "test", "binarized_mnist_test.amat"),
+        ("cub32", "train", "CUB_200_2011.tgz"),
+    ],
+)
 def test_missing_real_data_set_says_which_file_where_and_how(tmp_path, name, split, file_hint):
     with pytest.raises(data.DatasetMissingError) as info:
         data.load(name, split, root=tmp_path)
@@ -189,7 +197,8 @@ def test_the_cifar10_message_whole():
         f"/nowhere/data. Fetch cifar-10-python.tar.gz (163 MiB, MD5 {CIFAR10.tgz_md5}) from {CIFAR10.url} and "
         "extract it in /nowhere/data, or pass download=True on a machine with internet access. Then call "
         "load('cifar10', ..., root='/nowhere/data') or set COURSE_DATA to that folder. Offline alternatives that "
-        "need no files: 'mnist5k', 'shapes', 'synthetic' (COURSE_PROFILE=fast uses them).")
+        "need no files: 'mnist5k', 'shapes', 'synthetic' (COURSE_PROFILE=fast uses them)."
+    )
 
 
 def test_fetch_checksums_are_torchvisions():
@@ -215,8 +224,10 @@ def test_failed_download_is_reported_with_the_same_instructions(tmp_path, monkey
 
 # the tail every missing-data message ends with, after "Then call ..."
 def _tail(name, root="/nowhere/data"):
-    return (f"Then call load({name!r}, ..., root={root!r}) or set COURSE_DATA to that folder. Offline alternatives that "
-            "need no files: 'mnist5k', 'shapes', 'synthetic' (COURSE_PROFILE=fast uses them).")
+    return (
+        f"Then call load({name!r}, ..., root={root!r}) or set COURSE_DATA to that folder. Offline alternatives that "
+        "need no files: 'mnist5k', 'shapes', 'synthetic' (COURSE_PROFILE=fast uses them)."
+    )
 
 
 def _message(name, split):
@@ -233,18 +244,22 @@ def test_the_svhn_message_whole():
     assert _message("svhn", "test") == (
         f"data set 'svhn' is not available: expected {file} under /nowhere/data. Fetch {file} (62 MiB, MD5 {md5}) "
         f"from {url} (format 2) into /nowhere/data, or pass download=True on a machine with internet access. "
-        + _tail("svhn"))
+        + _tail("svhn")
+    )
 
 
 def test_the_mnist_message_whole():
     from torchvision.datasets import MNIST
 
-    files = "; ".join(f"{f} ({size}, MD5 {md5}) from {MNIST.mirrors[0]}{f}"
-                      for (f, md5), size in zip(MNIST.resources, ["9.5 MiB", "29 KiB", "1.6 MiB", "4.5 KiB"]))
+    files = "; ".join(
+        f"{f} ({size}, MD5 {md5}) from {MNIST.mirrors[0]}{f}"
+        for (f, md5), size in zip(MNIST.resources, ["9.5 MiB", "29 KiB", "1.6 MiB", "4.5 KiB"])
+    )
     assert _message("mnist", "test") == (
         "data set 'mnist' is not available: expected MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte under "
         f"/nowhere/data. Fetch {files} into /nowhere/data/MNIST/raw (torchvision unpacks them), or pass "
-        "download=True on a machine with internet access. " + _tail("mnist"))
+        "download=True on a machine with internet access. " + _tail("mnist")
+    )
 
 
 def test_the_binarized_mnist_message_whole():
@@ -253,7 +268,8 @@ def test_the_binarized_mnist_message_whole():
         "/nowhere/data. Fetch binarized_mnist_valid.amat (15 MiB, no published checksum) from "
         "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/binarized_mnist_valid.amat "
         "(Larochelle & Murray's binarization) into /nowhere/data/binarized_mnist, or pass download=True on a machine "
-        "with internet access. " + _tail("binarized_mnist"))
+        "with internet access. " + _tail("binarized_mnist")
+    )
 
 
 def test_the_cub32_message_whole():
@@ -262,7 +278,8 @@ def test_the_cub32_message_whole():
         "data set 'cub32' is not available: expected CUB_200_2011.tgz under /nowhere/data. Fetch CUB_200_2011.tgz "
         "(1.1 GB, MD5 97eceeb196236b17998738112f37df78) from "
         "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz (Caltech-UCSD Birds-200-2011) into "
-        "/nowhere/data, or pass download=True on a machine with internet access. " + _tail("cub32"))
+        "/nowhere/data, or pass download=True on a machine with internet access. " + _tail("cub32")
+    )
 
 
 def test_the_cifar10_val_message_is_the_test_splits():

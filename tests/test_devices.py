@@ -5,6 +5,7 @@ one). The check below reads the signatures themselves (the independent source: w
 without passing a device), and runs two of them on PyTorch's ``meta`` device, standing in for a GPU
 this machine does not have.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -17,7 +18,10 @@ from course_lib.profiles import ASSIGNMENT_MODULES as SHORT
 
 # every module whose public functions compute on a device (course_lib's and the graders' references)
 MODULES = [
-    "course_lib.diffusion", "course_lib.metrics.features", "course_lib.metrics.fid", "course_lib.metrics.knn",
+    "course_lib.diffusion",
+    "course_lib.metrics.features",
+    "course_lib.metrics.fid",
+    "course_lib.metrics.knn",
     "course_lib.assignments.diffusion.widgets",
     *(f"course_lib.assignments.{a}.train" for a in SHORT.values()),
     *(f"autograder.assignments.{a}.reference" for a in SHORT.values()),
@@ -55,7 +59,9 @@ def test_extractors_are_built_on_get_device(monkeypatch):
     """get_extractor without a device (as 03_diffusion's notebook builds it) lands where get_device says."""
     from course_lib.metrics import features
 
-    monkeypatch.setattr(features, "get_device", lambda name=None: torch.device("meta") if name is None else torch.device(name))
+    monkeypatch.setattr(
+        features, "get_device", lambda name=None: torch.device("meta") if name is None else torch.device(name)
+    )
     digits = features.get_extractor("digits")
     assert {p.device.type for p in digits.parameters()} == {"meta"}
     assert {p.device.type for p in features.get_extractor("digits", device="cpu").parameters()} == {"cpu"}

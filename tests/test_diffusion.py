@@ -1,5 +1,6 @@
 """03_diffusion: the solution's functions, the reference and the course_lib pieces against independent
 references (diffusers' DDPMScheduler / DDIMScheduler with our betas, closed forms, Monte Carlo moments)."""
+
 from __future__ import annotations
 
 import math
@@ -52,6 +53,7 @@ def full(v, n=2):
 
 # ---------------------------------------------------------------- schedules
 
+
 def test_given_schedules_match_diffusers():
     # diffusers' "linear" is Ho et al.'s 1e-4 .. 0.02 at T = 1000; "squaredcos_cap_v2" is Nichol & Dhariwal's cosine
     lin = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
@@ -82,7 +84,7 @@ def test_make_schedule_closed_forms(sol):
     t = torch.arange(50, dtype=torch.float64)
     assert torch.allclose(s.alphas_cumprod.double(), 0.98 ** (t + 1), rtol=1e-6)
     # Bayes: 1 / beta-tilde = 1 / (1 - abar_{t-1}) + alpha_t / beta_t, for t >= 1
-    abp = 0.98 ** t
+    abp = 0.98**t
     want = 1 / (1 / (1 - abp[1:]) + 0.98 / 0.02)
     assert torch.allclose(s.posterior_variance[1:].double(), want, rtol=1e-5)
     assert torch.allclose(s.posterior_log_variance_clipped[0], s.posterior_log_variance_clipped[1])
@@ -117,6 +119,7 @@ def test_extract_shapes():
 
 
 # ---------------------------------------------------------------- forward process and posterior
+
 
 def test_q_sample_matches_diffusers_add_noise(sol):
     betas = cosine_beta_schedule(100)
@@ -166,10 +169,11 @@ def test_ddpm_loss_matches_reference_and_is_a_mean(sol, net):
     x0, eps = torch.rand(4, 1, 8, 8, generator=g) * 2 - 1, torch.randn(4, 1, 8, 8, generator=g)
     t = torch.tensor([0, 5, 10, 19])
     assert torch.allclose(sol.ddpm_loss(net, x0, t, eps, s), ref.ddpm_loss(net, x0, t, eps, s), atol=1e-6)
-    assert torch.allclose(sol.ddpm_loss(lambda x, t: torch.zeros_like(x), x0, t, eps, s), (eps ** 2).mean())
+    assert torch.allclose(sol.ddpm_loss(lambda x, t: torch.zeros_like(x), x0, t, eps, s), (eps**2).mean())
 
 
 # ---------------------------------------------------------------- sampling steps vs diffusers
+
 
 @pytest.mark.parametrize("clip", [True, False])
 def test_p_sample_matches_diffusers(sol, net, clip):
@@ -208,9 +212,11 @@ def test_ddim_eta_one_over_all_steps_is_ddpm(sol, net):
         with torch.no_grad():
             a = sol.ddim_step(net, x, full(t), full(t - 1), z, s, 1.0, clip_x0=False)
             b = sol.p_sample(net, x, full(t), z, s, clip_x0=False)
-            sigma = sol.ddim_step(net, x, full(t), full(t - 1), z, s, 1.0) - sol.ddim_step(net, x, full(t), full(t - 1), 0 * z, s, 1.0)
+            sigma = sol.ddim_step(net, x, full(t), full(t - 1), z, s, 1.0) - sol.ddim_step(
+                net, x, full(t), full(t - 1), 0 * z, s, 1.0
+            )
         assert torch.allclose(a, b, atol=1e-4), t
-        assert torch.allclose(sigma ** 2, s.posterior_variance[t] * z ** 2, rtol=1e-3, atol=1e-6), t
+        assert torch.allclose(sigma**2, s.posterior_variance[t] * z**2, rtol=1e-3, atol=1e-6), t
 
 
 def test_reference_steps_match_diffusers(net):
@@ -221,7 +227,9 @@ def test_reference_steps_match_diffusers(net):
     with torch.no_grad():
         for t in (19, 4, 0):
             want = d.step(net(x, full(t)), t, x, generator=gen(t)).prev_sample
-            assert torch.allclose(ref.p_sample(net, x, full(t), torch.randn(2, 1, 8, 8, generator=gen(t)), s), want, atol=1e-4)
+            assert torch.allclose(
+                ref.p_sample(net, x, full(t), torch.randn(2, 1, 8, 8, generator=gen(t)), s), want, atol=1e-4
+            )
 
 
 def test_ddim_timesteps():
@@ -237,7 +245,9 @@ def test_sampling_loops_are_seeded_and_ddim_with_all_steps_and_eta_one_is_ddpm(s
     shape = (3, 1, 8, 8)
     a = sample_ddpm(net, sol.p_sample, s, shape, generator=gen(0), clip_x0=False, show_progress=False)
     b = sample_ddpm(net, sol.p_sample, s, shape, generator=gen(0), clip_x0=False, show_progress=False)
-    c = sample_ddim(net, sol.ddim_step, s, shape, steps=10, eta=1.0, generator=gen(0), clip_x0=False, show_progress=False)
+    c = sample_ddim(
+        net, sol.ddim_step, s, shape, steps=10, eta=1.0, generator=gen(0), clip_x0=False, show_progress=False
+    )
     assert torch.equal(a, b)
     # DDIM draws one noise per step like DDPM, so eta = 1 over all steps reproduces DDPM's samples exactly
     assert torch.allclose(a, c, atol=1e-3)
@@ -248,6 +258,7 @@ def test_sampling_loops_are_seeded_and_ddim_with_all_steps_and_eta_one_is_ddpm(s
 
 # ---------------------------------------------------------------- net, training, widget, assets
 
+
 def test_unet_shapes_and_errors():
     m = UNet(3, base=8, mults=(1, 2, 2), attention=True)
     assert m(torch.randn(2, 3, 16, 16), torch.tensor([0, 5])).shape == (2, 3, 16, 16)
@@ -257,7 +268,13 @@ def test_unet_shapes_and_errors():
 
 def test_profiles():
     fast, fullp = get_profile(NAME, "fast"), get_profile(NAME, "full")
-    assert (fullp.dataset, fullp.image_size, fullp.timesteps, fullp.base, fullp.mults) == ("cifar10", 32, 1000, 64, (1, 2, 4, 8))
+    assert (fullp.dataset, fullp.image_size, fullp.timesteps, fullp.base, fullp.mults) == (
+        "cifar10",
+        32,
+        1000,
+        64,
+        (1, 2, 4, 8),
+    )
     assert fullp.max_fid_ddpm == 60 and fullp.max_fid_ddim == 60 and fullp.ddim_eval_steps == 100
     assert fullp.extractor == "inception" and fullp.fid_samples == 10_000
     # sampling uses the DDPM paper's CIFAR-10 model, so the schedule is its own; training is a shorter, open question
@@ -282,7 +299,9 @@ def test_train_diffusion_lowers_the_loss(sol):
     torch.manual_seed(0)
     model = UNet(1, base=8, mults=(1, 2))
     s = sol.make_schedule(cosine_beta_schedule(20))
-    hist = train_diffusion(model, sol.ddpm_loss, data, s, config=TrainConfig(steps=40, batch_size=64, lr=2e-3, warmup=5, log_every=10))
+    hist = train_diffusion(
+        model, sol.ddpm_loss, data, s, config=TrainConfig(steps=40, batch_size=64, lr=2e-3, warmup=5, log_every=10)
+    )
     assert hist["step"] == [10, 20, 30, 40] and hist["loss"][-1] < hist["loss"][0]
     with pytest.raises(ValueError, match="scalar"):
         train_diffusion(model, lambda *a: torch.zeros(3, requires_grad=True), data, s, config=TrainConfig(steps=1))

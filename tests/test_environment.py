@@ -1,4 +1,5 @@
 """The set-up files agree with each other and with what is installed."""
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,9 @@ def test_installed_versions_satisfy_the_pins():
 
 
 def test_torch_and_torchvision_import_together():
-    out = subprocess.run([sys.executable, "-c", "import torch, torchvision; torchvision.ops.nms"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import torch, torchvision; torchvision.ops.nms"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
 
 

@@ -3,6 +3,7 @@
 References: the same model without the flag (channels_last, torch.compile with the cheap "eager"
 backend) and the training loop with prepare_model replaced by the identity (flags off).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -55,8 +56,9 @@ def test_flags_off_training_is_bit_identical_to_a_loop_without_the_helper(monkey
     config = vae_train.TrainConfig(epochs=2, batch_size=16)
 
     def run():
-        return vae_train.train(_vae(), vae_loss, images, images[:8], config=config,
-                               beta_schedule=lambda e: 1.0, device="cpu")
+        return vae_train.train(
+            _vae(), vae_loss, images, images[:8], config=config, beta_schedule=lambda e: 1.0, device="cpu"
+        )
 
     default = run()
     monkeypatch.setenv("COURSE_CHANNELS_LAST", "0")
@@ -86,15 +88,18 @@ def test_channels_last_from_the_environment_trains_like_the_default(monkeypatch)
 
     def run():
         model = _vae()
-        hist = vae_train.train(model, vae_loss, images, images[:8], config=config, beta_schedule=lambda e: 1.0,
-                               device="cpu")
+        hist = vae_train.train(
+            model, vae_loss, images, images[:8], config=config, beta_schedule=lambda e: 1.0, device="cpu"
+        )
         return model, hist
 
     _, off = run()
     monkeypatch.setenv("COURSE_CHANNELS_LAST", "1")
     model, on = run()
     kernels = [p for p in model.parameters() if p.dim() == 4 and p.shape[1] > 1]  # conv weights with C > 1
-    assert kernels and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in kernels)
+    assert kernels and all(
+        p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in kernels
+    )
     for key in off:
         assert on[key] == pytest.approx(off[key], rel=1e-4), key
 
@@ -147,7 +152,9 @@ def test_cudnn_benchmark_is_left_alone_on_the_cpu():
 
 def test_unknown_flag_values_say_what_to_set(monkeypatch):
     monkeypatch.setenv("COURSE_CHANNELS_LAST", "maybe")
-    with pytest.raises(ValueError, match=r"COURSE_CHANNELS_LAST='maybe' is not understood; set it to 1 \(on\) or 0 \(off\)"):
+    with pytest.raises(
+        ValueError, match=r"COURSE_CHANNELS_LAST='maybe' is not understood; set it to 1 \(on\) or 0 \(off\)"
+    ):
         prepare_model(nn.Linear(2, 2), "cpu")
     monkeypatch.delenv("COURSE_CHANNELS_LAST")
     monkeypatch.setenv("COURSE_COMPILE", "fastest")

@@ -1,6 +1,7 @@
 """FID (course_lib.metrics.fid): the Frechet distance against independent implementations, the
 statistics against numpy, the shipped digit extractor against its labels, the reference-statistics
 cache, the Inception path against pytorch-fid's own network, and the error messages."""
+
 from __future__ import annotations
 
 import re
@@ -47,6 +48,7 @@ def _pytorch_fid(mu1, s1, mu2, s2):
 
 
 # ----------------------------------------------------------------------------- Frechet distance
+
 
 @pytest.mark.parametrize("F_, N", [(2, 50), (16, 200), (64, 500)])
 def test_frechet_matches_pytorch_fid_full_rank(F_, N):
@@ -144,6 +146,7 @@ def test_feature_statistics_match_numpy():
 
 # ----------------------------------------------------------------------------- digit extractor
 
+
 @pytest.fixture(scope="module")
 def digits():
     return get_extractor("digits")
@@ -209,6 +212,7 @@ def test_compute_statistics_batch_size_invariant(digits):
 
 # ----------------------------------------------------------------------------- cache
 
+
 def test_reference_statistics_cache(digits, tmp_path, monkeypatch):
     first = reference_statistics("synthetic", "val", digits, cache_dir=tmp_path)
     files = sorted(tmp_path.glob("*.npz"))
@@ -251,6 +255,7 @@ def test_reference_statistics_default_cache_dir_from_env(digits, tmp_path, monke
 
 # ----------------------------------------------------------------------------- errors
 
+
 def test_unknown_extractor_lists_valid_names():
     with pytest.raises(ValueError, match="'digits'.*'inception'"):
         get_extractor("vgg")
@@ -287,6 +292,7 @@ def test_missing_digit_weights_is_a_checkpoint_error(tmp_path):
 
 
 # ----------------------------------------------------------------------------- Inception mechanics
+
 
 @pytest.mark.slow
 def test_inception_matches_pytorch_fid_with_random_weights(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 """course_lib.flops: FLOP counts against closed forms, and the prediction arithmetic."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,7 +39,9 @@ def test_predict_epoch_divides_the_step_flops_by_the_rate():
     flops = 2 * 4 * 16 * 8 * 2  # forward + weight gradient (x needs no gradient)
     assert out["gflop_per_step"] == pytest.approx(flops / 1e9)
     assert out["predicted_s"] == pytest.approx(flops * 10 / 1e9)
-    assert out["measured_s"] > 0 and out["measured_over_predicted"] == pytest.approx(out["measured_s"] / out["predicted_s"])
+    assert out["measured_s"] > 0 and out["measured_over_predicted"] == pytest.approx(
+        out["measured_s"] / out["predicted_s"]
+    )
 
 
 def test_matmul_rate_is_positive_and_finite():

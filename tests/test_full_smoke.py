@@ -15,6 +15,7 @@ What is asserted, per notebook, and why:
   and the only error, if any, is the hidden part's AssertionError: the evaluators ran on the checkpoints
   and compared. Whether the numbers pass says nothing here: the nets trained for a few steps on noise.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,11 +41,18 @@ def fake_env(tmp_path_factory):
     env = fake_datasets.build(root)
     site = env.pop("FAKE_DATA_SITE")
     threads = os.environ.get("OMP_NUM_THREADS", "1")
-    env.update({
-        "COURSE_PROFILE": "full", "COURSE_SMOKE": "1", "COURSE_DEVICE": "cpu", "COURSE_PROGRESS": "0",
-        "COURSE_STATIC_WIDGETS": "1", "COURSE_PROFILE_OVERRIDES": "", "OMP_NUM_THREADS": threads,
-        "PYTHONPATH": os.pathsep.join([site, str(REPO)]),
-    })
+    env.update(
+        {
+            "COURSE_PROFILE": "full",
+            "COURSE_SMOKE": "1",
+            "COURSE_DEVICE": "cpu",
+            "COURSE_PROGRESS": "0",
+            "COURSE_STATIC_WIDGETS": "1",
+            "COURSE_PROFILE_OVERRIDES": "",
+            "OMP_NUM_THREADS": threads,
+            "PYTHONPATH": os.pathsep.join([site, str(REPO)]),
+        }
+    )
     return env
 
 
@@ -59,7 +67,10 @@ def _slowest(nb, n: int = 4) -> str:
     for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
         t = cell.metadata.get("execution", {})
         if "iopub.execute_input" in t and "shell.execute_reply" in t:
-            start, end = (datetime.fromisoformat(t[k].replace("Z", "+00:00")) for k in ("iopub.execute_input", "shell.execute_reply"))
+            start, end = (
+                datetime.fromisoformat(t[k].replace("Z", "+00:00"))
+                for k in ("iopub.execute_input", "shell.execute_reply")
+            )
             label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"code cell {i}"
             times.append(((end - start).total_seconds(), label))
     return ", ".join(f"{label} {s:.0f} s" for s, label in sorted(times, reverse=True)[:n])
@@ -92,7 +103,9 @@ def test_full_profile_smoke(name, fake_env, tmp_path):
         if _threshold_cell(cell):
             if "could not compute the value" in _text(cell):
                 problems.append(f"{label}: the visible measurement failed: {_text(cell)[:400]}")
-            problems += [f"{label}: {o['ename']}: {o['evalue'][:400]}" for o in errors if o["ename"] != "AssertionError"]
+            problems += [
+                f"{label}: {o['ename']}: {o['evalue'][:400]}" for o in errors if o["ename"] != "AssertionError"
+            ]
         else:
             problems += [f"{label}: {o['ename']}: {o['evalue'][:400]}" for o in errors]
     assert problems == []

@@ -2,6 +2,7 @@
 (closed forms in numpy/scipy, torch.nn.functional.binary_cross_entropy on probabilities, per-example
 autograd), the hidden tests against the common mistakes, and the course_lib pieces (nets, loop, widgets,
 reference evaluator)."""
+
 from __future__ import annotations
 
 import math
@@ -38,10 +39,14 @@ def gen(seed):
 
 # ---------------------------------------------------------------- non-saturating losses
 
+
 @pytest.mark.parametrize("shape", [(6, 1), (5,)])
 def test_d_loss_nonsaturating_matches_bce_on_probabilities(sol, shape):
     g = gen(0)
-    real, fake = 3 * torch.randn(*shape, generator=g, dtype=torch.float64), 3 * torch.randn(*shape, generator=g, dtype=torch.float64)
+    real, fake = (
+        3 * torch.randn(*shape, generator=g, dtype=torch.float64),
+        3 * torch.randn(*shape, generator=g, dtype=torch.float64),
+    )
     pr, pf = torch.sigmoid(real), torch.sigmoid(fake)
     expected = F.binary_cross_entropy(pr, torch.ones_like(pr)) + F.binary_cross_entropy(pf, torch.zeros_like(pf))
     out = sol.d_loss_nonsaturating(real, fake)
@@ -52,8 +57,7 @@ def test_d_loss_nonsaturating_matches_bce_on_probabilities(sol, shape):
 def test_d_loss_nonsaturating_closed_form_with_scipy(sol):
     real = torch.tensor([0.3, -2.0, 5.0, 0.0], dtype=torch.float64)
     fake = torch.tensor([1.0, -0.5, -4.0], dtype=torch.float64)
-    expected = (-np.log(scipy.special.expit(real.numpy())).mean()
-                - np.log(1 - scipy.special.expit(fake.numpy())).mean())
+    expected = -np.log(scipy.special.expit(real.numpy())).mean() - np.log(1 - scipy.special.expit(fake.numpy())).mean()
     assert sol.d_loss_nonsaturating(real, fake).item() == pytest.approx(expected, rel=1e-12)
 
 
@@ -73,7 +77,7 @@ def test_g_loss_nonsaturating_closed_form_and_gradient(sol):
     loss = sol.g_loss_nonsaturating(fake)
     expected = np.logaddexp(0, -fake.detach().numpy()).mean()  # -log sigmoid(l) = log(1 + e^{-l})
     assert loss.item() == pytest.approx(expected, rel=1e-12)
-    grad, = torch.autograd.grad(loss, fake)
+    (grad,) = torch.autograd.grad(loss, fake)
     # d/dl -log sigmoid(l) = -(1 - sigmoid(l)); about -1 (not 0) where D rejects the fake
     np.testing.assert_allclose(grad.numpy(), -(1 - scipy.special.expit(fake.detach().numpy())) / 4, rtol=1e-10)
     assert grad[0].item() == pytest.approx(-0.25, rel=1e-9)
@@ -82,17 +86,24 @@ def test_g_loss_nonsaturating_closed_form_and_gradient(sol):
 
 # ---------------------------------------------------------------- LSGAN
 
+
 def test_lsgan_losses_closed_form(sol):
     g = gen(1)
-    real, fake = torch.randn(7, 1, generator=g, dtype=torch.float64), torch.randn(4, 1, generator=g, dtype=torch.float64)
+    real, fake = (
+        torch.randn(7, 1, generator=g, dtype=torch.float64),
+        torch.randn(4, 1, generator=g, dtype=torch.float64),
+    )
     r, f = real.numpy(), fake.numpy()
-    assert sol.d_loss_lsgan(real, fake).item() == pytest.approx(0.5 * ((r - 1) ** 2).mean() + 0.5 * (f ** 2).mean(), rel=1e-12)
+    assert sol.d_loss_lsgan(real, fake).item() == pytest.approx(
+        0.5 * ((r - 1) ** 2).mean() + 0.5 * (f**2).mean(), rel=1e-12
+    )
     assert sol.g_loss_lsgan(fake).item() == pytest.approx(0.5 * ((f - 1) ** 2).mean(), rel=1e-12)
     assert sol.d_loss_lsgan(torch.ones(3), torch.zeros(3)).item() == 0.0
     assert sol.g_loss_lsgan(torch.ones(3)).item() == 0.0
 
 
 # ---------------------------------------------------------------- WGAN-GP
+
 
 def test_wgan_losses_closed_form(sol):
     real = torch.tensor([[2.0], [0.0], [1.0]], dtype=torch.float64)
@@ -108,7 +119,10 @@ def test_gradient_penalty_of_a_linear_critic_is_exact(sol, scale):
     g = gen(2)
     w = scale * torch.randn(3 * 4 * 4, generator=g, dtype=torch.float64)
     critic = lambda x: (x.flatten(1) @ w).unsqueeze(1) + 0.7  # noqa: E731  D(x) = w . x + b
-    real, fake = torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64), torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64)
+    real, fake = (
+        torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64),
+        torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64),
+    )
     alpha = torch.rand(5, 1, 1, 1, generator=g, dtype=torch.float64)
     out = sol.gradient_penalty(critic, real, fake, alpha)
     assert out.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-10, abs=1e-12)
@@ -117,15 +131,19 @@ def test_gradient_penalty_of_a_linear_critic_is_exact(sol, scale):
 def test_gradient_penalty_matches_per_example_gradients(sol):
     """A conv critic: each example's gradient computed alone (one autograd call per example) as reference."""
     torch.manual_seed(0)
-    critic = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.Tanh(), torch.nn.Flatten(),
-                                 torch.nn.Linear(4 * 5 * 5, 1)).double()
+    critic = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(4 * 5 * 5, 1)
+    ).double()
     g = gen(3)
-    real, fake = torch.randn(6, 2, 5, 5, generator=g, dtype=torch.float64), torch.randn(6, 2, 5, 5, generator=g, dtype=torch.float64)
+    real, fake = (
+        torch.randn(6, 2, 5, 5, generator=g, dtype=torch.float64),
+        torch.randn(6, 2, 5, 5, generator=g, dtype=torch.float64),
+    )
     alpha = torch.rand(6, 1, 1, 1, generator=g, dtype=torch.float64)
     terms = []
     for i in range(6):
         x = (alpha[i] * real[i] + (1 - alpha[i]) * fake[i]).unsqueeze(0).requires_grad_(True)
-        grad, = torch.autograd.grad(critic(x).sum(), x)
+        (grad,) = torch.autograd.grad(critic(x).sum(), x)
         terms.append((grad.flatten().norm().item() - 1) ** 2)
     assert sol.gradient_penalty(critic, real, fake, alpha).item() == pytest.approx(np.mean(terms), rel=1e-10)
 
@@ -133,7 +151,10 @@ def test_gradient_penalty_matches_per_example_gradients(sol):
 def test_gradient_penalty_gradient_reaches_the_critic(sol):
     lin = torch.nn.Linear(12, 1).double()
     g = gen(4)
-    real, fake = torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64), torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64)
+    real, fake = (
+        torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64),
+        torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64),
+    )
     critic = lambda x: lin(x.flatten(1))  # noqa: E731
     sol.gradient_penalty(critic, real, fake, torch.rand(4, 1, 1, 1, generator=g, dtype=torch.float64)).backward()
     w = lin.weight.detach()
@@ -148,7 +169,10 @@ def test_lipschitz_penalty_of_a_linear_critic_is_one_sided(sol, scale):
     w = torch.randn(3 * 4 * 4, generator=g, dtype=torch.float64)
     w = scale * w / w.norm()
     critic = lambda x: (x.flatten(1) @ w).unsqueeze(1) - 0.3  # noqa: E731
-    real, fake = torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64), torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64)
+    real, fake = (
+        torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64),
+        torch.randn(5, 3, 4, 4, generator=g, dtype=torch.float64),
+    )
     alpha = torch.rand(5, 1, 1, 1, generator=g, dtype=torch.float64)
     out = sol.lipschitz_penalty(critic, real, fake, alpha)
     assert out.dim() == 0
@@ -162,7 +186,7 @@ def test_lipschitz_penalty_closed_form_of_a_quadratic_critic(sol):
     and some below."""
     g = gen(13)
     c = torch.rand(2, 3, 3, generator=g, dtype=torch.float64) + 0.5
-    critic = lambda x: 0.5 * (c * x ** 2).flatten(1).sum(1, keepdim=True)  # noqa: E731
+    critic = lambda x: 0.5 * (c * x**2).flatten(1).sum(1, keepdim=True)  # noqa: E731
     real = 0.4 * torch.randn(9, 2, 3, 3, generator=g, dtype=torch.float64)
     fake = 0.4 * torch.randn(9, 2, 3, 3, generator=g, dtype=torch.float64)
     alpha = torch.rand(9, 1, 1, 1, generator=g, dtype=torch.float64)
@@ -179,7 +203,10 @@ def test_lipschitz_penalty_gradient_reaches_the_critic(sol, scale):
     with torch.no_grad():
         lin.weight.mul_(scale / lin.weight.norm())
     g = gen(14)
-    real, fake = torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64), torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64)
+    real, fake = (
+        torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64),
+        torch.randn(4, 3, 2, 2, generator=g, dtype=torch.float64),
+    )
     critic = lambda x: lin(x.flatten(1))  # noqa: E731
     sol.lipschitz_penalty(critic, real, fake, torch.rand(4, 1, 1, 1, generator=g, dtype=torch.float64)).backward()
     w = lin.weight.detach()
@@ -200,40 +227,59 @@ def test_interpolate_latents_matches_numpy(sol):
 
 MISTAKES = {
     # a saturating generator loss: the minimax log(1 - D(G(z)))
-    "g_saturating": ("g_loss_nonsaturating", "test_g_loss_nonsaturating",
-                     lambda fake: -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))),
+    "g_saturating": (
+        "g_loss_nonsaturating",
+        "test_g_loss_nonsaturating",
+        lambda fake: -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
+    ),
     # sigmoid then BCE on probabilities: torch clamps the log at -100
-    "d_bce_on_probabilities": ("d_loss_nonsaturating", "test_d_loss_nonsaturating_stable",
-                               lambda r, f: F.binary_cross_entropy(torch.sigmoid(r), torch.ones_like(r))
-                               + F.binary_cross_entropy(torch.sigmoid(f), torch.zeros_like(f))),
+    "d_bce_on_probabilities": (
+        "d_loss_nonsaturating",
+        "test_d_loss_nonsaturating_stable",
+        lambda r, f: (
+            F.binary_cross_entropy(torch.sigmoid(r), torch.ones_like(r))
+            + F.binary_cross_entropy(torch.sigmoid(f), torch.zeros_like(f))
+        ),
+    ),
     # summed instead of averaged
-    "d_lsgan_sum": ("d_loss_lsgan", "test_d_loss_lsgan",
-                    lambda r, f: 0.5 * ((r - 1) ** 2).sum() + 0.5 * (f ** 2).sum()),
-    "d_lsgan_no_half": ("d_loss_lsgan", "test_d_loss_lsgan",
-                        lambda r, f: ((r - 1) ** 2).mean() + (f ** 2).mean()),
+    "d_lsgan_sum": ("d_loss_lsgan", "test_d_loss_lsgan", lambda r, f: 0.5 * ((r - 1) ** 2).sum() + 0.5 * (f**2).sum()),
+    "d_lsgan_no_half": ("d_loss_lsgan", "test_d_loss_lsgan", lambda r, f: ((r - 1) ** 2).mean() + (f**2).mean()),
     # sign error in the critic loss
-    "critic_sign": ("d_loss_wgan_gp", "test_d_loss_wgan_gp",
-                    lambda r, f, gp, lam=10.0: r.mean() - f.mean() + lam * gp),
-    "critic_fixed_lambda": ("d_loss_wgan_gp", "test_d_loss_wgan_gp",
-                            lambda r, f, gp, lam=10.0: f.mean() - r.mean() + 10.0 * gp),
+    "critic_sign": ("d_loss_wgan_gp", "test_d_loss_wgan_gp", lambda r, f, gp, lam=10.0: r.mean() - f.mean() + lam * gp),
+    "critic_fixed_lambda": (
+        "d_loss_wgan_gp",
+        "test_d_loss_wgan_gp",
+        lambda r, f, gp, lam=10.0: f.mean() - r.mean() + 10.0 * gp,
+    ),
     "g_wgan_sign": ("g_loss_wgan", "test_g_loss_wgan", lambda f: f.mean()),
     # the one-sided penalty without its clamp (the two-sided one), or clamped on the wrong side
-    "lp_two_sided": ("lipschitz_penalty", "test_lipschitz_penalty_linear",
-                     lambda critic, r, f, a: _penalty_at(lambda r, f, a: a * r + (1 - a) * f)(critic, r, f, a)),
-    "lp_wrong_side": ("lipschitz_penalty", "test_lipschitz_penalty_linear",
-                      lambda critic, r, f, a: _penalty_at(lambda r, f, a: a * r + (1 - a) * f, side=-1)(critic, r, f, a)),
-    "interp_reversed": ("interpolate_latents", "test_interpolate_latents",
-                        lambda z0, z1, a: torch.stack([a_ * z0 + (1 - a_) * z1 for a_ in torch.as_tensor(a)])),
+    "lp_two_sided": (
+        "lipschitz_penalty",
+        "test_lipschitz_penalty_linear",
+        lambda critic, r, f, a: _penalty_at(lambda r, f, a: a * r + (1 - a) * f)(critic, r, f, a),
+    ),
+    "lp_wrong_side": (
+        "lipschitz_penalty",
+        "test_lipschitz_penalty_linear",
+        lambda critic, r, f, a: _penalty_at(lambda r, f, a: a * r + (1 - a) * f, side=-1)(critic, r, f, a),
+    ),
+    "interp_reversed": (
+        "interpolate_latents",
+        "test_interpolate_latents",
+        lambda z0, z1, a: torch.stack([a_ * z0 + (1 - a_) * z1 for a_ in torch.as_tensor(a)]),
+    ),
 }
 
 
 def _penalty_at(points, side=0):
     """The two-sided penalty at ``points(real, fake, alpha)``; side=-1: only norms below 1 (a wrong clamp)."""
+
     def penalty(critic, real, fake, alpha):
         x = points(real, fake, alpha).detach().requires_grad_(True)
-        grad, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
         excess = grad.flatten(1).norm(dim=1) - 1
         return ((excess.clamp(max=0) if side < 0 else excess) ** 2).mean()
+
     return penalty
 
 
@@ -279,17 +325,26 @@ def test_penalty_on_the_wrong_points_passes_visible_but_fails_hidden(sol, mistak
 
 # ---------------------------------------------------------------- course_lib pieces
 
+
 def test_profiles_follow_the_issue():
     full, fast = get_profile(NAME, "full"), get_profile(NAME, "fast")
-    assert (full.dataset, full.image_size, full.iterations, full.batch_size, full.lr, full.betas) == \
-        ("cub32", 32, 6_000, 256, 2e-4, (0.0, 0.9))
+    assert (full.dataset, full.image_size, full.iterations, full.batch_size, full.lr, full.betas) == (
+        "cub32",
+        32,
+        6_000,
+        256,
+        2e-4,
+        (0.0, 0.9),
+    )
     assert (full.n_critic_wgan, full.gp_lambda, full.latent_dim, full.extractor) == (5, 10.0, 128, "inception")
     assert (full.fid_samples_train, full.fid_samples) == (10_000, 50_000)
     assert [full.max_fid(v) for v in VARIANTS] == [110.0, 90.0, 70.0, math.inf]  # no anchor target for WGAN-LP
     assert (full.for_variant("wgan_lp").dataset, full.for_variant("wgan_lp").fid_split) == ("svhn", "test")
     assert full.for_variant("wgan_gp") is full and config_for(full, "wgan_lp") == config_for(full, "wgan_gp")
     assert (fast.dataset, fast.extractor) == ("mnist5k", "digits")
-    assert fast.for_variant("wgan_lp").dataset == "mnist5k" and config_for(fast, "wgan_lp") == config_for(fast, "wgan_gp")
+    assert fast.for_variant("wgan_lp").dataset == "mnist5k" and config_for(fast, "wgan_lp") == config_for(
+        fast, "wgan_gp"
+    )
     with pytest.raises(ValueError):
         full.max_fid("minimax")
 
@@ -325,8 +380,16 @@ def test_train_gan_runs_and_logs(sol):
         return sol.gradient_penalty(critic, real, fake, alpha)
 
     config = TrainConfig(iterations=6, n_critic=2, batch_size=16, log_every=3, fid_every=3)
-    hist = train_gan(gan.generator, gan.critic, d_loss=sol.d_loss_wgan_gp, g_loss=sol.g_loss_wgan,
-                     gradient_penalty=penalty, data=data, config=config, fid_fn=lambda g: 1.0)
+    hist = train_gan(
+        gan.generator,
+        gan.critic,
+        d_loss=sol.d_loss_wgan_gp,
+        g_loss=sol.g_loss_wgan,
+        gradient_penalty=penalty,
+        data=data,
+        config=config,
+        fid_fn=lambda g: 1.0,
+    )
     assert len(calls) == 12  # n_critic penalty calls per generator step
     assert hist["iteration"] == [3, 6] and hist["fid_iteration"] == [3, 6] and len(hist["d_loss"]) == 2
     assert all(math.isfinite(v) for v in hist["d_loss"] + hist["g_loss"])
@@ -359,8 +422,9 @@ def test_widget_cores():
     with pytest.raises(ValueError, match="orthonormal"):
         widget.latent_grid(G, z, directions=2 * u)
     x0, x1 = torch.zeros(1, 2, 2), torch.ones(1, 2, 2)
-    torch.testing.assert_close(widget.pixel_path(x0, x1, torch.tensor([0.0, 0.25, 1.0]))[:, 0, 0, 0],
-                               torch.tensor([0.0, 0.25, 1.0]))
+    torch.testing.assert_close(
+        widget.pixel_path(x0, x1, torch.tensor([0.0, 0.25, 1.0]))[:, 0, 0, 0], torch.tensor([0.0, 0.25, 1.0])
+    )
     frames = widget.decode_path(G, torch.randn(5, 8))
     assert widget.walk_frame(frames, 0.5) is not None
     assert widget.compare_frame(frames, frames.flip(0), 1.0) is not None
@@ -369,6 +433,7 @@ def test_widget_cores():
 
 
 # ---------------------------------------------------------------- reference evaluator and thresholds
+
 
 class _Replay(torch.nn.Module):
     """A 'generator' that returns given images (ignores z): to pin the reference FID's scale."""
@@ -389,8 +454,13 @@ def test_principal_directions_are_the_top_singular_vectors_of_a_finite_differenc
     z = torch.randn(6, dtype=torch.float64)
     eps = 1e-6
     with torch.no_grad():  # central differences, one column per latent coordinate
-        jac = np.stack([((G((z + eps * e)[None]) - G((z - eps * e)[None])) / (2 * eps)).flatten().numpy()
-                        for e in torch.eye(6, dtype=torch.float64)], axis=1)  # (C*H*W, D)
+        jac = np.stack(
+            [
+                ((G((z + eps * e)[None]) - G((z - eps * e)[None])) / (2 * eps)).flatten().numpy()
+                for e in torch.eye(6, dtype=torch.float64)
+            ],
+            axis=1,
+        )  # (C*H*W, D)
     _, s, vt = np.linalg.svd(jac, full_matrices=False)
     u = widget.principal_directions(G.float(), z.float(), k=2).double().numpy()
     assert u.shape == (2, 6) and s[1] > 1.01 * s[2]
@@ -426,7 +496,13 @@ def test_full_profile_nets_train_a_few_steps(sol):
     gan = build_gan(cfg)
     images = torch.rand(32, 3, 32, 32, generator=gen(9)) * 2 - 1
     data = Dataset(images=images, labels=torch.zeros(32, dtype=torch.long), name="synthetic32", split="train")
-    hist = train_gan(gan.generator, gan.critic, d_loss=sol.d_loss_wgan_gp, g_loss=sol.g_loss_wgan,
-                     gradient_penalty=sol.gradient_penalty, data=data,
-                     config=TrainConfig(iterations=2, n_critic=2, batch_size=8, log_every=1))
+    hist = train_gan(
+        gan.generator,
+        gan.critic,
+        d_loss=sol.d_loss_wgan_gp,
+        g_loss=sol.g_loss_wgan,
+        gradient_penalty=sol.gradient_penalty,
+        data=data,
+        config=TrainConfig(iterations=2, n_critic=2, batch_size=8, log_every=1),
+    )
     assert len(hist["d_loss"]) == 2 and all(math.isfinite(v) for v in hist["d_loss"])

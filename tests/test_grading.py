@@ -14,6 +14,7 @@ grade table afterwards, the course's own files are unchanged, feedback folders h
 hidden test and no remote script, and the attempts are flagged for the instructor (the honest
 submissions are not).
 """
+
 from __future__ import annotations
 
 import html
@@ -69,11 +70,14 @@ def graded(request, tmp_path_factory):
 @pytest.mark.slow
 def test_every_fixture_gets_exactly_its_expected_points(graded):
     name, results, _ = graded
-    assert set(results) == set(fixtures.assignment_kinds(name)) | ({"checkpoint_missing"} if name == ATTACKED else set())
+    assert set(results) == set(fixtures.assignment_kinds(name)) | (
+        {"checkpoint_missing"} if name == ATTACKED else set()
+    )
     assert not results["solution"].error, results["solution"].error
     wrong = fixtures.mismatches(results.values())
     assert wrong == {}, "graded differently than expected (cell: (got, expected)): " + repr(
-        {k: (d, results[k[0]].reasons) for k, d in wrong.items()})
+        {k: (d, results[k[0]].reasons) for k, d in wrong.items()}
+    )
     assert results["solution"].tamper == [], "honest work flagged as tampering"
     # written answers: the solution hands in its model answers, which wait for a TA; the blank's are untouched
     written = [w.grade_id for w in rubrics.written_cells(nbformat.read(SOLUTIONS / name / f"{name}.ipynb", 4))]
@@ -89,8 +93,13 @@ def test_feedback_shows_points_and_the_diagnostic_but_no_hidden_test(graded):
     source = nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4)
     # a hidden line that the release shows anyway (as a line or inside one, e.g. in a docstring) is no leak
     released = "\n".join(c.source for c in nbformat.read(RELEASE / name / f"{name}.ipynb", as_version=4).cells)
-    hidden = [line.strip() for c in source.cells if c.cell_type == "code"
-              for line in hidden_part(c.source).splitlines() if len(line.strip()) > 25 and line.strip() not in released]
+    hidden = [
+        line.strip()
+        for c in source.cells
+        if c.cell_type == "code"
+        for line in hidden_part(c.source).splitlines()
+        if len(line.strip()) > 25 and line.strip() not in released
+    ]
     assert len(hidden) > 20, "too few hidden lines to look for"
     for kind, r in results.items():
         course = root / ("course-retrain" if fixtures.trains(name, kind) else "course-quick")
@@ -101,8 +110,10 @@ def test_feedback_shows_points_and_the_diagnostic_but_no_hidden_test(graded):
         assert not [line for line in hidden if line in text], f"{kind}: a hidden test's code is in the feedback"
         assert not re.search(r"<script[^>]*src=\"https?:", page), "feedback loads a remote script"
         assert "<math" in page, "the maths are not rendered offline"
-        assert f"Score: {r.score:g} / {r.max_score:g}" in " ".join(text.split()) or \
-            f"{r.score:.1f} / {r.max_score:.1f}" in text, (kind, r.score)
+        assert (
+            f"Score: {r.score:g} / {r.max_score:g}" in " ".join(text.split())
+            or f"{r.score:.1f} / {r.max_score:.1f}" in text
+        ), (kind, r.score)
         if kind in fixtures.mistake_kinds(name):
             assert fixtures.mistake_kinds(name)[kind].hint in text, (kind, fixtures.mistake_kinds(name)[kind].hint)
 
@@ -138,8 +149,15 @@ def attacked(tmp_path_factory):
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv(MAX_MB_ENV, str(CAP_MB))
             mp.setenv("COURSE_CELL_TIMEOUT", "60")  # the endless loop costs one cell timeout (no cell trains here)
-            fixtures.stage(ATTACKED, root / "subs", checkpoints=ckpt, marker=root / "PWNED",
-                           kinds=["solution", *RUN_ATTACKS], port=port, course_guess=course)
+            fixtures.stage(
+                ATTACKED,
+                root / "subs",
+                checkpoints=ckpt,
+                marker=root / "PWNED",
+                kinds=["solution", *RUN_ATTACKS],
+                port=port,
+                course_guess=course,
+            )
             (root / "subs" / "solution").rename(root / "subs" / "aaa_health")
             shutil.copytree(root / "subs" / "aaa_health", root / "subs" / "zzz_health")
             start = time.monotonic()
@@ -186,19 +204,37 @@ def test_nothing_escapes_the_sandbox(attacked):
 @pytest.mark.slow
 def test_refused_checkpoints_and_uploads_say_why(attacked):
     results, root, course, *_ = attacked
-    why = {"checkpoint_corrupt": "corrupt or truncated", "checkpoint_oversized": "over the",
-           "checkpoint_malicious": "bare pickle", "checkpoint_zip_bomb": "is compressed"}
+    why = {
+        "checkpoint_corrupt": "corrupt or truncated",
+        "checkpoint_oversized": "over the",
+        "checkpoint_malicious": "bare pickle",
+        "checkpoint_zip_bomb": "is compressed",
+    }
     cells = fixtures.for_assignment(ATTACKED).checkpoint_cells
     for kind, text in why.items():
         reasons = results[kind].reasons
-        assert all(c in reasons and "CheckpointError" in reasons[c] and text in reasons[c] for c in cells), (kind, reasons)
+        assert all(c in reasons and "CheckpointError" in reasons[c] and text in reasons[c] for c in cells), (
+            kind,
+            reasons,
+        )
     notes = " ".join(results["upload_links"].notes)
-    for path in ("checkpoints/passwd.pt", "checkpoints/zero.pt", "figures/dangling.png", "shadow.txt", "pipe.pt",
-                 "checkpoints/huge.pt", "odd name?.pt", "etc"):
+    for path in (
+        "checkpoints/passwd.pt",
+        "checkpoints/zero.pt",
+        "figures/dangling.png",
+        "shadow.txt",
+        "pipe.pt",
+        "checkpoints/huge.pt",
+        "odd name?.pt",
+        "etc",
+    ):
         assert path in notes, (path, notes)
     assert "a symbolic link, not a regular file" in notes and "a FIFO, not a regular file" in notes
-    everything = b"".join(p.read_bytes() for p in course.rglob("*") if p.is_file() and not p.is_symlink()
-                          and p.stat().st_size < 50 * 2**20)
+    everything = b"".join(
+        p.read_bytes()
+        for p in course.rglob("*")
+        if p.is_file() and not p.is_symlink() and p.stat().st_size < 50 * 2**20
+    )
     assert b"root:x:0:0" not in everything, "a system file was copied into the course folder"
     assert not [p for p in course.rglob("*") if p.is_symlink()], "a symbolic link was copied into the course folder"
     feedback = course / "feedback"
@@ -211,9 +247,16 @@ def test_refused_checkpoints_and_uploads_say_why(attacked):
 @pytest.mark.slow
 def test_attempts_are_flagged_for_the_instructor(attacked):
     results = attacked[0]
-    expect = {"kernel_hooks": "set_custom_exc", "patched_checks": "replaces torch.allclose",
-              "shadow_module": "shadowing attempt", "read_instructor_files": "calls exec",
-              "write_course_files": "gradebook.db", "detached_process": "subprocess.Popen",
-              "network": "imports ctypes", "upload_links": "symbolic link", "kernel_dies": "os._exit"}
+    expect = {
+        "kernel_hooks": "set_custom_exc",
+        "patched_checks": "replaces torch.allclose",
+        "shadow_module": "shadowing attempt",
+        "read_instructor_files": "calls exec",
+        "write_course_files": "gradebook.db",
+        "detached_process": "subprocess.Popen",
+        "network": "imports ctypes",
+        "upload_links": "symbolic link",
+        "kernel_dies": "os._exit",
+    }
     for kind, text in expect.items():
         assert any(text in flag for flag in results[kind].tamper), (kind, results[kind].tamper)

@@ -1,5 +1,6 @@
 """05_importance_sampling: the solution's functions and the course_lib pieces against independent references
 (scipy, torch.distributions, numerical quadrature)."""
+
 from __future__ import annotations
 
 import math
@@ -35,6 +36,7 @@ def gen(seed):
 
 # ---------------------------------------------------------------- log densities
 
+
 @pytest.mark.parametrize("shape", [(4, 10), (3, 5, 7)])
 def test_bernoulli_matches_scipy(sol, shape):
     g = gen(0)
@@ -66,7 +68,10 @@ def test_bernoulli_stable_where_naive_formula_fails(sol):
 def test_normal_matches_scipy(sol, k):
     g = gen(2)
     shape = (4, 3) if k is None else (4, k, 3)
-    mu, logvar = torch.randn(4, 1, 3, generator=g, dtype=torch.float64), torch.randn(4, 1, 3, generator=g, dtype=torch.float64)
+    mu, logvar = (
+        torch.randn(4, 1, 3, generator=g, dtype=torch.float64),
+        torch.randn(4, 1, 3, generator=g, dtype=torch.float64),
+    )
     if k is None:
         mu, logvar = mu[:, 0], logvar[:, 0]
     z = 2 * torch.randn(*shape, generator=g, dtype=torch.float64)
@@ -77,6 +82,7 @@ def test_normal_matches_scipy(sol, k):
 
 
 # ---------------------------------------------------------------- log-mean-exp
+
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_log_mean_exp_matches_scipy(sol, dim):
@@ -94,6 +100,7 @@ def test_log_mean_exp_stable_where_naive_formula_fails(sol):
 
 # ---------------------------------------------------------------- KL
 
+
 def test_kl_analytic_matches_torch_distributions(sol):
     g = gen(4)
     mu_q, logvar_q, mu_p, logvar_p = (torch.randn(6, 5, generator=g, dtype=torch.float64) for _ in range(4))
@@ -107,13 +114,16 @@ def test_kl_mc_converges_to_analytic(sol):
     exact = kl_divergence(Normal(mu_q, torch.exp(0.5 * logvar_q)), Normal(mu_p, torch.exp(0.5 * logvar_p))).sum(-1)
     errors = []
     for k in (10, 1000, 100_000):
-        est = sol.kl_gaussian_gaussian_mc(mu_q, logvar_q, mu_p, logvar_p, torch.randn(4, k, 3, generator=g, dtype=torch.float64))
+        est = sol.kl_gaussian_gaussian_mc(
+            mu_q, logvar_q, mu_p, logvar_p, torch.randn(4, k, 3, generator=g, dtype=torch.float64)
+        )
         assert est.shape == (4,)
         errors.append((est - exact).abs().mean().item())
     assert errors[2] < 0.05 and errors[2] < errors[0] / 5, errors
 
 
 # ---------------------------------------------------------------- ELBO and importance sampling
+
 
 def test_elbo_and_is_match_reference_on_images(sol):
     torch.manual_seed(0)
@@ -124,8 +134,12 @@ def test_elbo_and_is_match_reference_on_images(sol):
     with torch.no_grad():
         torch.testing.assert_close(sol.elbo(model, x, eps), ref.elbo(model, x, eps), rtol=1e-5, atol=1e-4)
         eps_k = torch.randn(5, 11, 8, generator=g)
-        torch.testing.assert_close(sol.importance_sampling_log_px(model, x, eps_k),
-                                   ref.importance_sampling_log_px(model, x, eps_k), rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(
+            sol.importance_sampling_log_px(model, x, eps_k),
+            ref.importance_sampling_log_px(model, x, eps_k),
+            rtol=1e-5,
+            atol=1e-4,
+        )
 
 
 def test_reference_quadrature_matches_scipy_quad():
@@ -134,10 +148,12 @@ def test_reference_quadrature_matches_scipy_quad():
     x = torch.bernoulli(torch.full((2, 8), 0.5), generator=gen(7))
     grid_value = ref.quadrature_log_px(model, x)
     for i in range(2):
+
         def joint(z, row=x[i]):
             with torch.no_grad():
                 logit = model.decode(torch.tensor([[z]], dtype=torch.float32))[0].double()
             return math.exp(Bernoulli(logits=logit).log_prob(row.double()).sum().item()) * scipy.stats.norm.pdf(z)
+
         value, _ = scipy.integrate.quad(joint, -10, 10, limit=200)
         assert abs(grid_value[i].item() - math.log(value)) < 1e-3
 
@@ -152,8 +168,9 @@ def test_is_converges_to_quadrature_and_sits_above_elbo(sol, latent_dim):
         est = sol.importance_sampling_log_px(model, x, torch.randn(3, 50_000, latent_dim, generator=g))
         torch.testing.assert_close(est, exact, atol=0.03, rtol=0)
         elbo = torch.stack([sol.elbo(model, x, torch.randn(3, latent_dim, generator=g)) for _ in range(500)]).mean(0)
-        is5 = torch.stack([sol.importance_sampling_log_px(model, x, torch.randn(3, 5, latent_dim, generator=g))
-                           for _ in range(500)]).mean(0)
+        is5 = torch.stack(
+            [sol.importance_sampling_log_px(model, x, torch.randn(3, 5, latent_dim, generator=g)) for _ in range(500)]
+        ).mean(0)
     # the toy decoder is sharp enough that the gaps are real, not rounding
     assert (exact - elbo).mean() > 0.1 and (elbo < exact + 0.01).all(), (exact, elbo)
     assert (is5 - elbo).mean() > 0.05 and (is5 > elbo - 0.01).all() and (is5 < exact + 0.01).all(), (elbo, is5, exact)
@@ -168,18 +185,24 @@ def test_is_with_one_sample_is_the_mc_elbo(sol):
     with torch.no_grad():
         mu, logvar = model.encode(x)
         z = mu + torch.exp(0.5 * logvar) * eps[:, 0]
-        mc_elbo = (Bernoulli(logits=model.decode(z)).log_prob(x.view(3, -1)).sum(-1)
-                   + Normal(0.0, 1.0).log_prob(z).sum(-1) - Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1))
+        mc_elbo = (
+            Bernoulli(logits=model.decode(z)).log_prob(x.view(3, -1)).sum(-1)
+            + Normal(0.0, 1.0).log_prob(z).sum(-1)
+            - Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+        )
         torch.testing.assert_close(sol.importance_sampling_log_px(model, x, eps), mc_elbo, rtol=1e-5, atol=1e-4)
 
 
 # ---------------------------------------------------------------- course_lib pieces
 
+
 def test_mlp_vae_shapes_and_errors():
     model = MLPVAE(latent_dim=100, hidden=300)
     n_params = sum(p.numel() for p in model.parameters())
     # 784-300-300-200 encoder and 100-300-300-784 decoder, with biases
-    assert n_params == (784 * 300 + 300 + 300 * 300 + 300 + 300 * 200 + 200) + (100 * 300 + 300 + 300 * 300 + 300 + 300 * 784 + 784)
+    assert n_params == (784 * 300 + 300 + 300 * 300 + 300 + 300 * 200 + 200) + (
+        100 * 300 + 300 + 300 * 300 + 300 + 300 * 784 + 784
+    )
     mu, logvar = model.encode(torch.zeros(3, 1, 28, 28))
     assert mu.shape == logvar.shape == (3, 100)
     assert model.decode(torch.zeros(3, 7, 100)).shape == (3, 7, 784)
@@ -203,8 +226,15 @@ def test_toy_vae_leaves_global_rng_alone():
 
 def test_profiles():
     fast, full = get_profile(NAME, "fast"), get_profile(NAME, "full")
-    assert (full.dataset, full.latent_dim, full.lr, full.batch_size, full.epochs, full.eval_k, full.min_elbo) == \
-        ("binarized_mnist", 100, 3e-4, 64, 20, 200, -102.0)
+    assert (full.dataset, full.latent_dim, full.lr, full.batch_size, full.epochs, full.eval_k, full.min_elbo) == (
+        "binarized_mnist",
+        100,
+        3e-4,
+        64,
+        20,
+        200,
+        -102.0,
+    )
     assert fast.dataset == "binarized_mnist5k" and fast.min_log_px >= fast.min_elbo
     with pytest.raises(KeyError, match="no setting"):
         get_profile(NAME, "fast", epoch=3)
@@ -226,7 +256,9 @@ def test_train_vae_improves_the_elbo(sol):
 def test_train_vae_rejects_wrong_shape():
     data = load("binarized_mnist5k", "val")
     with pytest.raises(ValueError, match=r"shape \(B,\)"):
-        train_vae(MLPVAE(latent_dim=4, hidden=8), lambda m, x, eps: eps, data, config=TrainConfig(epochs=1, batch_size=500))
+        train_vae(
+            MLPVAE(latent_dim=4, hidden=8), lambda m, x, eps: eps, data, config=TrainConfig(epochs=1, batch_size=500)
+        )
     with pytest.raises(ValueError):
         TrainConfig(epochs=0)
 
@@ -258,24 +290,33 @@ def test_estimates_chunking_averages_over_all_digits(sol):
     got = widget.estimates_at_k(sol.importance_sampling_log_px, model, x, 4, repeats=1, generator=gen(1), chunk=8)
     g = gen(1)  # replay the noise: chunks of 8 // 4 = 2 digits
     with torch.no_grad():
-        parts = [ref.importance_sampling_log_px(model, x[i:i + 2], torch.randn(len(x[i:i + 2]), 4, 2, generator=g))
-                 for i in range(0, 7, 2)]
+        parts = [
+            ref.importance_sampling_log_px(model, x[i : i + 2], torch.randn(len(x[i : i + 2]), 4, 2, generator=g))
+            for i in range(0, 7, 2)
+        ]
     assert got.shape == (1,)
     assert abs(got.item() - torch.cat(parts).double().mean().item()) < 1e-5
 
 
 # ---------------------------------------------------------------- grading pieces
 
+
 def test_hard_coded_answer_passes_visible_but_fails_hidden():
     """log_mean_exp that returns the visible test's answer passes the release's cell and fails the source's."""
+
     def cell(path, gid):
         nb = nbformat.read(path, as_version=4)
         return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
 
     visible = cell(REPO / "notebooks" / NAME / f"{NAME}.ipynb", "test_log_mean_exp")
     full = cell(REPO / "solutions" / NAME / f"{NAME}.ipynb", "test_log_mean_exp")
-    ns = {"torch": torch, "math": math, "np": np, "scipy": scipy,
-          "log_mean_exp": lambda y, dim: torch.tensor([math.log(2.0)])}
+    ns = {
+        "torch": torch,
+        "math": math,
+        "np": np,
+        "scipy": scipy,
+        "log_mean_exp": lambda y, dim: torch.tensor([math.log(2.0)]),
+    }
     exec(visible, dict(ns))
     with pytest.raises(AssertionError):
         exec(full, dict(ns))

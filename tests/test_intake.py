@@ -1,5 +1,6 @@
 """Uploads are untrusted archives: only regular files of the allowed kinds are taken, everything else
 is refused with a reason, and nothing outside the upload is ever read."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,9 @@ def test_the_allowed_files_are_copied_and_nothing_else(tmp_path):
     assert sorted(report.accepted) == ["checkpoints/run.json", "checkpoints/run.pt", "figures/a.png", "hw.ipynb"]
     refused = dict(report.refused)
     assert "notes.txt" in refused and "checkpoints/extra.npz" in refused and ".hidden" in refused
-    assert sorted(p.relative_to(tmp_path / "staged").as_posix() for p in (tmp_path / "staged").rglob("*")
-                  if p.is_file()) == sorted(report.accepted)
+    assert sorted(
+        p.relative_to(tmp_path / "staged").as_posix() for p in (tmp_path / "staged").rglob("*") if p.is_file()
+    ) == sorted(report.accepted)
     assert report.notebook_ok and not report.tamper
     assert oct(os.stat(tmp_path / "staged" / "hw.ipynb").st_mode & 0o777) == "0o644"  # readable by the sandbox user
 
@@ -90,11 +92,14 @@ def test_shadowing_modules_are_refused_and_flagged(tmp_path):
     assert not (tmp_path / "staged" / "scipy").exists()
 
 
-@pytest.mark.parametrize("content, problem", [
-    (b"{not json", "not valid JSON"),
-    (b"[1, 2]", "does not hold a notebook"),
-    (b'{"cells": "x", "nbformat": 4}', "does not hold a notebook"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "does not hold a notebook"),
+        (b'{"cells": "x", "nbformat": 4}', "does not hold a notebook"),
+    ],
+)
 def test_a_broken_notebook_is_reported(tmp_path, content, problem):
     up = _upload(tmp_path)
     (up / "hw.ipynb").write_bytes(content)
@@ -108,5 +113,6 @@ def test_a_missing_notebook_or_a_linked_upload(tmp_path):
     assert intake.take(up, tmp_path / "s1", "hw.ipynb").notebook_error == "no hw.ipynb in the upload"
     link = tmp_path / "link"
     link.symlink_to(up, target_is_directory=True)
-    assert intake.take(link, tmp_path / "s2", "hw.ipynb").notebook_error == \
-        "the upload is a symbolic link, not a folder"
+    assert (
+        intake.take(link, tmp_path / "s2", "hw.ipynb").notebook_error == "the upload is a symbolic link, not a folder"
+    )

@@ -1,5 +1,6 @@
 """course_lib.kernels: the fused colour kernel against torchvision (reference) and under Triton's
 CPU interpreter (kernel)."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Roster in, LMS downloads collected, manifests checked, grades and feedback out (autograder.collect,
 autograder.lms, autograder.intake.verify_manifest); end to end on the toy assignment."""
+
 from __future__ import annotations
 
 import copy
@@ -61,17 +62,24 @@ def _files(root: Path) -> list[str]:
 
 # ------------------------------------------------------------------------------------ roster
 
+
 def test_roster_columns_are_understood_and_bad_rows_refused(tmp_path):
     path = tmp_path / "roster.csv"
-    path.write_text("\ufeffStudent ID,First name,Surname,Email address,Section\n"
-                    "jdoe,Jane,Doe,jane@example.org,A\n\nbsmith,Bob,,bob@example.org,B\n", encoding="utf-8")
+    path.write_text(
+        "\ufeffStudent ID,First name,Surname,Email address,Section\n"
+        "jdoe,Jane,Doe,jane@example.org,A\n\nbsmith,Bob,,bob@example.org,B\n",
+        encoding="utf-8",
+    )
     assert lms.read_roster(path) == [
         {"id": "jdoe", "first_name": "Jane", "last_name": "Doe", "email": "jane@example.org", "lms_user_id": None},
-        {"id": "bsmith", "first_name": "Bob", "last_name": None, "email": "bob@example.org", "lms_user_id": None}]
-    for text, message in [("name,email\nJane,j@x\n", "has no id column"),
-                          ("id,email\n../etc,j@x\n", "line 2: student id '../etc' must be letters"),
-                          ("id\njdoe\njdoe\n", "line 3: student id 'jdoe' appears twice"),
-                          ("", "is empty")]:
+        {"id": "bsmith", "first_name": "Bob", "last_name": None, "email": "bob@example.org", "lms_user_id": None},
+    ]
+    for text, message in [
+        ("name,email\nJane,j@x\n", "has no id column"),
+        ("id,email\n../etc,j@x\n", "line 2: student id '../etc' must be letters"),
+        ("id\njdoe\njdoe\n", "line 3: student id 'jdoe' appears twice"),
+        ("", "is empty"),
+    ]:
         path.write_text(text)
         with pytest.raises(lms.RosterError, match=message):
             lms.read_roster(path)
@@ -87,26 +95,43 @@ def test_roster_import_fills_the_gradebook(tmp_path):
     assert lms.import_roster(path, tmp_path / "course") == ["jdoe", "bsmith"]
     with Gradebook(f"sqlite:///{tmp_path / 'course' / 'gradebook.db'}") as gb:
         assert {(s.id, s.first_name, s.last_name, s.email) for s in gb.students} == {
-            ("jdoe", "Jane", "Doe-Roe", "jane@example.org"), ("bsmith", "Bob", "Smith", None)}
+            ("jdoe", "Jane", "Doe-Roe", "jane@example.org"),
+            ("bsmith", "Bob", "Smith", None),
+        }
 
 
 # ------------------------------------------------------------------------------------ collect
 
+
 def test_a_canvas_download_is_sorted_into_submission_folders(tmp_path):
     download = tmp_path / "submissions.zip"
-    download.write_bytes(_zip([
-        ("doejane_111_901_00_toy--jdoe.zip", _student_zip(tmp_path, "jdoe", extra={
-            "notes.txt": b"hi", "../../escape.ipynb": b"{}", "inner.zip": _zip([("x", b"y")]),
-            "checkpoints/run.pt": b"PK\0\0"})),
-        ("smithbob_LATE_222_902_00_toy-1.ipynb", _notebook()),  # a bare notebook, resubmitted (Canvas: -1)
-        ("roeann_333_903_00_toy--x.zip", b"not a zip"),
-        ("../../../etc/passwd", b"x"),
-        ("/abs/00_toy.ipynb", b"x"),
-        ("mallory_444_904_00_toy.ipynb/../../x", b"x"),
-        _link("linkman_555_905_00_toy.ipynb", "/etc/shadow"),
-        ("readme.txt", b"the LMS's own file"),
-        ("evilname_666_906_notes.txt", b"x"),
-    ]))
+    download.write_bytes(
+        _zip(
+            [
+                (
+                    "doejane_111_901_00_toy--jdoe.zip",
+                    _student_zip(
+                        tmp_path,
+                        "jdoe",
+                        extra={
+                            "notes.txt": b"hi",
+                            "../../escape.ipynb": b"{}",
+                            "inner.zip": _zip([("x", b"y")]),
+                            "checkpoints/run.pt": b"PK\0\0",
+                        },
+                    ),
+                ),
+                ("smithbob_LATE_222_902_00_toy-1.ipynb", _notebook()),  # a bare notebook, resubmitted (Canvas: -1)
+                ("roeann_333_903_00_toy--x.zip", b"not a zip"),
+                ("../../../etc/passwd", b"x"),
+                ("/abs/00_toy.ipynb", b"x"),
+                ("mallory_444_904_00_toy.ipynb/../../x", b"x"),
+                _link("linkman_555_905_00_toy.ipynb", "/etc/shadow"),
+                ("readme.txt", b"the LMS's own file"),
+                ("evilname_666_906_notes.txt", b"x"),
+            ]
+        )
+    )
     report = col.collect(download, T, tmp_path / "subs", lms="canvas")
     assert _files(tmp_path / "subs" / "111" / T) == [f"{T}.ipynb", "checkpoints/run.pt", "manifest.json"]
     assert _files(tmp_path / "subs" / "222" / T) == [f"{T}.ipynb"]
@@ -122,32 +147,64 @@ def test_a_canvas_download_is_sorted_into_submission_folders(tmp_path):
     assert why["linkman_555_905_00_toy.ipynb"] == "a symbolic link"
     assert why["readme.txt"] == "its name does not follow the canvas pattern"
     assert why["evilname_666_906_notes.txt"].startswith("not a file of a 00_toy submission")
-    assert _files(tmp_path / "subs") == sorted([f"111/{T}/{T}.ipynb", f"111/{T}/checkpoints/run.pt", f"111/{T}/manifest.json",
-                                                f"222/{T}/{T}.ipynb", f".lms/{T}.json"])
+    assert _files(tmp_path / "subs") == sorted(
+        [
+            f"111/{T}/{T}.ipynb",
+            f"111/{T}/checkpoints/run.pt",
+            f"111/{T}/manifest.json",
+            f"222/{T}/{T}.ipynb",
+            f".lms/{T}.json",
+        ]
+    )
     assert json.loads((tmp_path / "subs" / ".lms" / f"{T}.json").read_text())["prefixes"] == {
-        "111": "doejane_111_901_", "222": "smithbob_LATE_222_902_"}
+        "111": "doejane_111_901_",
+        "222": "smithbob_LATE_222_902_",
+    }
     # the grader's intake takes the collected folder as it is; the checkpoint added to the zip after
     # course_lib.submit packed it is named in the student's feedback and flagged
     taken = intake.take(tmp_path / "subs" / "111" / T, tmp_path / "staged", f"{T}.ipynb")
     assert taken.notebook_ok and taken.refused == []
-    assert taken.notes == ["submission manifest: checkpoints/run.pt is not in the manifest: it was added after "
-                           "course_lib.submit packed the zip"]
+    assert taken.notes == [
+        "submission manifest: checkpoints/run.pt is not in the manifest: it was added after "
+        "course_lib.submit packed the zip"
+    ]
 
 
 def test_moodle_blackboard_and_folder_downloads(tmp_path):
     moodle = tmp_path / "moodle.zip"
-    moodle.write_bytes(_zip([("Jane Doe_4242_assignsubmission_file_/00_toy--jdoe.zip", _student_zip(tmp_path, "jdoe")),
-                             ("Bob Smith_4343_assignsubmission_file_/00_toy.ipynb", _notebook())]))
+    moodle.write_bytes(
+        _zip(
+            [
+                ("Jane Doe_4242_assignsubmission_file_/00_toy--jdoe.zip", _student_zip(tmp_path, "jdoe")),
+                ("Bob Smith_4343_assignsubmission_file_/00_toy.ipynb", _notebook()),
+            ]
+        )
+    )
     assert sorted(col.collect(moodle, T, tmp_path / "m", lms="moodle").students) == ["4242", "4343"]
     board = tmp_path / "board.zip"
     board.write_bytes(_zip([("00_toy_jdoe_attempt_2026-11-30-15-04-05_00_toy.ipynb", _notebook())]))
     col.collect(board, T, tmp_path / "b", lms="blackboard")
     assert (tmp_path / "b" / "jdoe" / T / "timestamp.txt").read_text() == "2026-11-30 15:04:05"
     folders = tmp_path / "folders.zip"
-    folders.write_bytes(_zip([("jdoe/00_toy.ipynb", _notebook()), ("jdoe/checkpoints/run.json", b"{}"),
-                              ("bsmith/00_toy/00_toy.ipynb", _notebook())]))
-    folders.write_bytes(_zip([("jdoe/00_toy.ipynb", _notebook()), ("jdoe/checkpoints/run.json", b"{}"),
-                              ("bsmith/00_toy/00_toy.ipynb", _notebook()), ("bsmith/other/00_toy.ipynb", b"{}")]))
+    folders.write_bytes(
+        _zip(
+            [
+                ("jdoe/00_toy.ipynb", _notebook()),
+                ("jdoe/checkpoints/run.json", b"{}"),
+                ("bsmith/00_toy/00_toy.ipynb", _notebook()),
+            ]
+        )
+    )
+    folders.write_bytes(
+        _zip(
+            [
+                ("jdoe/00_toy.ipynb", _notebook()),
+                ("jdoe/checkpoints/run.json", b"{}"),
+                ("bsmith/00_toy/00_toy.ipynb", _notebook()),
+                ("bsmith/other/00_toy.ipynb", b"{}"),
+            ]
+        )
+    )
     report = col.collect(folders, T, tmp_path / "f", lms="folders", dry_run=True)
     assert report.students == {"jdoe": ["00_toy.ipynb", "checkpoints/run.json"], "bsmith": ["00_toy.ipynb"]}
     assert dict(report.skipped)["bsmith/other/00_toy.ipynb"].startswith("not a file of a 00_toy submission")
@@ -163,8 +220,15 @@ def test_size_caps_count_the_bytes_read(tmp_path):
         zf.writestr("00_toy.ipynb", _notebook())
         zf.writestr("checkpoints/big.pt", b"\0" * 200_000)
     download = tmp_path / "d.zip"
-    download.write_bytes(_zip([("a_1_1_00_toy.ipynb", b"x" * 5000), ("b_2_2_00_toy--b.zip", bomb.getvalue()),
-                               ("c_3_3_00_toy--c.zip", _zip([("00_toy.ipynb", b"x" * 5000)]))]))
+    download.write_bytes(
+        _zip(
+            [
+                ("a_1_1_00_toy.ipynb", b"x" * 5000),
+                ("b_2_2_00_toy--b.zip", bomb.getvalue()),
+                ("c_3_3_00_toy--c.zip", _zip([("00_toy.ipynb", b"x" * 5000)])),
+            ]
+        )
+    )
     caps = col.Caps(submission_mb=4000 / intake.MB)
     report = col.collect(download, T, tmp_path / "s", caps=caps)
     why = dict(report.skipped)
@@ -175,6 +239,7 @@ def test_size_caps_count_the_bytes_read(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ manifest
+
 
 def _upload(tmp_path: Path, **kw) -> Path:
     folder = tmp_path / "up"
@@ -189,14 +254,17 @@ def test_a_matching_manifest_adds_nothing(tmp_path):
     assert "manifest.json" in taken.accepted and taken.notes == [] and taken.tamper == []
 
 
-@pytest.mark.parametrize("change, expected", [
-    ("edit", "00_toy.ipynb differs from the file course_lib.submit packed (size or checksum)"),
-    ("add", "checkpoints/extra.pt is not in the manifest"),
-    ("remove", "checkpoints/gone.pt was packed by course_lib.submit but is not in the upload"),
-    ("garbage", "manifest.json could not be read (JSONDecodeError"),
-    ("no_files", "manifest.json does not list the files"),
-    ("other_assignment", "it was made for the assignment '03_diffusion', not '00_toy'"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ("edit", "00_toy.ipynb differs from the file course_lib.submit packed (size or checksum)"),
+        ("add", "checkpoints/extra.pt is not in the manifest"),
+        ("remove", "checkpoints/gone.pt was packed by course_lib.submit but is not in the upload"),
+        ("garbage", "manifest.json could not be read (JSONDecodeError"),
+        ("no_files", "manifest.json does not list the files"),
+        ("other_assignment", "it was made for the assignment '03_diffusion', not '00_toy'"),
+    ],
+)
 def test_a_manifest_mismatch_is_a_note_and_a_flag_never_a_refusal(tmp_path, change, expected):
     up = _upload(tmp_path)
     manifest = json.loads((up / "manifest.json").read_text())
@@ -223,6 +291,7 @@ def test_a_manifest_mismatch_is_a_note_and_a_flag_never_a_refusal(tmp_path, chan
 
 
 # ------------------------------------------------------------------------------------ end to end
+
 
 @pytest.mark.slow
 @pytest.mark.e2e
@@ -257,11 +326,19 @@ def test_roster_lms_download_grading_manual_grades_and_comments_reach_the_export
         members = {n: zf.read(n) for n in zf.namelist()}
     members[f"{T}.ipynb"] = members[f"{T}.ipynb"].replace(b"return b + a", b"return a + b")
     download = tmp_path / "canvas.zip"
-    download.write_bytes(_zip([("doejane_111_901_" + jane.name, jane.read_bytes()),
-                               ("smithbob_222_902_" + bob.name, _zip(list(members.items())))]))
+    download.write_bytes(
+        _zip(
+            [
+                ("doejane_111_901_" + jane.name, jane.read_bytes()),
+                ("smithbob_222_902_" + bob.name, _zip(list(members.items()))),
+            ]
+        )
+    )
     roster = tmp_path / "roster.csv"
-    roster.write_text("id,first_name,last_name,email\n111,Jane,Doe,jane@example.org\n222,Bob,Smith,bob@example.org\n"
-                      "333,Ann,Roe,ann@example.org\n")
+    roster.write_text(
+        "id,first_name,last_name,email\n111,Jane,Doe,jane@example.org\n222,Bob,Smith,bob@example.org\n"
+        "333,Ann,Roe,ann@example.org\n"
+    )
     course, subs = tmp_path / "course", tmp_path / "subs"
     assert lms.import_roster(roster, course) == ["111", "222", "333"]
     report = col.collect(download, T, subs, lms="canvas")
@@ -299,4 +376,7 @@ def test_roster_lms_download_grading_manual_grades_and_comments_reach_the_export
     assert "Good; say why, too." in page and "<script src=" not in page
     back = lms.return_feedback(course, T, tmp_path / "back.zip", submissions=subs)
     with zipfile.ZipFile(back) as zf:
-        assert sorted(zf.namelist()) == ["doejane_111_901_00_toy-feedback.html", "smithbob_222_902_00_toy-feedback.html"]
+        assert sorted(zf.namelist()) == [
+            "doejane_111_901_00_toy-feedback.html",
+            "smithbob_222_902_00_toy-feedback.html",
+        ]

@@ -7,6 +7,7 @@ hidden tests, written answers, smoke mode, submissions, thresholds, records, dev
 discovery and pass, and the end-to-end grading of its fixtures gives exactly the expected points. The one
 test that must fail is the committed-calibration check, which says to run the calibration.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,17 +23,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 NAME = "06_line"
 NEW_FILES = {
-    "course_lib/assignments/line/__init__.py", "course_lib/assignments/line/profile.py",
-    "course_lib/assignments/line/train.py", "course_lib/assignments/line/widgets.py",
-    "autograder/assignments/line/__init__.py", "autograder/assignments/line/reference.py",
-    "autograder/assignments/line/mistakes.py", "autograder/assignments/line/calibration.py",
-    "solutions/06_line/06_line.ipynb", "tests/test_line.py", "docs/assignments/06_line.md",
+    "course_lib/assignments/line/__init__.py",
+    "course_lib/assignments/line/profile.py",
+    "course_lib/assignments/line/train.py",
+    "course_lib/assignments/line/widgets.py",
+    "autograder/assignments/line/__init__.py",
+    "autograder/assignments/line/reference.py",
+    "autograder/assignments/line/mistakes.py",
+    "autograder/assignments/line/calibration.py",
+    "solutions/06_line/06_line.ipynb",
+    "tests/test_line.py",
+    "docs/assignments/06_line.md",
 }
 
 
 def _tree(root):
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def _run(args, cwd, **kw):
@@ -45,8 +55,13 @@ def _run(args, cwd, **kw):
 def repo(tmp_path_factory):
     """A copy of this checkout's files (tracked and new, as git sees them) with the new assignment added."""
     root = tmp_path_factory.mktemp("new-assignment") / "repo"
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for rel in filter(None, listed):
         src = REPO / rel
         if src.is_file():
@@ -73,22 +88,57 @@ def test_release_tests_and_grading_pick_it_up_with_nothing_else_edited(repo):
     out = _run([sys.executable, "-m", "autograder", "check-release"], root)
     assert out.returncode == 0 and "release OK" in out.stdout, out.stdout + out.stderr
     selected = f"({NAME} or test_line or no_function_defaults_to_the_cpu) and not committed_calibration"
-    out = _run([sys.executable, "-m", "pytest", f"solutions/{NAME}/{NAME}.ipynb", "--nbval-lax", "tests/test_line.py",
-                "tests/test_mistakes.py", "tests/test_rubrics.py", "tests/test_smoke_mode.py", "tests/test_submit.py",
-                "tests/test_thresholds.py", "tests/test_record.py", "tests/test_devices.py", "tests/test_grading.py",
-                "-k", f"{selected} and not attack", "-q", "-p", "no:cacheprovider"], root, timeout=1500)
+    out = _run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"solutions/{NAME}/{NAME}.ipynb",
+            "--nbval-lax",
+            "tests/test_line.py",
+            "tests/test_mistakes.py",
+            "tests/test_rubrics.py",
+            "tests/test_smoke_mode.py",
+            "tests/test_submit.py",
+            "tests/test_thresholds.py",
+            "tests/test_record.py",
+            "tests/test_devices.py",
+            "tests/test_grading.py",
+            "-k",
+            f"{selected} and not attack",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        root,
+        timeout=1500,
+    )
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
     summary = out.stdout.strip().splitlines()[-1]
     assert "passed" in summary and "failed" not in summary and "error" not in summary, summary
     # among what passed: the end-to-end grading of its fixtures (solution, blank, each mistake) with exact points
-    collected = _run([sys.executable, "-m", "pytest", "tests/test_grading.py", "-k", f"{selected} and not attack",
-                      "--collect-only", "-q", "-p", "no:cacheprovider"], root)
+    collected = _run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_grading.py",
+            "-k",
+            f"{selected} and not attack",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        root,
+    )
     assert f"test_every_fixture_gets_exactly_its_expected_points[{NAME}]" in collected.stdout, collected.stdout
 
 
 def test_until_it_is_calibrated_the_calibration_check_says_what_to_run(repo):
     root, _, _ = repo
-    out = _run([sys.executable, "-m", "pytest", "tests/test_calibration.py", "-k", NAME, "-q", "-p", "no:cacheprovider"],
-               root)
+    out = _run(
+        [sys.executable, "-m", "pytest", "tests/test_calibration.py", "-k", NAME, "-q", "-p", "no:cacheprovider"], root
+    )
     assert out.returncode == 1
     assert f"run python -m autograder calibrate {NAME}" in out.stdout

@@ -1,4 +1,5 @@
 """The nbgrader pipeline on a toy assignment: release, check-release, autograde, student bundle."""
+
 from __future__ import annotations
 
 import shutil
@@ -136,8 +137,13 @@ def test_demo_goes_on_past_failures_and_lists_them(tmp_path, monkeypatch):
         cells = {"test_elbo": (0.0, 1.0), "test_log_mean_exp": (1.0, 1.0), "written_bound": (0.0, 2.0)}
         return [Result("solution", name, 1.0, 4.0, cells, 1.0, written={"written_bound": False})]
 
-    spec = Spec(name, (Threshold("elbo", "test_threshold_elbo", ">=", "ELBO", field="min_elbo"),),
-                measure=lambda folder, cfg, functions: {"elbo": -130.5}, seed_overrides=lambda s: {}, dry_run={})
+    spec = Spec(
+        name,
+        (Threshold("elbo", "test_threshold_elbo", ">=", "ELBO", field="min_elbo"),),
+        measure=lambda folder, cfg, functions: {"elbo": -130.5},
+        seed_overrides=lambda s: {},
+        dry_run={},
+    )
     monkeypatch.setattr(demo, "run_notebook", fake_run)
     monkeypatch.setattr(demo, "grade", fake_grade)
     monkeypatch.setattr(calibration, "spec_for", lambda n: spec)
@@ -148,7 +154,10 @@ def test_demo_goes_on_past_failures_and_lists_them(tmp_path, monkeypatch):
     assert limit > -130.5, "the stand-in measurement must fail the threshold"
     report = (work / "report.md").read_text()
     assert f"{name}: the solution fails test_elbo (AssertionError: wrong)" in report
-    assert f"calibration error: the solution of {name} fails test_threshold_elbo (min_elbo: value -130.5 FAILS >= {limit:g})" in report
+    assert (
+        f"calibration error: the solution of {name} fails test_threshold_elbo (min_elbo: value -130.5 FAILS >= {limit:g})"
+        in report
+    )
     assert f"{name}: the graded solution got 1/2 of the autograded points (test_elbo 0/1)" in report
     assert f"{name}: the solution's written answers ['written_bound'] do not wait for a TA's grade" in report
     assert (work / "grades.csv").read_text() == "student,score\n" and (work / "cells.csv").exists()
@@ -163,7 +172,9 @@ def test_student_bundle_holds_no_solutions(tmp_path):
         names = zf.namelist()
         assert "dgm-course/environment.yml" in names and "dgm-course/README.md" in names
         assert "dgm-course/course_lib/__init__.py" in names and "dgm-course/pyproject.toml" in names
-        assert not [n for n in names if n.startswith(("dgm-course/solutions", "dgm-course/autograder", "dgm-course/tests"))]
+        assert not [
+            n for n in names if n.startswith(("dgm-course/solutions", "dgm-course/autograder", "dgm-course/tests"))
+        ]
         assert not [n for n in names if "checkpoints/" in n or n.endswith(".pyc")]
         for name in names:
             text = zf.read(name).decode("utf-8", errors="ignore")
@@ -201,19 +212,29 @@ def test_every_bundled_module_imports_without_the_instructor_package(tmp_path):
     with zipfile.ZipFile(bundle.build(tmp_path / "bundle.zip")) as zf:
         zf.extractall(tmp_path)
     root = tmp_path / "dgm-course"
-    modules = sorted(".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
-                     for p in (root / "course_lib").rglob("*.py"))
-    script = ("import importlib, sys\n"
-              "class Block:\n"
-              "    def find_spec(self, name, path=None, target=None):\n"
-              "        if name == 'autograder' or name.startswith('autograder.'):\n"
-              "            raise ImportError('autograder is not available to students')\n"
-              "sys.meta_path.insert(0, Block())\n"
-              f"for m in {modules!r}:\n"
-              "    importlib.import_module(m)\n"
-              "print('imported', len(sys.modules))\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=root, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root),
-                          "COURSE_PROFILE": "fast", "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=300)
+    modules = sorted(
+        ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for p in (root / "course_lib").rglob("*.py")
+    )
+    script = (
+        "import importlib, sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'autograder' or name.startswith('autograder.'):\n"
+        "            raise ImportError('autograder is not available to students')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"for m in {modules!r}:\n"
+        "    importlib.import_module(m)\n"
+        "print('imported', len(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "COURSE_PROFILE": "fast", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(modules) > 20
 
@@ -261,7 +282,15 @@ def test_class_summary_counts_full_marks_per_cell(tmp_path):
 
     results = [
         Result("a", "00_toy", 3, 3, {"test_add": (2, 2), "test_square": (1, 1)}, 12.0),
-        Result("b", "00_toy", 1, 3, {"test_add": (0, 2), "test_square": (1, 1)}, 40.0, reasons={"test_add": "AssertionError: hint"}),
+        Result(
+            "b",
+            "00_toy",
+            1,
+            3,
+            {"test_add": (0, 2), "test_square": (1, 1)},
+            40.0,
+            reasons={"test_add": "AssertionError: hint"},
+        ),
         Result("c", "00_toy", 1, 3, {"test_add": (1, 2), "test_square": (0, 1)}, 5.0, error="stopped after 60 s"),
     ]
     assert pass_rates(results) == {("00_toy", "test_add"): (1, 3), ("00_toy", "test_square"): (2, 3)}
@@ -278,11 +307,15 @@ def test_graded_notebook_sees_the_files_submitted_with_it(toy, tmp_path):
     """Checkpoints travel with a submission into nbgrader's autograded/ folder (CourseDirectory.ignore
     applies to that copy too, so it must not list them)."""
     nb = _release_nb(toy)
-    nb.cells[2].source = ("import json, pathlib\n"
-                          "_saved = json.loads(pathlib.Path('checkpoints/run.json').read_text())\n"
-                          "def add(a, b):\n    return a + b + _saved['offset']")
-    nb.cells[4].source = "import torch\n_w = torch.load('checkpoints/run.pt', weights_only=True)['w']\n" \
-                         "def square(x):\n    return x * x * int(_w.item())"
+    nb.cells[2].source = (
+        "import json, pathlib\n"
+        "_saved = json.loads(pathlib.Path('checkpoints/run.json').read_text())\n"
+        "def add(a, b):\n    return a + b + _saved['offset']"
+    )
+    nb.cells[4].source = (
+        "import torch\n_w = torch.load('checkpoints/run.pt', weights_only=True)['w']\n"
+        "def square(x):\n    return x * x * int(_w.item())"
+    )
     subs = tmp_path / "subs"
     _stage(subs, "ckpt", nb)
     (subs / "ckpt" / "00_toy" / "checkpoints").mkdir()
@@ -317,13 +350,15 @@ def test_failure_reasons_name_the_earlier_cell_that_failed_first(tmp_path):
             cell.outputs = [nbformat.v4.new_output("error", ename=error[0], evalue=error[1], traceback=[])]
         return cell
 
-    nb = nbformat.v4.new_notebook(cells=[
-        code("x = 1"),
-        code("assert x == 2", ("AssertionError", "x must be 2\nmore"), "test_early"),
-        code("models = train()", ("CheckpointError", "checkpoint ckpt.pt is corrupt or truncated")),
-        code("models['a']", ("KeyError", "'a'"), "test_late"),
-        code("pass", None, "test_ok"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            code("x = 1"),
+            code("assert x == 2", ("AssertionError", "x must be 2\nmore"), "test_early"),
+            code("models = train()", ("CheckpointError", "checkpoint ckpt.pt is corrupt or truncated")),
+            code("models['a']", ("KeyError", "'a'"), "test_late"),
+            code("pass", None, "test_ok"),
+        ]
+    )
     nbformat.write(nb, tmp_path / "nb.ipynb")
     assert cell_errors(tmp_path / "nb.ipynb") == {
         "test_early": "AssertionError: x must be 2",

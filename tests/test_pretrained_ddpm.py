@@ -7,6 +7,7 @@ eps-model; the course's DDPM step (solution and reference ``p_sample``) with the
 diffusers' ``DDPMScheduler.step`` (``fixed_small``) and its DDIM step with eta 0 equals ``DDIMScheduler.step``;
 a missing folder gives the whole expected message and a folder that does not fit the profile a clear error.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,7 +68,7 @@ def test_loaded_model_is_the_unet_called_as_an_eps_model(small, full):
         got = model(x, t)
         want = unet(x, t).sample
         # one image at a time with a python int, as diffusers' DDPMPipeline calls it: the (B,) t is per image
-        one_by_one = torch.cat([unet(x[i:i + 1], int(t[i])).sample for i in range(4)])
+        one_by_one = torch.cat([unet(x[i : i + 1], int(t[i])).sample for i in range(4)])
         other_t = model(x, t.flip(0))
     assert got.shape == (4, 3, 32, 32)
     assert torch.allclose(got, want, atol=1e-6) and torch.allclose(got, one_by_one, atol=1e-5)
@@ -104,10 +105,13 @@ def test_bin_weights_load_too(tmp_path, full):
     assert not (folder / "diffusion_pytorch_model.safetensors").exists()
     x, t = torch.randn(2, 3, 32, 32, generator=gen(2)), torch.tensor([10, 20])
     with torch.no_grad():
-        assert torch.allclose(load_pretrained_ddpm(full, folder=folder, device="cpu")(x, t), unet(x, t).sample, atol=1e-6)
+        assert torch.allclose(
+            load_pretrained_ddpm(full, folder=folder, device="cpu")(x, t), unet(x, t).sample, atol=1e-6
+        )
 
 
 # ------------------------------------------------------------------ the course's steps vs diffusers' schedulers
+
 
 @pytest.mark.parametrize("impl", ["solution", "reference"])
 @pytest.mark.parametrize("clip", [True, False])
@@ -147,6 +151,7 @@ def test_ddim_step_matches_ddim_scheduler(small, full, sol, impl):
 
 # ------------------------------------------------------------------ errors
 
+
 def test_missing_folder_says_what_to_fetch_and_where(tmp_path, monkeypatch, full):
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
     folder = tmp_path / "google" / "ddpm-cifar10-32"
@@ -162,25 +167,34 @@ def test_missing_folder_says_what_to_fetch_and_where(tmp_path, monkeypatch, full
         "https://huggingface.co/google/ddpm-cifar10-32/resolve/main/scheduler_config.json "
         "https://huggingface.co/google/ddpm-cifar10-32/resolve/main/diffusion_pytorch_model.safetensors. "
         "Or set COURSE_DATA to the folder that holds google/ddpm-cifar10-32/. Loading it needs diffusers "
-        "(pip install \"diffusers>=0.30\"). To sample from your own trained checkpoint instead: "
-        "COURSE_PROFILE_OVERRIDES='{\"03_diffusion\": {\"pretrained_hub\": \"\"}}'."
+        '(pip install "diffusers>=0.30"). To sample from your own trained checkpoint instead: '
+        'COURSE_PROFILE_OVERRIDES=\'{"03_diffusion": {"pretrained_hub": ""}}\'.'
     )
     # only the weights absent: the message names only them
     fake_datasets.write_pretrained_ddpm(folder)
     (folder / "diffusion_pytorch_model.safetensors").unlink()
-    with pytest.raises(PretrainedMissingError, match=r"available: diffusion_pytorch_model.safetensors \(or "
-                                                     r"diffusion_pytorch_model.bin\) not found in"):
+    with pytest.raises(
+        PretrainedMissingError,
+        match=r"available: diffusion_pytorch_model.safetensors \(or "
+        r"diffusion_pytorch_model.bin\) not found in",
+    ):
         load_sampling_model(full, device="cpu")
 
 
-@pytest.mark.parametrize("change, match", [
-    ({"sample_size": 64}, r"sample_size \(64, 64\).*needs a UNet2DModel with sample_size \(32, 32\) and 3 channels"),
-    ({"in_channels": 1}, "in_channels 1"),
-    ({"scheduler": {"num_train_timesteps": 500}}, r"T = 500 .*the profile's schedule is 'linear' with T = 1000"),
-    ({"scheduler": {"beta_end": 0.03}}, "betas from 0.0001 to 0.03"),
-    ({"scheduler": {"beta_schedule": "squaredcos_cap_v2"}}, "beta_schedule 'squaredcos_cap_v2'.* not supported"),
-    ({"scheduler": {"prediction_type": "v_prediction"}}, "predicts 'v_prediction'.*epsilon"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            {"sample_size": 64},
+            r"sample_size \(64, 64\).*needs a UNet2DModel with sample_size \(32, 32\) and 3 channels",
+        ),
+        ({"in_channels": 1}, "in_channels 1"),
+        ({"scheduler": {"num_train_timesteps": 500}}, r"T = 500 .*the profile's schedule is 'linear' with T = 1000"),
+        ({"scheduler": {"beta_end": 0.03}}, "betas from 0.0001 to 0.03"),
+        ({"scheduler": {"beta_schedule": "squaredcos_cap_v2"}}, "beta_schedule 'squaredcos_cap_v2'.* not supported"),
+        ({"scheduler": {"prediction_type": "v_prediction"}}, "predicts 'v_prediction'.*epsilon"),
+    ],
+)
 def test_a_folder_that_does_not_fit_the_profile_is_refused(tmp_path, full, change, match):
     folder = tmp_path / MODEL_ID
     fake_datasets.write_pretrained_ddpm(folder, **change)

@@ -1,5 +1,6 @@
 """What the grader stores and shows: the skeleton a submission runs as, the graded notebook nbgrader
 scores, the offline feedback page, and the tampering flags (none on honest work)."""
+
 from __future__ import annotations
 
 import base64
@@ -19,11 +20,14 @@ ASSIGNMENTS = tuple(ASSIGNMENT_MODULES)  # every assignment, found by discovery
 
 def _release():
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Toy"), nbformat.v4.new_code_cell("import math"),
-                answer_cell("add", "def add(a, b):\n    # YOUR CODE HERE\n    raise NotImplementedError()"),
-                graded_cell("test_add", "assert add(1, 2) == 3", 2),
-                answer_cell("square", "def square(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"),
-                graded_cell("test_square", "assert square(3) == 9", 1)]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Toy"),
+        nbformat.v4.new_code_cell("import math"),
+        answer_cell("add", "def add(a, b):\n    # YOUR CODE HERE\n    raise NotImplementedError()"),
+        graded_cell("test_add", "assert add(1, 2) == 3", 2),
+        answer_cell("square", "def square(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"),
+        graded_cell("test_square", "assert square(3) == 9", 1),
+    ]
     return nb
 
 
@@ -35,8 +39,15 @@ def test_skeleton_takes_answers_from_the_student_and_everything_graded_from_the_
     student.cells[3].metadata["nbgrader"]["points"] = 100
     del student.cells[5]  # the student deleted test_square
     fake = nbformat.v4.new_code_cell("assert True")
-    fake.metadata["nbgrader"] = {"grade": True, "grade_id": "test_bonus", "points": 50, "solution": False,
-                                 "locked": True, "schema_version": 3, "task": False}
+    fake.metadata["nbgrader"] = {
+        "grade": True,
+        "grade_id": "test_bonus",
+        "points": 50,
+        "solution": False,
+        "locked": True,
+        "schema_version": 3,
+        "task": False,
+    }
     student.cells.insert(1, fake)  # a graded cell the release does not have
     student.cells.append(nbformat.v4.new_code_cell("print('mine')"))
     skel = record.skeleton(student, rel)
@@ -55,14 +66,23 @@ def test_graded_notebook_shows_verdicts_and_only_safe_outputs():
     executed = nbformat.reads(nbformat.writes(skel), as_version=4)
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 20).decode()
     executed.cells[1].outputs = [
-        nbformat.v4.new_output("display_data", data={"text/html": "<script>alert(1)</script>", "image/png": png,
-                                                     "application/javascript": "alert(2)", "text/plain": "ok"}),
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "text/html": "<script>alert(1)</script>",
+                "image/png": png,
+                "application/javascript": "alert(2)",
+                "text/plain": "ok",
+            },
+        ),
         nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(b"<svg>").decode()}),
         nbformat.v4.new_output("stream", name="stdout", text="x" * 50_000),
     ]
     executed.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ALL TESTS PASSED")]
-    verdicts = {"test_add": {"kind": "failed", "ename": "AssertionError", "evalue": "add(1, 2) is not 3", "stdout": "seen"},
-                "test_square": {"kind": "passed", "stdout": ""}}
+    verdicts = {
+        "test_add": {"kind": "failed", "ename": "AssertionError", "evalue": "add(1, 2) is not 3", "stdout": "seen"},
+        "test_square": {"kind": "passed", "stdout": ""},
+    }
     graded = record.graded_notebook(skel, executed, verdicts, notes=["x.pt: not taken <b>"])
     outs = graded.cells[2].outputs
     assert [o.output_type for o in outs] == ["display_data", "stream"]
@@ -122,8 +142,10 @@ def test_html_export_as_nbgrader_configures_it_renders_the_maths():
 def test_feedback_folder_keeps_only_html_without_remote_scripts(tmp_path):
     page = tmp_path / "s" / "a" / "a.html"
     page.parent.mkdir(parents=True)
-    page.write_text('<html><!-- Load mathjax -->\n<script src="https://cdn.x/mathjax.js"> </script>\n'
-                    '<!-- End of mathjax configuration --><p>ok</p></html>')
+    page.write_text(
+        '<html><!-- Load mathjax -->\n<script src="https://cdn.x/mathjax.js"> </script>\n'
+        "<!-- End of mathjax configuration --><p>ok</p></html>"
+    )
     (page.parent / "checkpoints").mkdir()
     (page.parent / "checkpoints" / "run.pt").write_bytes(b"x")
     (page.parent / "passwd").symlink_to("/etc/passwd")
@@ -138,23 +160,35 @@ def test_honest_work_raises_no_tampering_flag(name):
 
     rel = nbformat.read(RELEASE / name / f"{name}.ipynb", as_version=4)
     skel = record.skeleton(solved_release(name), rel)
-    cells = [(i, "cell", c.source) for i, c in enumerate(skel.cells) if c.cell_type == "code"
-             and not nbgrader_meta(c).get("locked")]
+    cells = [
+        (i, "cell", c.source)
+        for i, c in enumerate(skel.cells)
+        if c.cell_type == "code" and not nbgrader_meta(c).get("locked")
+    ]
     assert tamper.scan(cells, []) == []  # every cell scanned, the release's own code included
 
 
-@pytest.mark.parametrize("snippet, expected", [
-    (attacks.KERNEL_HOOKS, ["calls ip.set_custom_exc", "replaces sys.excepthook",
-                            "ip.events.register"]),
-    (attacks.PATCHED_CHECKS, ["replaces torch.allclose", "replaces np.allclose", "replaces builtins.AssertionError",
-                              "redefines the builtin AssertionError"]),
-    (attacks.NETWORK % {"port": 1}, ["imports ctypes", "imports socket"]),
-    (attacks.DETACHED % {"course": "/c", "marker": "/m"}, ["imports subprocess"]),
-    ("import os\nos._exit(1)", ["calls os._exit"]),
-    ("from autograder.assignments.vae import reference as vae", ["imports from autograder.assignments.vae"]),
-    ("open('/work/main/solutions/x.ipynb')", ["opens '/work/main/solutions/x.ipynb'"]),
-    ("%config InlineBackend.x = 1\nx = 1", ["runs the magic or shell command '%config'"]),
-])
+@pytest.mark.parametrize(
+    "snippet, expected",
+    [
+        (attacks.KERNEL_HOOKS, ["calls ip.set_custom_exc", "replaces sys.excepthook", "ip.events.register"]),
+        (
+            attacks.PATCHED_CHECKS,
+            [
+                "replaces torch.allclose",
+                "replaces np.allclose",
+                "replaces builtins.AssertionError",
+                "redefines the builtin AssertionError",
+            ],
+        ),
+        (attacks.NETWORK % {"port": 1}, ["imports ctypes", "imports socket"]),
+        (attacks.DETACHED % {"course": "/c", "marker": "/m"}, ["imports subprocess"]),
+        ("import os\nos._exit(1)", ["calls os._exit"]),
+        ("from autograder.assignments.vae import reference as vae", ["imports from autograder.assignments.vae"]),
+        ("open('/work/main/solutions/x.ipynb')", ["opens '/work/main/solutions/x.ipynb'"]),
+        ("%config InlineBackend.x = 1\nx = 1", ["runs the magic or shell command '%config'"]),
+    ],
+)
 def test_tampering_is_named(snippet, expected):
     found = tamper.scan_source(snippet, tamper.module_aliases([snippet, "import torch\nimport numpy as np"]))
     for text in expected:
@@ -162,8 +196,10 @@ def test_tampering_is_named(snippet, expected):
 
 
 def test_audit_log_lines_name_the_student_cell_and_skip_garbage():
-    log = (b'{"cell": 3, "event": "os.kill", "detail": "(1, 9)"}\nnot json\n'
-           b'{"cell": 1, "event": "subprocess.Popen", "detail": "fc-list"}\n{"event": 5}\n')
+    log = (
+        b'{"cell": 3, "event": "os.kill", "detail": "(1, 9)"}\nnot json\n'
+        b'{"cell": 1, "event": "subprocess.Popen", "detail": "fc-list"}\n{"event": 5}\n'
+    )
     assert tamper.audit_flags(log, {3: 7}) == ["cell 7 (while the notebook ran): os.kill (1, 9)"]
 
 
@@ -173,4 +209,6 @@ def test_every_attack_is_valid_python(snippet):
     import ast
 
     source = getattr(attacks, snippet)
-    ast.parse(source % {"course": "/c", "marker": "/m", "repo": "/r", "port": 1, "short": "x"} if "%(" in source else source)
+    ast.parse(
+        source % {"course": "/c", "marker": "/m", "repo": "/r", "port": 1, "short": "x"} if "%(" in source else source
+    )

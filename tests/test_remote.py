@@ -1,6 +1,7 @@
 """The student's functions called from the trusted side: every answer must be what calling the same
 function locally gives (values, gradients, in-place changes, errors), checked here against running the
 same code in this process, while the code itself only ever runs in the sandboxed probe."""
+
 from __future__ import annotations
 
 import copy
@@ -12,7 +13,7 @@ import torch
 from autograder import sandbox
 from autograder.remote import ProbeFailed, ProbeSession, RemoteObject, StudentCodeError
 
-ANSWERS = '''
+ANSWERS = """
 def double(x):
     return x * 2
 
@@ -74,7 +75,7 @@ def leave():
 def forever():
     while True:
         pass
-'''
+"""
 SETUP = "import torch\n"
 LIMITS = sandbox.Limits(wall_s=600, scratch_mb=64)
 
@@ -114,7 +115,7 @@ def test_gradients_flow_back_to_parameters_and_inputs_as_if_local(session):
     assert torch.allclose(model.weight.grad, here.weight.grad) and torch.allclose(x.grad, xl.grad)
     # torch.autograd.grad through a result that also went through local operations
     y = torch.randn(4, 3, requires_grad=True)
-    g_remote, = torch.autograd.grad(3 * session.function("double")(y).sum(), y)
+    (g_remote,) = torch.autograd.grad(3 * session.function("double")(y).sum(), y)
     assert torch.allclose(g_remote, torch.full_like(y, 6.0))
 
 
@@ -171,7 +172,7 @@ def test_detach_and_grad_mode_are_the_students_own(session):
 def test_errors_keep_their_type_and_message(session):
     with pytest.raises(ValueError, match="a bad value") as info:
         session.function("bad")()
-    assert info.value.student_code and 'in bad' in info.value.student_traceback
+    assert info.value.student_code and "in bad" in info.value.student_traceback
     with pytest.raises(StudentCodeError, match="Oops: custom"):
         session.function("custom")()
     with pytest.raises(NotImplementedError, match="not implemented yet"):

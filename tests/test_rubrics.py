@@ -1,5 +1,6 @@
 """Written answers: the release hides their model answers and rubrics, check-release proves it, the
 rubric pages say what a TA needs, and the grader leaves their points to the TA."""
+
 from __future__ import annotations
 
 import shutil
@@ -52,8 +53,9 @@ def test_check_release_catches_a_leaked_model_answer_and_a_rubric_that_does_not_
     assert "written answer explain_add: its rubric's criteria give 1 points, the cell 2" in problems
     src.cells[-1].source = "Addition is commutative."  # no solution region: the release would show it
     nbformat.write(src, sol / T / f"{T}.ipynb")
-    assert "written answer explain_add: no ### BEGIN SOLUTION ... ### END SOLUTION region" in \
-        "\n".join(release.check(solutions=sol, release=rel))
+    assert "written answer explain_add: no ### BEGIN SOLUTION ... ### END SOLUTION region" in "\n".join(
+        release.check(solutions=sol, release=rel)
+    )
 
 
 def test_rubric_page_holds_question_model_answer_and_criteria(toy, tmp_path):
@@ -94,7 +96,9 @@ def test_every_assignment_asks_at_least_three_written_questions(name):
     assert len(items) >= 3, [w.grade_id for w in items]
     assert rubrics.problems(source) == []
     assert all(w.grade_id.startswith("written_") and w.question and w.model_answer and w.rubric for w in items)
-    released = {c.metadata["nbgrader"]["grade_id"]: c.source
-                for c in nbformat.read(RELEASE / name / f"{name}.ipynb", as_version=4).cells
-                if c.metadata.get("nbgrader", {}).get("grade_id")}
+    released = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nbformat.read(RELEASE / name / f"{name}.ipynb", as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("grade_id")
+    }
     assert {w.grade_id: released.get(w.grade_id) for w in items} == {w.grade_id: "YOUR ANSWER HERE" for w in items}

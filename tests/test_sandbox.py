@@ -1,5 +1,6 @@
 """The sandbox that runs student code: who it runs as, what it sees, what it may do, and that nothing
 it starts outlives it. Each test runs a small program inside and checks from outside."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,10 @@ def isolation():
 
 def test_seccomp_numbers_match_the_kernel_headers():
     """The denied system calls by name, against this machine's kernel headers (the independent source)."""
-    headers = {"x86_64": Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
-               "aarch64": Path("/usr/include/asm-generic/unistd.h")}
+    headers = {
+        "x86_64": Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
+        "aarch64": Path("/usr/include/asm-generic/unistd.h"),
+    }
     checked = 0
     for machine, header in headers.items():
         if not header.is_file():
@@ -52,11 +55,14 @@ def test_seccomp_numbers_match_the_kernel_headers():
 
 
 def test_runs_as_nobody_without_capabilities_in_private_namespaces():
-    out = _out(_run(
-        "import os\nprint(os.getuid(), os.getgid(), os.getgroups())\n"
-        "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
-        "print(open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0])\n"
-        "print(sorted(os.listdir('/proc'))[:0], len([p for p in os.listdir('/proc') if p.isdigit()]))"))
+    out = _out(
+        _run(
+            "import os\nprint(os.getuid(), os.getgid(), os.getgroups())\n"
+            "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
+            "print(open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0])\n"
+            "print(sorted(os.listdir('/proc'))[:0], len([p for p in os.listdir('/proc') if p.isdigit()]))"
+        )
+    )
     uid_line, cap, nnp, procs = out.splitlines()
     assert uid_line.startswith("65534 65534")
     assert int(cap, 16) == 0 and nnp == "1"
@@ -64,8 +70,10 @@ def test_runs_as_nobody_without_capabilities_in_private_namespaces():
 
 
 def test_the_host_sees_the_sandboxed_process_as_nobody():
-    box = sandbox.Sandbox(["python", "-c", "import time; print('up', flush=True); time.sleep(30)"],
-                          limits=sandbox.Limits(wall_s=60, scratch_mb=16))
+    box = sandbox.Sandbox(
+        ["python", "-c", "import time; print('up', flush=True); time.sleep(30)"],
+        limits=sandbox.Limits(wall_s=60, scratch_mb=16),
+    )
     try:
         box.proc.stdout.readline()
         uids = []
@@ -83,21 +91,24 @@ def test_the_host_sees_the_sandboxed_process_as_nobody():
 
 
 def test_seccomp_refuses_namespace_mount_and_trace_calls_but_allows_threads_and_fork():
-    out = _out(_run(
-        "import ctypes, errno, os, threading\n"
-        "libc = ctypes.CDLL(None, use_errno=True)\n"
-        "def err(r): return 'ok' if r == 0 else errno.errorcode.get(ctypes.get_errno())\n"
-        "print('unshare', err(libc.unshare(0x40000000)))\n"
-        "print('unshare_user', err(libc.unshare(0x10000000)))\n"
-        "fd = os.open('/proc/self/ns/net', os.O_RDONLY)\n"
-        "print('setns', err(libc.setns(fd, 0)))\n"
-        "print('clone_newnet', err(libc.syscall(56 if os.uname().machine == 'x86_64' else 220, 0x40000000 | 17, 0, 0, 0, 0)))\n"
-        "print('ptrace', err(libc.syscall(101 if os.uname().machine == 'x86_64' else 117, 0, 1, 0, 0)))\n"
-        "print('mount', err(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))\n"
-        "pid = os.fork()\n"
-        "if pid == 0: os._exit(7)\n"
-        "print('fork', os.waitpid(pid, 0)[1] >> 8)\n"
-        "t = threading.Thread(target=lambda: None); t.start(); t.join(); print('thread ok')\n"))
+    out = _out(
+        _run(
+            "import ctypes, errno, os, threading\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "def err(r): return 'ok' if r == 0 else errno.errorcode.get(ctypes.get_errno())\n"
+            "print('unshare', err(libc.unshare(0x40000000)))\n"
+            "print('unshare_user', err(libc.unshare(0x10000000)))\n"
+            "fd = os.open('/proc/self/ns/net', os.O_RDONLY)\n"
+            "print('setns', err(libc.setns(fd, 0)))\n"
+            "print('clone_newnet', err(libc.syscall(56 if os.uname().machine == 'x86_64' else 220, 0x40000000 | 17, 0, 0, 0, 0)))\n"
+            "print('ptrace', err(libc.syscall(101 if os.uname().machine == 'x86_64' else 117, 0, 1, 0, 0)))\n"
+            "print('mount', err(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))\n"
+            "pid = os.fork()\n"
+            "if pid == 0: os._exit(7)\n"
+            "print('fork', os.waitpid(pid, 0)[1] >> 8)\n"
+            "t = threading.Thread(target=lambda: None); t.start(); t.join(); print('thread ok')\n"
+        )
+    )
     lines = dict(line.split(" ", 1) for line in out.splitlines())
     for call in ("unshare", "unshare_user", "setns", "clone_newnet", "ptrace", "mount"):
         assert lines[call] == "EPERM", (call, out)
@@ -128,29 +139,35 @@ def _listener():
 def test_no_network_but_its_own_loopback():
     port, hits, close = _listener()
     try:
-        out = _out(_run(
-            "import socket\n"
-            f"for host, port in (('127.0.0.1', {port}), ('8.8.8.8', 53), ('10.0.2.2', 80)):\n"
-            "    try:\n        socket.create_connection((host, port), timeout=2); print('reached', host)\n"
-            "    except OSError as e: print('refused', host)\n"
-            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); c = socket.create_connection(s.getsockname())\n"
-            "print('own loopback ok')"))
+        out = _out(
+            _run(
+                "import socket\n"
+                f"for host, port in (('127.0.0.1', {port}), ('8.8.8.8', 53), ('10.0.2.2', 80)):\n"
+                "    try:\n        socket.create_connection((host, port), timeout=2); print('reached', host)\n"
+                "    except OSError as e: print('refused', host)\n"
+                "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); c = socket.create_connection(s.getsockname())\n"
+                "print('own loopback ok')"
+            )
+        )
     finally:
         close()
     assert hits == [] and "reached" not in out and "own loopback ok" in out
 
 
 def test_sees_only_the_environment_course_lib_and_its_scratch():
-    out = _out(_run(
-        "import os, importlib.util\n"
-        f"print(os.path.exists({str(REPO / 'solutions')!r}), os.path.exists({str(REPO / 'autograder')!r}))\n"
-        "print(importlib.util.find_spec('autograder') is None, importlib.util.find_spec('course_lib') is not None)\n"
-        "print(os.path.exists('/root/.ssh'), os.path.exists('/etc/shadow'), os.path.exists('/home'))\n"
-        "for path in ('/usr/x', '/etc/x', '/opt/dgm/x'):\n"
-        "    try: open(path, 'w'); print('wrote', path)\n"
-        "    except OSError: pass\n"
-        "open('/submission/a', 'w').write('x'); open('/tmp/b', 'w').write('y'); print('scratch ok')\n"
-        "print(sorted(k for k in os.environ if 'TOKEN' in k or 'SECRET' in k or k == 'PYTEST_CURRENT_TEST'))"))
+    out = _out(
+        _run(
+            "import os, importlib.util\n"
+            f"print(os.path.exists({str(REPO / 'solutions')!r}), os.path.exists({str(REPO / 'autograder')!r}))\n"
+            "print(importlib.util.find_spec('autograder') is None, importlib.util.find_spec('course_lib') is not None)\n"
+            "print(os.path.exists('/root/.ssh'), os.path.exists('/etc/shadow'), os.path.exists('/home'))\n"
+            "for path in ('/usr/x', '/etc/x', '/opt/dgm/x'):\n"
+            "    try: open(path, 'w'); print('wrote', path)\n"
+            "    except OSError: pass\n"
+            "open('/submission/a', 'w').write('x'); open('/tmp/b', 'w').write('y'); print('scratch ok')\n"
+            "print(sorted(k for k in os.environ if 'TOKEN' in k or 'SECRET' in k or k == 'PYTEST_CURRENT_TEST'))"
+        )
+    )
     lines = out.splitlines()
     assert lines[0] == "False False" and lines[1] == "True True"
     assert lines[2] == "False False False"
@@ -159,25 +176,31 @@ def test_sees_only_the_environment_course_lib_and_its_scratch():
 
 def test_scratch_memory_and_file_size_limits():
     limits = sandbox.Limits(wall_s=60, scratch_mb=32, memory_mb=600, file_mb=8)
-    out = _out(_run(
-        "import errno\n"
-        "try:\n    b = bytearray(900 * 2**20); print('allocated')\nexcept MemoryError: print('memory refused')\n"
-        "import signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "try:\n    open('/submission/big', 'wb').write(b'x' * (9 * 2**20)); print('big written')\n"
-        "except OSError as e: print('file', errno.errorcode[e.errno])\n"
-        "n = 0\n"
-        "try:\n    for i in range(10):\n        open(f'/submission/f{i}', 'wb').write(b'x' * (7 * 2**20)); n += 1\n"
-        "except OSError as e: print('scratch', errno.errorcode[e.errno], n)\n", limits=limits))
+    out = _out(
+        _run(
+            "import errno\n"
+            "try:\n    b = bytearray(900 * 2**20); print('allocated')\nexcept MemoryError: print('memory refused')\n"
+            "import signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "try:\n    open('/submission/big', 'wb').write(b'x' * (9 * 2**20)); print('big written')\n"
+            "except OSError as e: print('file', errno.errorcode[e.errno])\n"
+            "n = 0\n"
+            "try:\n    for i in range(10):\n        open(f'/submission/f{i}', 'wb').write(b'x' * (7 * 2**20)); n += 1\n"
+            "except OSError as e: print('scratch', errno.errorcode[e.errno], n)\n",
+            limits=limits,
+        )
+    )
     assert "memory refused" in out and "file EFBIG" in out
     assert re.search(r"scratch ENOSPC [0-5]\b", out), out
 
 
 def test_wall_clock_kills_the_whole_tree_and_held_pipes_do_not_stretch_it():
     token = f"dgm-test-{os.getpid()}-{time.monotonic_ns()}"
-    code = ("import subprocess, sys\n"
-            "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
-            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1000)  # {token}'])\n"
-            "print('started', flush=True)\n")
+    code = (
+        "import subprocess, sys\n"
+        "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1000)  # {token}'])\n"
+        "print('started', flush=True)\n"
+    )
     start = time.monotonic()
     done = _run(code, limits=sandbox.Limits(wall_s=30, scratch_mb=16))
     assert not done.timed_out and "started" in done.stdout.decode()
@@ -223,9 +246,11 @@ def test_a_grader_killed_outright_takes_its_sandboxes_with_it(tmp_path):
         "import os\nfrom autograder import sandbox\n"
         f"box = sandbox.Sandbox(['python', '-c', 'import time; print(1, flush=True); time.sleep(300)  # {token}'],"
         " limits=sandbox.Limits(wall_s=600, scratch_mb=16))\n"
-        "box.proc.stdout.readline()\nos._exit(0)\n")
-    subprocess.run([sys.executable, str(script)], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120,
-                   check=True)
+        "box.proc.stdout.readline()\nos._exit(0)\n"
+    )
+    subprocess.run(
+        [sys.executable, str(script)], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120, check=True
+    )
     time.sleep(1)
     left = []
     for pid in filter(str.isdigit, os.listdir("/proc")):

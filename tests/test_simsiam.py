@@ -1,5 +1,6 @@
 """04_simsiam: the solution's functions and course_lib's SimSiam pieces against independent references
 (closed forms, scikit-learn, torchvision.transforms.v2, scipy.stats)."""
+
 from __future__ import annotations
 
 import itertools
@@ -31,6 +32,7 @@ def sol(request):
 
 
 # ------------------------------------------------------------------ loss
+
 
 def test_loss_is_minus_one_when_p_equals_z(sol):
     p = torch.randn(16, 10)
@@ -80,8 +82,10 @@ def test_identity_predictor_gradient_equals_half_no_stopgrad(sol):
     net = SimSiamNet(SimSiamNetConfig(**{**TINY.__dict__, "predictor": "identity"}))
     x1, x2 = torch.randn(6, 1, 16, 16), torch.randn(6, 1, 16, 16)
     grads = []
-    for fn in (lambda: sol.simsiam_loss(*sol.simsiam_forward(net, x1, x2), stop_gradient=True),
-               lambda: sol.negative_cosine_similarity(net.encoder(x1), net.encoder(x2), stop_gradient=False)):
+    for fn in (
+        lambda: sol.simsiam_loss(*sol.simsiam_forward(net, x1, x2), stop_gradient=True),
+        lambda: sol.negative_cosine_similarity(net.encoder(x1), net.encoder(x2), stop_gradient=False),
+    ):
         net.zero_grad()
         fn().backward()
         grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
@@ -99,6 +103,7 @@ def test_simsiam_forward(sol):
 
 
 # ------------------------------------------------------------------ kNN
+
 
 def _clusters(seed, n=400, m=80, c=6, f=12):
     g = np.random.default_rng(seed)
@@ -161,6 +166,7 @@ def test_knn_accuracy_monitor():
 
 # ------------------------------------------------------------------ output std
 
+
 def test_output_std_closed_forms(sol):
     # collapsed: every row a positive multiple of one vector
     z = torch.randn(1, 9).expand(40, 9) * torch.rand(40, 1).add(0.1)
@@ -187,6 +193,7 @@ def test_output_std_isotropic_is_one_over_sqrt_d(sol):
 
 # ------------------------------------------------------------------ augmentation: parameters
 
+
 @pytest.fixture(scope="module")
 def params():
     g = torch.Generator().manual_seed(0)
@@ -195,8 +202,9 @@ def params():
 
 def test_crop_distribution_matches_torchvision(params):
     torch.manual_seed(1)
-    tv = np.array([T.RandomResizedCrop.get_params(torch.zeros(3, 32, 32), [0.2, 1.0], [3 / 4, 4 / 3])
-                   for _ in range(5000)])  # (n, 4): top, left, h, w
+    tv = np.array(
+        [T.RandomResizedCrop.get_params(torch.zeros(3, 32, 32), [0.2, 1.0], [3 / 4, 4 / 3]) for _ in range(5000)]
+    )  # (n, 4): top, left, h, w
     ours = np.stack([params.top, params.left, params.height, params.width], 1).astype(float)
     for col, name in enumerate(("top", "left", "height", "width")):
         assert stats.ks_2samp(ours[:, col], tv[:, col]).pvalue > 1e-3, name
@@ -236,6 +244,7 @@ def test_bad_config_says_what_to_do():
 
 # ------------------------------------------------------------------ augmentation: each transform vs torchvision
 
+
 def _one(params, i):
     return params.index(i)
 
@@ -252,7 +261,7 @@ def test_each_transform_matches_torchvision(channels):
         want = TF.resized_crop(x[i], t, l, h, w, [24, 24], antialias=False)
         assert torch.allclose(crops[i], want, atol=1e-5)
         b, c, s, hue = p.factors[i].tolist()
-        img = crops[i:i + 1]
+        img = crops[i : i + 1]
         one = torch.ones(1)
         assert torch.allclose(A._apply_op(img, 0, b * one)[0], TF.adjust_brightness(crops[i], b), atol=1e-6)
         assert torch.allclose(A._apply_op(img, 1, c * one)[0], TF.adjust_contrast(crops[i], c), atol=1e-6)
@@ -260,10 +269,21 @@ def test_each_transform_matches_torchvision(channels):
         assert torch.allclose(A._apply_op(img, 3, hue * one)[0], TF.adjust_hue(crops[i], hue), atol=1e-5)
         gray = TF.rgb_to_grayscale(crops[i], num_output_channels=channels)
         assert torch.allclose(A.grayscale(img).expand_as(img)[0], gray, atol=1e-6)
-    assert torch.equal(A.augment_batch(x, A.AugmentParams(**{**p.__dict__, "flip": torch.ones(40, dtype=torch.bool),
-                                                             "jitter": torch.zeros(40, dtype=torch.bool),
-                                                             "gray": torch.zeros(40, dtype=torch.bool)}), cfg),
-                       TF.horizontal_flip(crops))
+    assert torch.equal(
+        A.augment_batch(
+            x,
+            A.AugmentParams(
+                **{
+                    **p.__dict__,
+                    "flip": torch.ones(40, dtype=torch.bool),
+                    "jitter": torch.zeros(40, dtype=torch.bool),
+                    "gray": torch.zeros(40, dtype=torch.bool),
+                }
+            ),
+            cfg,
+        ),
+        TF.horizontal_flip(crops),
+    )
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -275,8 +295,9 @@ def test_reference_matches_torchvision_pipeline(channels):
     p = A.sample_params(30, 32, 32, cfg, generator=g)
     ops = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
     for i in range(30):
-        y = TF.resized_crop(x[i], int(p.top[i]), int(p.left[i]), int(p.height[i]), int(p.width[i]), [32, 32],
-                            antialias=False)
+        y = TF.resized_crop(
+            x[i], int(p.top[i]), int(p.left[i]), int(p.height[i]), int(p.width[i]), [32, 32], antialias=False
+        )
         if p.flip[i]:
             y = TF.horizontal_flip(y)
         if p.jitter[i]:
@@ -317,6 +338,7 @@ def test_two_views_range_and_independence():
 
 # ------------------------------------------------------------------ nets, profiles, training loop
 
+
 def test_nets_shapes_and_identity_predictor():
     torch.manual_seed(0)
     net = SimSiamNet(TINY)
@@ -356,9 +378,19 @@ def test_training_loop_runs_and_logs(sol):
     torch.manual_seed(0)
     net = SimSiamNet(SimSiamNetConfig(**{**TINY.__dict__, "in_channels": 3}))
     calls = []
-    hist = train_simsiam(net, data, forward=sol.simsiam_forward, loss_fn=sol.simsiam_loss, output_std=sol.output_std,
-                         epochs=2, batch_size=64, lr=0.05, augment=A.AugmentConfig(size=32),
-                         monitor=lambda m: calls.append(m.training) or 0.5, monitor_every=1)
+    hist = train_simsiam(
+        net,
+        data,
+        forward=sol.simsiam_forward,
+        loss_fn=sol.simsiam_loss,
+        output_std=sol.output_std,
+        epochs=2,
+        batch_size=64,
+        lr=0.05,
+        augment=A.AugmentConfig(size=32),
+        monitor=lambda m: calls.append(m.training) or 0.5,
+        monitor_every=1,
+    )
     assert len(hist["loss"]) == len(hist["std"]) == 2 and sorted(hist["knn"]) == [0, 1, 2]
     assert all(-1 <= v <= 1 for v in hist["loss"]) and net.training
     assert calls == [True, True, True]

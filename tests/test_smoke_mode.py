@@ -3,6 +3,7 @@
 The expected profiles are built with ``dataclasses.replace`` (not the library's ``override``), and the
 "only lengths and counts, only smaller" rule is checked field by field against the full profile.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,7 +58,9 @@ def test_smoke_only_shrinks_lengths_and_counts(assignment, smoke, monkeypatch):
     for name in changed:
         before, after = getattr(full, name), getattr(small, name)
         # data sets, architectures, extractors (strings) and rates (floats) never change: only counts
-        assert all(isinstance(v, int) and not isinstance(v, bool) for v in (before, after) if not isinstance(v, tuple)), name
+        assert all(
+            isinstance(v, int) and not isinstance(v, bool) for v in (before, after) if not isinstance(v, tuple)
+        ), name
         before = max(before) if isinstance(before, tuple) else before
         after = max(after) if isinstance(after, tuple) else after
         if name in ZERO_IS_ALL and before == 0:

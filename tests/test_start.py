@@ -15,6 +15,7 @@ because nothing is downloaded here; JupyterLab starts with
 ``--no-browser`` on a free port and is stopped once it answers; the student's work is a copy of the
 release with small checkpoints saved the way the training cells save them.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,14 @@ def blocks(lang: str) -> list[list[str]]:
 
 
 def _clean_env() -> dict[str, str]:
-    drop = ("PYTHONPATH", "COURSE_PROFILE", "NBGRADER_EXECUTION", "COURSE_STATIC_WIDGETS", "JUPYTER_CONFIG_PATH",
-            "VIRTUAL_ENV")
+    drop = (
+        "PYTHONPATH",
+        "COURSE_PROFILE",
+        "NBGRADER_EXECUTION",
+        "COURSE_STATIC_WIDGETS",
+        "JUPYTER_CONFIG_PATH",
+        "VIRTUAL_ENV",
+    )
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
@@ -65,8 +72,10 @@ def _unpack_bundle(where: Path) -> Path:
 
 def _student_work(course: Path) -> None:
     """The student has run the assignment: the notebook and the checkpoint the graded cells need."""
-    code = "from course_lib.checkpoints import save_checkpoint; import torch; " \
-           f"save_checkpoint('notebooks/{A}/checkpoints/vae.pt', {{'model': {{'w': torch.zeros(2)}}}}, meta={{'profile': 'fast'}})"
+    code = (
+        "from course_lib.checkpoints import save_checkpoint; import torch; "
+        f"save_checkpoint('notebooks/{A}/checkpoints/vae.pt', {{'model': {{'w': torch.zeros(2)}}}}, meta={{'profile': 'fast'}})"
+    )
     subprocess.run([str(course / ".venv" / "bin" / "python"), "-c", code], cwd=course, env=_clean_env(), check=True)
 
 
@@ -89,9 +98,14 @@ def _start_lab(argv: list[str], course: Path, env: dict) -> dict:
     port = _free_port()
     log = course / "lab.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([*argv, "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-                                 "--ServerApp.token="], cwd=course, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [*argv, "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.token="],
+            cwd=course,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -103,8 +117,9 @@ def _start_lab(argv: list[str], course: Path, env: dict) -> dict:
                     raise AssertionError(f"JupyterLab did not start:\n{log.read_text()[-3000:]}") from None
                 time.sleep(0.5)
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/lab").read().decode()
-        config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
-                                      page, re.S).group(1))
+        config = json.loads(
+            re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S).group(1)
+        )
         contents = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents").read())
         config["_root"] = sorted(item["name"] for item in contents["content"])
         return config
@@ -132,8 +147,14 @@ def _run(lines: list[str], course: Path, translate) -> dict:
             seen["lab"] = _start_lab(value, course, env)
         elif kind == "submit":
             _student_work(course)
-            proc = subprocess.run([*[v.replace("YOUR_ID", "jdoe") for v in value]], cwd=course, env=env,
-                                  capture_output=True, text=True, timeout=300)
+            proc = subprocess.run(
+                [*[v.replace("YOUR_ID", "jdoe") for v in value]],
+                cwd=course,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             assert proc.returncode == 0, proc.stderr
             seen["submit"] = proc.stdout
         else:  # pragma: no cover
@@ -183,9 +204,17 @@ def _check(course: Path, seen: dict) -> None:
     assert "No nbgrader_config.py" not in (course / "lab.log").read_text()
     out = course / "notebooks" / f"{A}--jdoe.zip"
     with zipfile.ZipFile(out) as zf:
-        assert sorted(zf.namelist()) == sorted([f"{A}.ipynb", "checkpoints/vae.pt", "checkpoints/vae.json", "manifest.json"])
-    where = subprocess.run([str(course / ".venv" / "bin" / "python"), "-c", "import course_lib; print(course_lib.__file__)"],
-                           cwd=course.parent, env=_clean_env(), capture_output=True, text=True, check=True).stdout
+        assert sorted(zf.namelist()) == sorted(
+            [f"{A}.ipynb", "checkpoints/vae.pt", "checkpoints/vae.json", "manifest.json"]
+        )
+    where = subprocess.run(
+        [str(course / ".venv" / "bin" / "python"), "-c", "import course_lib; print(course_lib.__file__)"],
+        cwd=course.parent,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert Path(where.strip()).is_relative_to(course), f"course_lib came from {where}, not the bundle"
     assert seen["env"]["COURSE_PROFILE"] == "fast"
 
@@ -221,10 +250,12 @@ def test_colab_cells(tmp_path):
     (fake / "google" / "colab" / "__init__.py").write_text("")
     (fake / "google" / "colab" / "drive.py").write_text(
         "import os\ndef mount(mountpoint, **kwargs):\n"
-        "    os.makedirs(os.path.join(mountpoint, 'MyDrive'), exist_ok=True)\n    print('Mounted at', mountpoint)\n")
+        "    os.makedirs(os.path.join(mountpoint, 'MyDrive'), exist_ok=True)\n    print('Mounted at', mountpoint)\n"
+    )
     assert setup.count("/content/drive") == 2 and "%pip install -q {COURSE}" in setup
     colab_setup = setup.replace("/content/drive", str(drive_root)).replace(
-        "%pip install -q {COURSE}", f"%pip install -q {' '.join(OFFLINE)} {{COURSE}}")
+        "%pip install -q {COURSE}", f"%pip install -q {' '.join(OFFLINE)} {{COURSE}}"
+    )
     first_cell = json.loads((course / "notebooks" / A / f"{A}.ipynb").read_text())["cells"]
     first_cell = "".join(next(c for c in first_cell if c["cell_type"] == "code")["source"])
     # the cells run in a real Jupyter kernel of the new environment, as in Colab
@@ -236,17 +267,23 @@ def test_colab_cells(tmp_path):
         "cells = json.loads(sys.argv[1])\n"
         "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])\n"
         "NotebookClient(nb, timeout=600, kernel_name='python3').execute()\n"
-        "print(''.join(o.get('text', '') for o in nb.cells[-1].outputs if o.output_type == 'stream'))\n")
+        "print(''.join(o.get('text', '') for o in nb.cells[-1].outputs if o.output_type == 'stream'))\n"
+    )
     python = str(tmp_path / "venv" / "bin" / "python")
-    report_cell = ("import json, os, sys\nprint(json.dumps({'cwd': os.getcwd(), 'profile': os.environ.get('COURSE_PROFILE'), "
-                   "'course_lib': getattr(sys.modules.get('course_lib'), '__file__', None)}))")
-    save = ("from course_lib.checkpoints import save_checkpoint\nimport torch\n"
-            "save_checkpoint('checkpoints/vae.pt', {'model': {'w': torch.zeros(2)}}, meta={'profile': PROFILE})")
+    report_cell = (
+        "import json, os, sys\nprint(json.dumps({'cwd': os.getcwd(), 'profile': os.environ.get('COURSE_PROFILE'), "
+        "'course_lib': getattr(sys.modules.get('course_lib'), '__file__', None)}))"
+    )
+    save = (
+        "from course_lib.checkpoints import save_checkpoint\nimport torch\n"
+        "save_checkpoint('checkpoints/vae.pt', {'model': {'w': torch.zeros(2)}}, meta={'profile': PROFILE})"
+    )
     submit_cell = pack.replace("YOUR_ID", "jdoe")
 
     def run(cells, env):
-        proc = subprocess.run([python, str(script), json.dumps(cells)], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=900)
+        proc = subprocess.run(
+            [python, str(script), json.dumps(cells)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+        )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -1,4 +1,5 @@
 """python -m course_lib.submit: what a student uploads, and what it refuses to pack."""
+
 from __future__ import annotations
 
 import ast
@@ -26,7 +27,9 @@ def _folder(tmp_path: Path, runs=("vae",), profile: str = "fast") -> Path:
     folder.mkdir(parents=True)
     shutil.copy(REPO / "notebooks" / A / f"{A}.ipynb", folder / f"{A}.ipynb")
     for run in runs:
-        save_checkpoint(folder / "checkpoints" / f"{run}.pt", {"model": {"w": torch.zeros(3)}}, meta={"profile": profile})
+        save_checkpoint(
+            folder / "checkpoints" / f"{run}.pt", {"model": {"w": torch.zeros(3)}}, meta={"profile": profile}
+        )
     return folder / f"{A}.ipynb"
 
 
@@ -35,7 +38,9 @@ def test_the_zip_holds_the_notebook_the_checkpoints_and_a_manifest(tmp_path):
     out = submit.build(nb, student="jdoe", profile="fast", log=lambda *_: None)
     assert out == tmp_path / "notebooks" / f"{A}--jdoe.zip"
     with zipfile.ZipFile(out) as zf:
-        assert sorted(zf.namelist()) == sorted([f"{A}.ipynb", "checkpoints/vae.pt", "checkpoints/vae.json", "manifest.json"])
+        assert sorted(zf.namelist()) == sorted(
+            [f"{A}.ipynb", "checkpoints/vae.pt", "checkpoints/vae.json", "manifest.json"]
+        )
         manifest = json.loads(zf.read("manifest.json"))
         assert manifest["assignment"] == A and manifest["student"] == "jdoe" and manifest["profile"] == "fast"
         for rel, entry in manifest["files"].items():
@@ -46,15 +51,23 @@ def test_the_zip_holds_the_notebook_the_checkpoints_and_a_manifest(tmp_path):
     assert submit.build(nb, profile="fast", out_dir=tmp_path / "o", log=lambda *_: None).name == f"{A}.zip"
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("missing", "checkpoints/vae.pt is missing: run the notebook's training cells with COURSE_PROFILE=fast"),
-    ("wrong_profile", "checkpoints/vae.pt was saved under the 'full' profile, but the course grades the 'fast' profile"),
-    ("no_sidecar", "checkpoints/vae.json is missing"),
-    ("bare_pickle", "it is a bare pickle"),
-    ("oversized", "over the 1 MiB limit"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing", "checkpoints/vae.pt is missing: run the notebook's training cells with COURSE_PROFILE=fast"),
+        (
+            "wrong_profile",
+            "checkpoints/vae.pt was saved under the 'full' profile, but the course grades the 'fast' profile",
+        ),
+        ("no_sidecar", "checkpoints/vae.json is missing"),
+        ("bare_pickle", "it is a bare pickle"),
+        ("oversized", "over the 1 MiB limit"),
+    ],
+)
 def test_refuses_with_a_message_that_says_what_to_do(tmp_path, monkeypatch, case, expected):
-    nb = _folder(tmp_path, runs=() if case == "missing" else ("vae",), profile="full" if case == "wrong_profile" else "fast")
+    nb = _folder(
+        tmp_path, runs=() if case == "missing" else ("vae",), profile="full" if case == "wrong_profile" else "fast"
+    )
     pt = nb.parent / "checkpoints" / "vae.pt"
     if case == "no_sidecar":
         pt.with_suffix(".json").unlink()
@@ -113,16 +126,28 @@ def test_graded_checkpoints_are_the_ones_the_hidden_tests_read(assignment):
         required = get_profile(assignment, profile).graded_checkpoints()
         assert [n for n in paths if "{" not in n and n not in required] == [], f"{assignment}: not required"
         for name in required:
-            assert (name in paths or any(t.match(name) for t in templates)
-                    or re.search(rf"[\"']{re.escape(name)}[\"']", hidden)), f"{assignment}: no hidden test reads {name}"
+            assert (
+                name in paths
+                or any(t.match(name) for t in templates)
+                or re.search(rf"[\"']{re.escape(name)}[\"']", hidden)
+            ), f"{assignment}: no hidden test reads {name}"
 
 
 def test_the_student_tools_never_import_the_instructors_package():
-    for path in [REPO / "course_lib" / "submit.py", REPO / "course_lib" / "lab.py",
-                 *(REPO / "course_lib" / "profiles").glob("*.py"), *(REPO / "course_lib" / "assignments").rglob("*.py")]:
+    for path in [
+        REPO / "course_lib" / "submit.py",
+        REPO / "course_lib" / "lab.py",
+        *(REPO / "course_lib" / "profiles").glob("*.py"),
+        *(REPO / "course_lib" / "assignments").rglob("*.py"),
+    ]:
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not any(n.split(".")[0] == "autograder" for n in names), f"{path} imports autograder"
 
 

@@ -6,6 +6,7 @@ the value the calibration measures with the instructors' references (autograder/
 the evaluators the hidden parts call), threshold by threshold. Plus: course_lib holds no reference
 implementation of a student function, and no visible cell imports autograder.
 """
+
 from __future__ import annotations
 
 import ast
@@ -30,8 +31,11 @@ def _visible(source: str) -> str:
 
 def _threshold_cells(name: str) -> dict[str, str]:
     nb = nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if c.cell_type == "code"
-            and c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_threshold_")}
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nb.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_threshold_")
+    }
 
 
 def _state(name: str, ns: dict) -> None:
@@ -73,7 +77,8 @@ def test_visible_value_equals_the_graded_one_on_the_solution(name, monkeypatch):
             cfg = ns["cfg"]
             assert op == t.op and limit == (getattr(cfg, t.field) if t.field else t.fixed), (cell, what)
             assert math.isclose(value, graded[t.statistic], rel_tol=1e-4, abs_tol=1e-6), (
-                f"{cell}: the visible part shows {value} for {t.statistic}, the grader measures {graded[t.statistic]}")
+                f"{cell}: the visible part shows {value} for {t.statistic}, the grader measures {graded[t.statistic]}"
+            )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -90,8 +95,11 @@ def test_course_lib_defines_no_student_function_and_never_imports_autograder():
     student = set()
     for name in NAMES:
         nb = nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4)
-        student |= {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-                    if c.metadata.get("nbgrader", {}).get("solution") and not c.metadata["nbgrader"].get("grade")}
+        student |= {
+            c.metadata["nbgrader"]["grade_id"]
+            for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution") and not c.metadata["nbgrader"].get("grade")
+        }
     defined, importers = {}, []
     for path in (REPO / "course_lib").rglob("*.py"):
         tree = ast.parse(path.read_text())
@@ -103,7 +111,9 @@ def test_course_lib_defines_no_student_function_and_never_imports_autograder():
                 if any(m == "autograder" or m.startswith("autograder.") for m in mods):
                     importers.append(os.path.relpath(path, REPO))
     # same name, another thing: the DDPM noise schedule (Ho et al. 2020), not 02_vae's beta-VAE weight schedule
-    defined.pop("linear_beta_schedule", None) if defined.get("linear_beta_schedule") == "course_lib/diffusion.py" else None
+    defined.pop("linear_beta_schedule", None) if defined.get(
+        "linear_beta_schedule"
+    ) == "course_lib/diffusion.py" else None
     assert not defined, f"course_lib defines student functions: {defined}"
     allowed = {"course_lib/bench.py", "course_lib/bench_full.py"}  # instructors' benchmarks (not used by notebooks)
     assert set(importers) <= allowed, f"course_lib modules import autograder: {sorted(set(importers) - allowed)}"

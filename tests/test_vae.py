@@ -1,4 +1,5 @@
 """02_vae: the solution's functions against torch.distributions and closed forms; nets, loop, widgets."""
+
 from __future__ import annotations
 
 import math
@@ -176,8 +177,7 @@ def test_training_loop_lowers_the_loss_and_records_history(sol):
     model = build_model("vae", latent_dim=4, in_channels=3, image_size=32, widths=(4, 4, 8, 8))
     config = TrainConfig(epochs=3, batch_size=16, lr=3e-3)
     before = validate(model, sol.vae_loss, x, config=config, beta=0.5)
-    hist = train(model, sol.vae_loss, x, x, config=config, beta_schedule=sol.linear_beta_schedule(3, 0.5),
-                 device="cpu")
+    hist = train(model, sol.vae_loss, x, x, config=config, beta_schedule=sol.linear_beta_schedule(3, 0.5), device="cpu")
     assert hist["beta"] == pytest.approx([0.0, 0.25, 0.5])
     assert len(hist["val_recon"]) == len(hist["val_kl"]) == 3
     assert hist["val_recon"][-1] < before[0]
@@ -199,8 +199,13 @@ def test_reference_evaluate_matches_mse():
 def test_profiles_registered_with_anchor_thresholds():
     full = get_profile(NAME, "full")
     assert (full.dataset, full.batch_size, full.epochs, full.latent_sizes) == ("cifar10", 256, 20, (16, 128, 1024))
-    assert (full.ae_recon_max, full.vae_recon_max, full.beta08_recon_max, full.beta12_recon_max,
-            full.linear_recon_max) == (40, 145, 130, 155, 125)
+    assert (
+        full.ae_recon_max,
+        full.vae_recon_max,
+        full.beta08_recon_max,
+        full.beta12_recon_max,
+        full.linear_recon_max,
+    ) == (40, 145, 130, 155, 125)
     with pytest.raises(KeyError):
         get_profile(NAME, "fast", epoch=3)
 
@@ -213,8 +218,9 @@ def test_interpolation_endpoints_and_midpoint():
         za, zb = model.encode(xa[None])[0], model.encode(xb[None])[0]
         torch.testing.assert_close(widgets.interpolation_frame(model, xa, xb, 0.0), model.decoder(za[None])[0])
         torch.testing.assert_close(widgets.interpolation_frame(model, xa, xb, 1.0), model.decoder(zb[None])[0])
-        torch.testing.assert_close(widgets.interpolation_frame(model, xa, xb, 0.25),
-                                   model.decoder((0.75 * za + 0.25 * zb)[None])[0])
+        torch.testing.assert_close(
+            widgets.interpolation_frame(model, xa, xb, 0.25), model.decoder((0.75 * za + 0.25 * zb)[None])[0]
+        )
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         widgets.interpolation_frame(model, xa, xb, 1.5)
 

@@ -1,4 +1,5 @@
 """Image grids, curves, progress bars and the widget fallback."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,7 +41,9 @@ def test_figures_are_saved_as_png(tmp_path):
 def test_curves_over_epochs_have_whole_ticks():
     import matplotlib.pyplot as plt
 
-    fig = viz.plot_curves({"loss": {e: 1.0 / e for e in range(1, 21)}})  # 20 epochs: matplotlib's default ticks at 2.5, 7.5...
+    fig = viz.plot_curves(
+        {"loss": {e: 1.0 / e for e in range(1, 21)}}
+    )  # 20 epochs: matplotlib's default ticks at 2.5, 7.5...
     ticks = fig.axes[0].get_xticks()
     assert len(ticks) >= 3 and all(float(t).is_integer() for t in ticks), ticks
     real = viz.plot_curves({"x": {0.5: 1.0, 1.25: 2.0}})  # non-integer x keeps matplotlib's ticks

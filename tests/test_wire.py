@@ -4,6 +4,7 @@ The decoder is the only code of the trusted side that reads bytes a sandbox wrot
 trips each test here feeds it something a hostile probe could send and checks it is refused (or
 rebuilt as plain data) without running code, allocating past the blob, or accepting foreign types.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,11 +36,27 @@ def test_plain_values_and_containers_round_trip():
     assert np.isnan(_roundtrip(float("nan")))
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64,
-                                   torch.int8, torch.uint8, torch.bool, torch.complex64])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        torch.float32,
+        torch.float64,
+        torch.float16,
+        torch.bfloat16,
+        torch.int64,
+        torch.int8,
+        torch.uint8,
+        torch.bool,
+        torch.complex64,
+    ],
+)
 def test_tensors_round_trip_bit_exactly(dtype):
     g = torch.Generator().manual_seed(0)
-    t = (torch.randn(3, 4, 5, generator=g) * 100).to(dtype) if dtype != torch.complex64 else torch.randn(3, 2, dtype=dtype)
+    t = (
+        (torch.randn(3, 4, 5, generator=g) * 100).to(dtype)
+        if dtype != torch.complex64
+        else torch.randn(3, 2, dtype=dtype)
+    )
     out = _roundtrip({"t": t, "view": t.transpose(0, 1) if t.dim() > 1 else t, "empty": t[:0]})
     assert out["t"].dtype == dtype and torch.equal(out["t"], t)
     assert torch.equal(out["view"], t.transpose(0, 1)) and out["view"].is_contiguous()
@@ -47,8 +64,16 @@ def test_tensors_round_trip_bit_exactly(dtype):
 
 
 def test_numpy_scalars_and_arrays_and_torch_metadata():
-    out = _roundtrip([np.float32(1.5), np.int64(3), np.arange(6).reshape(2, 3), torch.Size([2, 3]), torch.float16,
-                      torch.device("cpu")])
+    out = _roundtrip(
+        [
+            np.float32(1.5),
+            np.int64(3),
+            np.arange(6).reshape(2, 3),
+            torch.Size([2, 3]),
+            torch.float16,
+            torch.device("cpu"),
+        ]
+    )
     assert out[0] == 1.5 and out[1] == 3 and type(out[1]) is int
     assert np.array_equal(out[2], np.arange(6).reshape(2, 3))
     assert out[3] == (2, 3) and out[4] is torch.float16 and out[5] == torch.device("cpu")
@@ -90,19 +115,22 @@ def _forge(tree, blob=b""):
     return wire.MAGIC + struct.pack("<Q", len(header)) + header + blob
 
 
-@pytest.mark.parametrize("tree, blob, match", [
-    ({"T": ["float32", [4], 0, 16, False]}, b"\0" * 8, "out of range"),  # claims bytes the blob lacks
-    ({"T": ["float32", [1 << 40], 0, 16, False]}, b"\0" * 16, "does not match"),  # huge shape, small bytes
-    ({"T": ["object", [1], 0, 8, False]}, b"\0" * 8, "not allowed"),
-    ({"T": ["float32", [-1], 0, 0, False]}, b"", "bad shape"),
-    ({"N": ["object", [1], 0, 8]}, b"\0" * 8, "not allowed"),
-    ({"DC": ["os:system", {}]}, b"", "not a course_lib dataclass"),
-    ({"DC": ["course_lib.checkpoints:CheckpointError", {}]}, b"", "not a dataclass"),
-    ({"X": 1}, b"", "unknown node"),
-    ({"d": [[{"l": [1]}, 2]]}, b"", "unhashable"),
-    ({"big": "1" * 5000}, b"", "bad integer"),
-    ([1, 2], b"", "bare list"),
-])
+@pytest.mark.parametrize(
+    "tree, blob, match",
+    [
+        ({"T": ["float32", [4], 0, 16, False]}, b"\0" * 8, "out of range"),  # claims bytes the blob lacks
+        ({"T": ["float32", [1 << 40], 0, 16, False]}, b"\0" * 16, "does not match"),  # huge shape, small bytes
+        ({"T": ["object", [1], 0, 8, False]}, b"\0" * 8, "not allowed"),
+        ({"T": ["float32", [-1], 0, 0, False]}, b"", "bad shape"),
+        ({"N": ["object", [1], 0, 8]}, b"\0" * 8, "not allowed"),
+        ({"DC": ["os:system", {}]}, b"", "not a course_lib dataclass"),
+        ({"DC": ["course_lib.checkpoints:CheckpointError", {}]}, b"", "not a dataclass"),
+        ({"X": 1}, b"", "unknown node"),
+        ({"d": [[{"l": [1]}, 2]]}, b"", "unhashable"),
+        ({"big": "1" * 5000}, b"", "bad integer"),
+        ([1, 2], b"", "bare list"),
+    ],
+)
 def test_malformed_data_is_refused(tree, blob, match):
     with pytest.raises(wire.WireError, match=match):
         wire.decode(_forge(tree, blob))

@@ -6,6 +6,7 @@ The two sides are timed interleaved (ours, baseline, baseline, ours, ...) after 
 change of machine load hits both; "pair ratios" is the range of baseline / ours over those pairs, a
 measure of the noise. ``--repeats N`` times each side N times (default 3).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,12 @@ def _compare(ours: Callable[[], object], plain: Callable[[], object], repeats: i
         else:
             t_plain.append(_timed(plain)), t_ours.append(_timed(ours))
     pairs = [p / o for o, p in zip(t_ours, t_plain)]
-    return {"ours (s)": min(t_ours), "baseline (s)": min(t_plain), "ratio": min(t_plain) / min(t_ours),
-            "pair ratios": f"{min(pairs):.2f}-{max(pairs):.2f}"}
+    return {
+        "ours (s)": min(t_ours),
+        "baseline (s)": min(t_plain),
+        "ratio": min(t_plain) / min(t_ours),
+        "pair ratios": f"{min(pairs):.2f}-{max(pairs):.2f}",
+    }
 
 
 _FAST_PATHS = {"channels_last": {"COURSE_CHANNELS_LAST": "1"}, "compile": {"COURSE_COMPILE": "1"}}
@@ -60,22 +65,28 @@ def _with_env(fn: Callable[[], object], env: dict[str, str]) -> Callable[[], obj
         finally:
             for k, v in old.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+
     return run
 
 
 def _fast_path_row(ours: Callable[[], object], what: str, samples: int, flag: str) -> dict[str, object]:
     """Our loop with the fast path ``flag`` on (the "ours" column) against the same loop with it off."""
     row = _compare(_with_env(ours, _FAST_PATHS[flag]), ours)
-    return {"what": f"{what}, {flag} on", **row, "baseline": f"our loop, {flag} off",
-            "samples/s (ours)": samples / row["ours (s)"]}
+    return {
+        "what": f"{what}, {flag} on",
+        **row,
+        "baseline": f"our loop, {flag} off",
+        "samples/s (ours)": samples / row["ours (s)"],
+    }
 
 
 def bench_loader(device: torch.device, batch_size: int = 128) -> dict[str, object]:
     """One shuffled epoch over mnist5k: TensorLoader vs torch DataLoader over a TensorDataset."""
     ds = load("mnist5k", "train")
     ours = ds.loader(batch_size, device=device, with_labels=True)
-    plain = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ds.images, ds.labels),
-                                        batch_size=batch_size, shuffle=True)
+    plain = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(ds.images, ds.labels), batch_size=batch_size, shuffle=True
+    )
 
     def run_ours():
         for _xb, _yb in ours:
@@ -86,8 +97,12 @@ def bench_loader(device: torch.device, batch_size: int = 128) -> dict[str, objec
             xb, yb = xb.to(device), yb.to(device)
 
     row = _compare(run_ours, run_plain)
-    return {"what": f"mnist5k epoch, batch {batch_size}", **row, "baseline": "DataLoader(TensorDataset)",
-            "samples/s (ours)": len(ds) / row["ours (s)"]}
+    return {
+        "what": f"mnist5k epoch, batch {batch_size}",
+        **row,
+        "baseline": "DataLoader(TensorDataset)",
+        "samples/s (ours)": len(ds) / row["ours (s)"],
+    }
 
 
 def bench_frechet(device: torch.device, dim: int = 2048) -> dict[str, object]:
@@ -105,7 +120,10 @@ def bench_frechet(device: torch.device, dim: int = 2048) -> dict[str, object]:
     except ImportError:  # the test extra is not installed
         calculate_frechet_distance = None
     if calculate_frechet_distance is None:
-        row = {"ours (s)": min(_timed(lambda: frechet_distance(*a, *b)) for _ in range(2)), "baseline (s)": float("nan")}
+        row = {
+            "ours (s)": min(_timed(lambda: frechet_distance(*a, *b)) for _ in range(2)),
+            "baseline (s)": float("nan"),
+        }
     else:
         row = _compare(lambda: frechet_distance(*a, *b), lambda: calculate_frechet_distance(*a, *b), repeats=2)
     return {"what": f"Frechet distance, {dim}-d statistics", **row, "baseline": "scipy.linalg.sqrtm (pytorch-fid)"}
@@ -127,19 +145,26 @@ def bench_color_jitter(device: torch.device, batch: int = 256) -> dict[str, obje
     def plain():
         out = []
         for i in range(batch):
-            y = TF.adjust_saturation(TF.adjust_contrast(TF.adjust_brightness(x[i], float(bright[i])), float(contrast[i])), float(sat[i]))
+            y = TF.adjust_saturation(
+                TF.adjust_contrast(TF.adjust_brightness(x[i], float(bright[i])), float(contrast[i])), float(sat[i])
+            )
             out.append(TF.rgb_to_grayscale(y, num_output_channels=3) if gray[i] else y)
         return torch.stack(out)
 
     row = _compare(lambda: color_jitter(x, bright, contrast, sat, gray), plain)
-    return {"what": f"colour jitter + grayscale, {batch}x3x32x32", **row, "baseline": "torchvision functional, per image",
-            "samples/s (ours)": batch / row["ours (s)"]}
+    return {
+        "what": f"colour jitter + grayscale, {batch}x3x32x32",
+        **row,
+        "baseline": "torchvision functional, per image",
+        "samples/s (ours)": batch / row["ours (s)"],
+    }
 
 
 # --- training loops: one epoch of our loop against the same model trained the common way -------------
 # The baseline is what a course notebook usually writes: a torch DataLoader over a TensorDataset (or a
 # per-image torchvision transform pipeline for SimSiam), host-side batches moved to the device each step
 # and ``loss.item()`` logged every step. Same model, optimiser, batch size and number of samples.
+
 
 def _plain_epoch(model, opt, loader, device, step, clip: float | None = None):
     log = []
@@ -173,13 +198,24 @@ def bench_importance_sampling_epoch(device: torch.device, n: int = 2000) -> dict
     def plain():
         model = MLPVAE(latent_dim=cfg.latent_dim).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ds.images), batch_size=cfg.batch_size, shuffle=True)
-        _plain_epoch(model, opt, loader, device,
-                     lambda m, x: -elbo(m, x, torch.randn(x.shape[0], m.latent_dim, device=device)).mean())
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(ds.images), batch_size=cfg.batch_size, shuffle=True
+        )
+        _plain_epoch(
+            model,
+            opt,
+            loader,
+            device,
+            lambda m, x: -elbo(m, x, torch.randn(x.shape[0], m.latent_dim, device=device)).mean(),
+        )
 
     row = _compare(ours, plain)
-    return {"what": f"05 VAE training epoch, {n} digits", **row, "baseline": "DataLoader + .item() per step",
-            "samples/s (ours)": n / row["ours (s)"]}
+    return {
+        "what": f"05 VAE training epoch, {n} digits",
+        **row,
+        "baseline": "DataLoader + .item() per step",
+        "samples/s (ours)": n / row["ours (s)"],
+    }
 
 
 def bench_vae_epoch(device: torch.device, n: int = 1000, *, fast_path: str | None = None) -> dict[str, object]:
@@ -193,8 +229,11 @@ def bench_vae_epoch(device: torch.device, n: int = 1000, *, fast_path: str | Non
     images = load_images(cfg.dataset, "train", image_size=cfg.image_size, limit=n)
     val = images[:64]
     config = TrainConfig.from_profile(cfg, epochs=1)
-    make = lambda: build_model("vae", latent_dim=cfg.vae_latent, in_channels=cfg.in_channels,  # noqa: E731
-                               image_size=cfg.image_size, widths=cfg.widths)
+
+    def make():
+        return build_model(
+            "vae", latent_dim=cfg.vae_latent, in_channels=cfg.in_channels, image_size=cfg.image_size, widths=cfg.widths
+        )
 
     def ours():
         torch.manual_seed(0)  # the same initial weights on both sides
@@ -204,11 +243,18 @@ def bench_vae_epoch(device: torch.device, n: int = 1000, *, fast_path: str | Non
         torch.manual_seed(0)
         model = make().to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images), batch_size=cfg.batch_size, shuffle=True)
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(images), batch_size=cfg.batch_size, shuffle=True
+        )
 
-        _plain_epoch(model, opt, loader, device,
-                     lambda m, x: vae_loss(m, x, torch.randn(x.shape[0], m.latent_dim, device=device), 1.0)[0],
-                     clip=cfg.grad_clip)
+        _plain_epoch(
+            model,
+            opt,
+            loader,
+            device,
+            lambda m, x: vae_loss(m, x, torch.randn(x.shape[0], m.latent_dim, device=device), 1.0)[0],
+            clip=cfg.grad_clip,
+        )
         with torch.no_grad():  # validation in batches, as ours does
             for xb in val.to(device).split(cfg.batch_size):
                 vae_loss(model, xb, torch.randn(len(xb), model.latent_dim, device=device), 1.0)
@@ -216,8 +262,12 @@ def bench_vae_epoch(device: torch.device, n: int = 1000, *, fast_path: str | Non
     if fast_path:
         return _fast_path_row(ours, f"02 conv VAE training epoch, {n} images", n, fast_path)
     row = _compare(ours, plain)
-    return {"what": f"02 conv VAE training epoch, {n} images", **row, "baseline": "DataLoader + .item() per step",
-            "samples/s (ours)": n / row["ours (s)"]}
+    return {
+        "what": f"02 conv VAE training epoch, {n} images",
+        **row,
+        "baseline": "DataLoader + .item() per step",
+        "samples/s (ours)": n / row["ours (s)"],
+    }
 
 
 def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str | None = None) -> dict[str, object]:
@@ -238,17 +288,31 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str |
     aug = cfg.augment_config()
 
     def ours():
-        train_simsiam(SimSiamNet(cfg.net_config()), ds, forward=simsiam_forward, loss_fn=simsiam_loss,
-                      output_std=output_std, epochs=1, batch_size=cfg.batch_size, lr=cfg.lr,
-                      augment=aug, device=device)
+        train_simsiam(
+            SimSiamNet(cfg.net_config()),
+            ds,
+            forward=simsiam_forward,
+            loss_fn=simsiam_loss,
+            output_std=output_std,
+            epochs=1,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            augment=aug,
+            device=device,
+        )
 
     if fast_path:
         return _fast_path_row(ours, f"04 SimSiam training epoch, {n} images", n, fast_path)
 
     b, c, s, h = cfg.jitter
-    per_image = T.Compose([
-        T.RandomResizedCrop(cfg.image_size, scale=cfg.crop_scale, antialias=True), T.RandomHorizontalFlip(cfg.flip_p),
-        T.RandomApply([T.ColorJitter(b, c, s, h)], p=cfg.jitter_p), T.RandomGrayscale(cfg.gray_p)])
+    per_image = T.Compose(
+        [
+            T.RandomResizedCrop(cfg.image_size, scale=cfg.crop_scale, antialias=True),
+            T.RandomHorizontalFlip(cfg.flip_p),
+            T.RandomApply([T.ColorJitter(b, c, s, h)], p=cfg.jitter_p),
+            T.RandomGrayscale(cfg.gray_p),
+        ]
+    )
     unit = (images + 1) / 2
     if unit.shape[1] == 1:
         unit = unit.expand(-1, 3, -1, -1)
@@ -272,8 +336,12 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str |
             loss.item()
 
     row = _compare(ours, plain)
-    return {"what": f"04 SimSiam training epoch, {n} images", **row,
-            "baseline": "torchvision transforms per image + DataLoader + .item()", "samples/s (ours)": n / row["ours (s)"]}
+    return {
+        "what": f"04 SimSiam training epoch, {n} images",
+        **row,
+        "baseline": "torchvision transforms per image + DataLoader + .item()",
+        "samples/s (ours)": n / row["ours (s)"],
+    }
 
 
 def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
@@ -293,16 +361,25 @@ def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
 
     def ours():
         torch.manual_seed(0)
-        train_gan(build_generator(cfg), build_critic(cfg), d_loss=d_loss, g_loss=g_loss, data=data, config=config,
-                  gradient_penalty=gp, device=device)
+        train_gan(
+            build_generator(cfg),
+            build_critic(cfg),
+            d_loss=d_loss,
+            g_loss=g_loss,
+            data=data,
+            config=config,
+            gradient_penalty=gp,
+            device=device,
+        )
 
     def plain():
         torch.manual_seed(0)
         g, c = build_generator(cfg).to(device), build_critic(cfg).to(device)
         opt_g = torch.optim.Adam(g.parameters(), lr=config.lr, betas=config.betas)
         opt_c = torch.optim.Adam(c.parameters(), lr=config.lr, betas=config.betas)
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.images), batch_size=config.batch_size,
-                                             shuffle=True, drop_last=True)
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(data.images), batch_size=config.batch_size, shuffle=True, drop_last=True
+        )
         batches, log = iter(loader), []
         for _ in range(steps):
             for _ in range(config.n_critic):
@@ -326,8 +403,12 @@ def bench_gan_steps(device: torch.device, steps: int = 60) -> dict[str, object]:
 
     row = _compare(ours, plain)
     n = steps * config.n_critic * config.batch_size
-    return {"what": f"01 WGAN-GP, {steps} generator steps x {config.n_critic} critic steps", **row,
-            "baseline": "DataLoader + .item() per step", "samples/s (ours)": n / row["ours (s)"]}
+    return {
+        "what": f"01 WGAN-GP, {steps} generator steps x {config.n_critic} critic steps",
+        **row,
+        "baseline": "DataLoader + .item() per step",
+        "samples/s (ours)": n / row["ours (s)"],
+    }
 
 
 def bench_diffusion_steps(device: torch.device, steps: int = 40, *, fast_path: str | None = None) -> dict[str, object]:
@@ -354,8 +435,9 @@ def bench_diffusion_steps(device: torch.device, steps: int = 40, *, fast_path: s
         torch.manual_seed(0)
         model = build_model(cfg).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.images), batch_size=cfg.batch_size,
-                                             shuffle=True, drop_last=True)
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(data.images), batch_size=cfg.batch_size, shuffle=True, drop_last=True
+        )
         done, log = 0, []
         while done < steps:
             for (x,) in loader:
@@ -372,8 +454,12 @@ def bench_diffusion_steps(device: torch.device, steps: int = 40, *, fast_path: s
                     break
 
     row = _compare(ours, plain)
-    return {"what": f"03 DDPM U-Net, {steps} training steps", **row, "baseline": "DataLoader + .item() per step",
-            "samples/s (ours)": steps * cfg.batch_size / row["ours (s)"]}
+    return {
+        "what": f"03 DDPM U-Net, {steps} training steps",
+        **row,
+        "baseline": "DataLoader + .item() per step",
+        "samples/s (ours)": steps * cfg.batch_size / row["ours (s)"],
+    }
 
 
 def bench_knn_monitor(device: torch.device) -> dict[str, object]:
@@ -398,14 +484,27 @@ def bench_knn_monitor(device: torch.device) -> dict[str, object]:
     num_classes = int(train.labels.max()) + 1
 
     def ours():
-        knn_accuracy(backbone, knn_predict, bank_images=train.images, bank_labels=train.labels,
-                     query_images=held.images, query_labels=held.labels, k=cfg.knn_k, temperature=cfg.knn_t,
-                     num_classes=num_classes, device=device)
+        knn_accuracy(
+            backbone,
+            knn_predict,
+            bank_images=train.images,
+            bank_labels=train.labels,
+            query_images=held.images,
+            query_labels=held.labels,
+            k=cfg.knn_k,
+            temperature=cfg.knn_t,
+            num_classes=num_classes,
+            device=device,
+        )
 
     def features(images):
         with torch.no_grad():
-            return np.concatenate([backbone(x.to(device)).cpu().numpy() for (x,) in torch.utils.data.DataLoader(
-                torch.utils.data.TensorDataset(images), batch_size=512)])  # as knn_accuracy
+            return np.concatenate(
+                [
+                    backbone(x.to(device)).cpu().numpy()
+                    for (x,) in torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images), batch_size=512)
+                ]
+            )  # as knn_accuracy
 
     def plain():
         backbone.eval()
@@ -414,26 +513,43 @@ def bench_knn_monitor(device: torch.device) -> dict[str, object]:
         backbone.train()
 
     row = _compare(ours, plain)
-    return {"what": f"04 kNN monitor, {len(held)} queries, bank {len(train)}, k={cfg.knn_k}", **row,
-            "baseline": "DataLoader features + sklearn KNeighborsClassifier", "samples/s (ours)": len(held) / row["ours (s)"]}
+    return {
+        "what": f"04 kNN monitor, {len(held)} queries, bank {len(train)}, k={cfg.knn_k}",
+        **row,
+        "baseline": "DataLoader features + sklearn KNeighborsClassifier",
+        "samples/s (ours)": len(held) / row["ours (s)"],
+    }
 
 
 def bench_channels_last(device: torch.device) -> list[dict[str, object]]:
     """The conv loops with COURSE_CHANNELS_LAST=1 against the same loops with it off."""
-    return [bench(device, fast_path="channels_last") for bench in (bench_vae_epoch, bench_diffusion_steps, bench_simsiam_epoch)]
+    return [
+        bench(device, fast_path="channels_last")
+        for bench in (bench_vae_epoch, bench_diffusion_steps, bench_simsiam_epoch)
+    ]
 
 
 def bench_compile(device: torch.device) -> list[dict[str, object]]:
     """The conv loops with COURSE_COMPILE=1 (inductor) against the same loops without; each run builds a
     fresh model, so compilation is part of the time, as in a notebook. Opt-in (``--compile``): on the
     CPU compiling takes minutes (docs/benchmarks.md)."""
-    return [bench(device, fast_path="compile") for bench in (bench_vae_epoch, bench_diffusion_steps, bench_simsiam_epoch)]
+    return [
+        bench(device, fast_path="compile") for bench in (bench_vae_epoch, bench_diffusion_steps, bench_simsiam_epoch)
+    ]
 
 
 BENCHMARKS: list[Callable[[torch.device], dict[str, object] | list[dict[str, object]]]] = [
-    bench_loader, bench_color_jitter, bench_frechet, bench_knn_monitor,
-    bench_gan_steps, bench_diffusion_steps, bench_importance_sampling_epoch, bench_vae_epoch, bench_simsiam_epoch,
-    bench_channels_last]
+    bench_loader,
+    bench_color_jitter,
+    bench_frechet,
+    bench_knn_monitor,
+    bench_gan_steps,
+    bench_diffusion_steps,
+    bench_importance_sampling_epoch,
+    bench_vae_epoch,
+    bench_simsiam_epoch,
+    bench_channels_last,
+]
 
 
 def format_table(rows: list[dict[str, object]]) -> str:
@@ -455,20 +571,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--only", nargs="*", default=(), help="run the rows whose function name contains one of these")
     parser.add_argument("--compile", action="store_true", help="add the torch.compile rows (minutes on a CPU)")
-    parser.add_argument("--full-prediction", action="store_true",
-                        help="add the full-profile table: predicted (FLOPs / matmul rate) vs measured time per epoch "
-                             "(always on with CUDA; on the CPU it uses --prediction-batch)")
-    parser.add_argument("--prediction-batch", type=int, default=0,
-                        help="images per step of the full-profile table (default: the profile's on CUDA, 8 on the CPU)")
-    parser.add_argument("--prediction-steps", type=int, default=0, help="timed steps per model (default: 5 on CUDA, 2 on the CPU)")
+    parser.add_argument(
+        "--full-prediction",
+        action="store_true",
+        help="add the full-profile table: predicted (FLOPs / matmul rate) vs measured time per epoch "
+        "(always on with CUDA; on the CPU it uses --prediction-batch)",
+    )
+    parser.add_argument(
+        "--prediction-batch",
+        type=int,
+        default=0,
+        help="images per step of the full-profile table (default: the profile's on CUDA, 8 on the CPU)",
+    )
+    parser.add_argument(
+        "--prediction-steps", type=int, default=0, help="timed steps per model (default: 5 on CUDA, 2 on the CPU)"
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     REPEATS = args.repeats
     if args.threads:
         torch.set_num_threads(args.threads)
-    benches = [b for b in BENCHMARKS + ([bench_compile] if args.compile else [])
-               if not args.only or any(s in b.__name__ for s in args.only)]
+    benches = [
+        b
+        for b in BENCHMARKS + ([bench_compile] if args.compile else [])
+        if not args.only or any(s in b.__name__ for s in args.only)
+    ]
     device = get_device()
     devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])  # the GPU table next to the CPU one
     tables = []
@@ -479,8 +607,10 @@ def main(argv: list[str] | None = None) -> None:
             out = bench(dev)
             rows += out if isinstance(out, list) else [out]
         name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine())
-        header = (f"device: {dev} ({name}, {torch.get_num_threads()} CPU threads), torch {torch.__version__}; best of "
-                  f"{REPEATS} interleaved runs per side; load average (1, 5, 15 min) before {load_before}, after {_load()}\n\n")
+        header = (
+            f"device: {dev} ({name}, {torch.get_num_threads()} CPU threads), torch {torch.__version__}; best of "
+            f"{REPEATS} interleaved runs per side; load average (1, 5, 15 min) before {load_before}, after {_load()}\n\n"
+        )
         tables.append(header + format_table(rows))
         print(tables[-1], flush=True)
     if args.full_prediction or device.type == "cuda":
@@ -491,9 +621,11 @@ def main(argv: list[str] | None = None) -> None:
         steps = args.prediction_steps or (2 if cpu else 5)
         load_before = _load()
         rows = full_prediction(device, batch=batch, timed_steps=steps)
-        tables.append(f"full profile on {device}: predicted (FLOPs of one step / float32 matmul rate) vs measured "
-                      f"({steps} timed steps) seconds per epoch of CIFAR-10; load average before {load_before}, "
-                      f"after {_load()}\n\n" + format_prediction(rows))
+        tables.append(
+            f"full profile on {device}: predicted (FLOPs of one step / float32 matmul rate) vs measured "
+            f"({steps} timed steps) seconds per epoch of CIFAR-10; load average before {load_before}, "
+            f"after {_load()}\n\n" + format_prediction(rows)
+        )
         print("\n" + tables[-1])
     table = "\n\n".join(tables)
     out = Path("bench") / "results.md"

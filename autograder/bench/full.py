@@ -11,6 +11,7 @@ Not modelled: data loading and augmentation (synthetic batches already on the de
 autocast of the SimSiam loop on CUDA (all steps here run in float32), 01_gan (its critic steps
 differentiate twice through the gradient penalty; left out for time).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,13 @@ def _vae_step(batch: int, device: torch.device) -> Callable[[], None]:
     from course_lib.nets.conv_vae import build_model
 
     cfg = get_profile("02_vae", "full")
-    model = build_model("vae", latent_dim=cfg.vae_latent, in_channels=cfg.in_channels, image_size=cfg.image_size,
-                        widths=tuple(cfg.widths)).to(device)
+    model = build_model(
+        "vae",
+        latent_dim=cfg.vae_latent,
+        in_channels=cfg.in_channels,
+        image_size=cfg.image_size,
+        widths=tuple(cfg.widths),
+    ).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     x = torch.rand(batch, cfg.in_channels, cfg.image_size, cfg.image_size, device=device) * 2 - 1  # (B, C, H, W)
     eps = torch.randn(batch, cfg.vae_latent, device=device)  # (B, D)
@@ -41,6 +47,7 @@ def _vae_step(batch: int, device: torch.device) -> Callable[[], None]:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
+
     return step
 
 
@@ -61,6 +68,7 @@ def _diffusion_step(batch: int, device: torch.device) -> Callable[[], None]:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+
     return step
 
 
@@ -71,21 +79,25 @@ def _simsiam_step(batch: int, device: torch.device) -> Callable[[], None]:
     cfg = get_profile("04_simsiam", "full")
     model = SimSiamNet(cfg.net_config()).to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    x1, x2 = (torch.rand(batch, cfg.in_channels, cfg.image_size, cfg.image_size, device=device) * 2 - 1
-              for _ in range(2))  # (B, C, H, W) each
+    x1, x2 = (
+        torch.rand(batch, cfg.in_channels, cfg.image_size, cfg.image_size, device=device) * 2 - 1 for _ in range(2)
+    )  # (B, C, H, W) each
 
     def step():
         loss = simsiam_loss(*simsiam_forward(model, x1, x2))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+
     return step
 
 
 # name: (assignment, step builder, drop_last of its loop)
 STEPS: dict[str, tuple[str, Callable[[int, torch.device], Callable[[], None]], bool]] = {
-    "02 conv VAE": ("02_vae", _vae_step, False), "03 DDPM U-Net": ("03_diffusion", _diffusion_step, True),
-    "04 SimSiam ResNet-18": ("04_simsiam", _simsiam_step, True)}
+    "02 conv VAE": ("02_vae", _vae_step, False),
+    "03 DDPM U-Net": ("03_diffusion", _diffusion_step, True),
+    "04 SimSiam ResNet-18": ("04_simsiam", _simsiam_step, True),
+}
 
 
 def full_prediction(device: torch.device, *, batch: int | None = None, timed_steps: int = 3) -> list[dict[str, object]]:
@@ -103,14 +115,23 @@ def full_prediction(device: torch.device, *, batch: int | None = None, timed_ste
         step = build(b, device)
         steps = CIFAR10_TRAIN // b if drop_last else math.ceil(CIFAR10_TRAIN / b)
         r = predict_epoch(step, steps_per_epoch=steps, device=device, rate=rate, timed_steps=timed_steps)
-        rows.append({"model (full profile)": name, "batch": b, "steps/epoch": steps, **r,
-                     "matmul TFLOP/s": rate / 1e12})
+        rows.append(
+            {"model (full profile)": name, "batch": b, "steps/epoch": steps, **r, "matmul TFLOP/s": rate / 1e12}
+        )
     return rows
 
 
 def format_prediction(rows: list[dict[str, object]]) -> str:
-    cols = ["model (full profile)", "batch", "steps/epoch", "gflop_per_step", "predicted_s", "measured_s",
-            "measured_over_predicted", "matmul TFLOP/s"]
+    cols = [
+        "model (full profile)",
+        "batch",
+        "steps/epoch",
+        "gflop_per_step",
+        "predicted_s",
+        "measured_s",
+        "measured_over_predicted",
+        "matmul TFLOP/s",
+    ]
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows]

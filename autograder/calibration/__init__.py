@@ -12,6 +12,7 @@ the checkpoints and student functions its measurement reads), the function that 
 run's folder with the reference evaluators (``autograder/assignments/<short>/reference.py``), the profile overrides of a seed,
 and the tiny overrides of ``--dry-run``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -73,8 +74,9 @@ class Threshold:
         """Whether ``value`` passes ``threshold`` the way the hidden test compares them (nan fails)."""
         if value != value:
             return False
-        return {"<": value < threshold, "<=": value <= threshold,
-                ">=": value >= threshold, ">": value > threshold}[self.op]
+        return {"<": value < threshold, "<=": value <= threshold, ">=": value >= threshold, ">": value > threshold}[
+            self.op
+        ]
 
     @property
     def name(self) -> str:

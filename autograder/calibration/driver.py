@@ -21,6 +21,7 @@ solution run with the same seed and threads, less the checkpoints the kind drops
 trained those checkpoints (the profile's settings for them, their training cells, course_lib's loop) is
 unchanged, e.g. after a run was added at the end of a notebook; each run records what was copied.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,9 @@ def fingerprint(spec, kind: str, overrides: dict) -> str:
     # and not the graded ones (checks, which read checkpoints and write none)
     code = [c for c in nb.cells if c.cell_type == "code"]
     cells = [c.source for c in code[1:] if not c.metadata.get("nbgrader", {}).get("grade")]
-    text = json.dumps({"settings": settings(spec, cfg), "overrides": overrides, "cells": cells}, sort_keys=True,
-                      default=str)
+    text = json.dumps(
+        {"settings": settings(spec, cfg), "overrides": overrides, "cells": cells}, sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -76,8 +78,16 @@ def plan(spec, kinds: list[str], *, seeds: int, threads: list[int], mistake_runs
         pairs = [(i, threads[i % len(threads)]) for i in range(seeds if kind == "solution" else mistake_runs)]
         for seed, t in pairs:
             overrides = {**extra, **spec.seed_overrides(seed)}
-            runs.append({"assignment": spec.assignment, "kind": kind, "seed": seed, "threads": t,
-                         "overrides": overrides, "id": f"{kind}-s{seed}-t{t}"})
+            runs.append(
+                {
+                    "assignment": spec.assignment,
+                    "kind": kind,
+                    "seed": seed,
+                    "threads": t,
+                    "overrides": overrides,
+                    "id": f"{kind}-s{seed}-t{t}",
+                }
+            )
     return runs
 
 
@@ -116,8 +126,17 @@ def copy_checkpoints(run: dict, folder: Path, source: Path, drop: tuple[str, ...
     return copied
 
 
-def execute(todo: list[dict], work: Path, *, cores: int, timeout: int, done, log=print,
-            checkpoints_from: Path | None = None, drops: dict | None = None) -> None:
+def execute(
+    todo: list[dict],
+    work: Path,
+    *,
+    cores: int,
+    timeout: int,
+    done,
+    log=print,
+    checkpoints_from: Path | None = None,
+    drops: dict | None = None,
+) -> None:
     """Run ``todo`` as runner processes, at most ``cores`` threads at once; ``done(result)`` after each.
 
     With ``checkpoints_from``, each fresh run folder first gets :func:`copy_checkpoints` (``drops``: kind ->
@@ -136,13 +155,18 @@ def execute(todo: list[dict], work: Path, *, cores: int, timeout: int, done, log
                     shutil.rmtree(folder)
                 folder.mkdir(parents=True)
                 if checkpoints_from is not None:
-                    run["checkpoints_copied"] = copy_checkpoints(run, folder, checkpoints_from,
-                                                                 (drops or {}).get(run["kind"], ()))
+                    run["checkpoints_copied"] = copy_checkpoints(
+                        run, folder, checkpoints_from, (drops or {}).get(run["kind"], ())
+                    )
             (folder / "plan.json").write_text(json.dumps(dict(run, timeout=timeout), indent=1))
             with open(folder / "runner.log", "w") as logf:
-                proc = subprocess.Popen([sys.executable, "-m", "autograder.calibration.runner",
-                                         str(folder / "plan.json")], env=child_env(run), cwd=REPO,
-                                        stdout=logf, stderr=subprocess.STDOUT)
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "autograder.calibration.runner", str(folder / "plan.json")],
+                    env=child_env(run),
+                    cwd=REPO,
+                    stdout=logf,
+                    stderr=subprocess.STDOUT,
+                )
             active[run["id"]] = (proc, run, folder, time.monotonic())
             log(f"  started {run['id']}")
             continue
@@ -154,11 +178,15 @@ def execute(todo: list[dict], work: Path, *, cores: int, timeout: int, done, log
             result_path = folder / "result.json"
             if proc.returncode != 0 or not result_path.exists():
                 tail = (folder / "runner.log").read_text()[-2000:]
-                raise RuntimeError(f"calibration run {rid} failed (exit {proc.returncode}); log {folder}/runner.log:\n{tail}")
+                raise RuntimeError(
+                    f"calibration run {rid} failed (exit {proc.returncode}); log {folder}/runner.log:\n{tail}"
+                )
             result = json.loads(result_path.read_text())
-            log(f"  finished {rid} in {time.monotonic() - started:.0f} s: "
+            log(
+                f"  finished {rid} in {time.monotonic() - started:.0f} s: "
                 + ", ".join(f"{k} {v:.4g}" for k, v in result["values"].items())
-                + (f"; errors in {[e['cell'] for e in result['errors']]}" if result["errors"] else ""))
+                + (f"; errors in {[e['cell'] for e in result['errors']]}" if result["errors"] else "")
+            )
             done(result)
 
 
@@ -172,16 +200,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 of the solution (default 10; dry run 2)")
     parser.add_argument("--threads", default=None, help="comma-separated torch thread counts (default 1,2; dry run 1)")
-    parser.add_argument("--mistake-runs", type=int, default=None, help="runs per registered mistake (default 2; dry run 1)")
-    parser.add_argument("--kinds", default=None, help="comma-separated subset of fixture kinds to run (default: "
-                        "solution and every registered mistake)")
+    parser.add_argument(
+        "--mistake-runs", type=int, default=None, help="runs per registered mistake (default 2; dry run 1)"
+    )
+    parser.add_argument(
+        "--kinds",
+        default=None,
+        help="comma-separated subset of fixture kinds to run (default: solution and every registered mistake)",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the runs already recorded in the JSON")
-    parser.add_argument("--remeasure", action="store_true", help="with --reuse: measure the recorded runs again on "
-                        "the checkpoints they left under --work (after a change of the measurement), train nothing new")
+    parser.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="with --reuse: measure the recorded runs again on "
+        "the checkpoints they left under --work (after a change of the measurement), train nothing new",
+    )
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes, written under --work (not docs/)")
-    parser.add_argument("--checkpoints-from", type=Path, default=None, help="an earlier calibration's scratch folder "
-                        "of this assignment: each new run starts with the checkpoints of its namesake there (see the "
-                        "module docstring; valid only when what trained them is unchanged)")
+    parser.add_argument(
+        "--checkpoints-from",
+        type=Path,
+        default=None,
+        help="an earlier calibration's scratch folder "
+        "of this assignment: each new run starts with the checkpoints of its namesake there (see the "
+        "module docstring; valid only when what trained them is unchanged)",
+    )
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="threads' worth of runs at once")
     parser.add_argument("--cell-timeout", type=int, default=1800)
     parser.add_argument("--out", type=Path, default=None, help=f"folder of <a>.json / <a>.md (default {OUT})")
@@ -203,7 +245,9 @@ def run(args, *, log=print) -> int:
     kinds = ["solution", *mistakes] if not args.kinds else args.kinds.split(",")
     unknown = set(kinds) - {"solution", *mistakes}
     if unknown:
-        raise SystemExit(f"unknown kinds {sorted(unknown)} for {name}; expected some of solution, {', '.join(mistakes)}")
+        raise SystemExit(
+            f"unknown kinds {sorted(unknown)} for {name}; expected some of solution, {', '.join(mistakes)}"
+        )
     work = args.work / ("dry-run" if dry else "") / name
     out = args.out or (args.work / "dry-run" if dry else OUT)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,30 +278,44 @@ def run(args, *, log=print) -> int:
         todo = [dict(r, measure_only=True) for r in runs if r["kind"] in kinds]
         runs = [r for r in runs if r["kind"] not in kinds]
     command = "python -m autograder calibrate " + " ".join(
-        [name] + (["--dry-run"] if dry else []) + [f"--seeds {seeds}", f"--threads {','.join(map(str, threads))}",
-                                                   f"--mistake-runs {mistake_runs}"]
-        + ([f"--checkpoints-from {args.checkpoints_from}"] if args.checkpoints_from else []))
+        [name]
+        + (["--dry-run"] if dry else [])
+        + [f"--seeds {seeds}", f"--threads {','.join(map(str, threads))}", f"--mistake-runs {mistake_runs}"]
+        + ([f"--checkpoints-from {args.checkpoints_from}"] if args.checkpoints_from else [])
+    )
     started = time.monotonic()
 
     def write() -> dict:
-        data = {"assignment": name, "profile": "fast", "dry_run": dry, "command": command,
-                "written": datetime.date.today().isoformat(),
-                "machine": f"{os.cpu_count()} cores, up to {args.cores} threads of runs at once",
-                "method": {"p_target": 1e-3, "decides": "predictive",
-                           "predictive": "Student t predictive of one new correct run (n - 1 df, scale sd sqrt(1 + 1/n))",
-                           "normal": "plug-in normal fit of the correct runs"},
-                "settings": settings(spec, get_profile(name, "fast", **extra)), "overrides": extra,
-                "before": before,
-                "registry": {k: {"drop": list(m.drop), "lost": list(m.lost), "undecided": list(m.undecided)}
-                             for k, m in mistakes.items()},
-                "runs": sorted(runs, key=lambda r: r["id"])}
+        data = {
+            "assignment": name,
+            "profile": "fast",
+            "dry_run": dry,
+            "command": command,
+            "written": datetime.date.today().isoformat(),
+            "machine": f"{os.cpu_count()} cores, up to {args.cores} threads of runs at once",
+            "method": {
+                "p_target": 1e-3,
+                "decides": "predictive",
+                "predictive": "Student t predictive of one new correct run (n - 1 df, scale sd sqrt(1 + 1/n))",
+                "normal": "plug-in normal fit of the correct runs",
+            },
+            "settings": settings(spec, get_profile(name, "fast", **extra)),
+            "overrides": extra,
+            "before": before,
+            "registry": {
+                k: {"drop": list(m.drop), "lost": list(m.lost), "undecided": list(m.undecided)}
+                for k, m in mistakes.items()
+            },
+            "runs": sorted(runs, key=lambda r: r["id"]),
+        }
         copied = [r for r in runs if r.get("checkpoints_copied")]
         if copied:  # --checkpoints-from, now or in a run kept by --reuse
             data["method"]["checkpoints_copied"] = (
                 f"{len(copied)} of {len(runs)} runs started with checkpoints copied from an earlier calibration's run "
                 "folder with the same id (a kind new since then: the solution run with the same seed and threads, "
                 "less the checkpoints the kind retrains); the notebook loaded them instead of training them, and "
-                "every checkpoint was measured again. Each run's `checkpoints_copied` lists what it was given.")
+                "every checkpoint was measured again. Each run's `checkpoints_copied` lists what it was given."
+            )
         data["summary"] = summarize(spec, data["runs"], cfg, mistakes, dry_run=dry, before=before)
         json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
         md_path.write_text(render(spec, data))
@@ -269,17 +327,29 @@ def run(args, *, log=print) -> int:
         runs.append(result)
         write()
 
-    log(f"{name}: {len(todo)} runs to do ({len(planned)} planned), up to {args.cores} threads at once; "
-        f"scratch {work}, tables {out}")
+    log(
+        f"{name}: {len(todo)} runs to do ({len(planned)} planned), up to {args.cores} threads at once; "
+        f"scratch {work}, tables {out}"
+    )
     if todo:
-        execute(todo, work, cores=args.cores, timeout=args.cell_timeout, done=done, log=log,
-                checkpoints_from=args.checkpoints_from, drops={k: m.drop for k, m in mistakes.items()})
+        execute(
+            todo,
+            work,
+            cores=args.cores,
+            timeout=args.cell_timeout,
+            done=done,
+            log=log,
+            checkpoints_from=args.checkpoints_from,
+            drops={k: m.drop for k, m in mistakes.items()},
+        )
     data = write()
     log(f"{name}: done in {time.monotonic() - started:.0f} s; wrote {json_path} and {md_path}")
     for t in data["summary"]["thresholds"]:
         if t["field"] and t["calibrated"]:
-            log(f"  {t['field']} = {t['threshold']!r}  (profile {t['profile']!r}; false reject "
-                f"{t['false_reject']['predictive']})")
+            log(
+                f"  {t['field']} = {t['threshold']!r}  (profile {t['profile']!r}; false reject "
+                f"{t['false_reject']['predictive']})"
+            )
     for p in data["summary"]["problems"]:
         log(f"  problem: {p}")
     return 1 if data["summary"]["problems"] and not dry else 0

@@ -12,6 +12,7 @@ recorded and not raised (as a grading run goes on after a failing cell). The mea
 (:mod:`autograder.calibration`), with the reference evaluators, on the checkpoints the run wrote.
 Writes ``FOLDER/result.json`` and leaves the executed notebook (with its outputs) in FOLDER.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,13 @@ from pathlib import Path
 
 import nbformat
 
-NOTEBOOK_ENV = {"COURSE_PROFILE": "fast", "COURSE_PROGRESS": "0", "COURSE_STATIC_WIDGETS": "1",
-                "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "agg"}
+NOTEBOOK_ENV = {
+    "COURSE_PROFILE": "fast",
+    "COURSE_PROGRESS": "0",
+    "COURSE_STATIC_WIDGETS": "1",
+    "NBGRADER_EXECUTION": "autograde",
+    "MPLBACKEND": "agg",
+}
 
 
 def execute(nb, path: Path, *, timeout: int) -> nbformat.NotebookNode:
@@ -66,8 +72,14 @@ def run(plan: dict, folder: Path) -> dict:
     except Exception as exc:  # noqa: BLE001 - a run whose checkpoints cannot be measured fails every threshold
         values = {t.statistic: math.nan for t in spec.thresholds}
         errors.append({"cell": "measure", "ename": type(exc).__name__, "evalue": str(exc)[:300]})
-    result = dict(plan, values=values, errors=errors, notebook_s=round(notebook_s, 1),
-                  measure_s=round(time.monotonic() - start, 1), torch_threads=torch.get_num_threads())
+    result = dict(
+        plan,
+        values=values,
+        errors=errors,
+        notebook_s=round(notebook_s, 1),
+        measure_s=round(time.monotonic() - start, 1),
+        torch_threads=torch.get_num_threads(),
+    )
     for key in ("folder", "measure_only", "timeout", "values_before"):
         result.pop(key, None)
     (folder / "result.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -17,6 +17,7 @@ rejects as much as it can of everything else: the registered mistakes whose ever
 (:func:`catchable`), and also untrained models and mistakes nobody registered. A registered mistake whose
 runs do not all lie beyond it cannot be caught by that threshold; the registry must say so.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,8 +63,7 @@ def false_reject(values: Sequence[float], threshold: float, upper: bool) -> dict
         p = 0.0 if distance > 0 else 1.0
         return {"normal": p, "predictive": p}
     z = distance / sd
-    return {"normal": float(_st.norm.sf(z)),
-            "predictive": float(_st.t.sf(z / math.sqrt(1 + 1 / n), n - 1))}
+    return {"normal": float(_st.norm.sf(z)), "predictive": float(_st.t.sf(z / math.sqrt(1 + 1 / n), n - 1))}
 
 
 def round_away(value: float, upper: bool, digits: int = 3) -> float:
@@ -71,9 +71,9 @@ def round_away(value: float, upper: bool, digits: int = 3) -> float:
     if value == 0 or not math.isfinite(value):
         return value
     exponent = math.floor(math.log10(abs(value))) - (digits - 1)
-    scaled = value / 10 ** exponent
+    scaled = value / 10**exponent
     scaled = math.ceil(scaled - 1e-9) if upper else math.floor(scaled + 1e-9)
-    return float(round(scaled * 10 ** exponent, max(0, -exponent)))
+    return float(round(scaled * 10**exponent, max(0, -exponent)))
 
 
 def beyond(value: float, limit: float, upper: bool) -> bool:

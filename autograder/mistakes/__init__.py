@@ -7,6 +7,7 @@ when the checkpoints are refused). ``python -m autograder fixtures`` stages them
 autograder/fixtures/; tests/test_grading.py grades them end to end and tests/test_mistakes.py checks
 each one against the hidden tests without nbgrader.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -19,6 +19,7 @@ data. The requests:
 
 Nothing here is trusted: the judge checks every answer's format and decides from the values alone.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -68,9 +69,17 @@ class Server:
             try:
                 data = wire.encode(answer, remote=self.keep)
             except wire.Unencodable as exc:
-                data = wire.encode({"ok": False, "error": {
-                    "type": "TypeError", "message": f"the result holds {exc}, which the grader cannot check: "
-                    "return tensors, numbers, strings, tuples, lists or dicts", "traceback": ""}})
+                data = wire.encode(
+                    {
+                        "ok": False,
+                        "error": {
+                            "type": "TypeError",
+                            "message": f"the result holds {exc}, which the grader cannot check: "
+                            "return tensors, numbers, strings, tuples, lists or dicts",
+                            "traceback": "",
+                        },
+                    }
+                )
             wire.write_frame(self.wfd, b"R", self.token, data)
 
     def keep(self, obj) -> dict | None:
@@ -136,8 +145,9 @@ class Server:
     def op_backward(self, request) -> dict:
         torch = self.torch
         outs, leaves = self.calls[request["call"]]
-        grads = torch.autograd.grad(outs, leaves, grad_outputs=list(request["grads"]), allow_unused=True,
-                                    retain_graph=True)
+        grads = torch.autograd.grad(
+            outs, leaves, grad_outputs=list(request["grads"]), allow_unused=True, retain_graph=True
+        )
         return {"ok": True, "grads": list(grads)}
 
     def op_release(self, request) -> dict:

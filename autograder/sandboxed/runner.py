@@ -14,6 +14,7 @@ processes, send signals, open network connections, write outside the working fol
 tracing and audit hooks. A submission could erase that record; it is a hint for instructors, not a
 defence (the sandbox is the defence).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -111,9 +112,15 @@ def execute(notebook: Path, *, cell_timeout: float, budget: float) -> dict:
     from nbclient.exceptions import DeadKernelError
 
     nb = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(nb, timeout=int(cell_timeout), kernel_name="python3", allow_errors=True,
-                            interrupt_on_timeout=True, record_timing=False,
-                            resources={"metadata": {"path": str(WORK)}})
+    client = NotebookClient(
+        nb,
+        timeout=int(cell_timeout),
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        record_timing=False,
+        resources={"metadata": {"path": str(WORK)}},
+    )
     stop_at = time.monotonic() + budget
     report = {"executed": 0, "stopped": "", "cells": len(nb.cells)}
     try:
@@ -127,9 +134,14 @@ def execute(notebook: Path, *, cell_timeout: float, budget: float) -> dict:
                 try:
                     client.execute_cell(cell, index)
                 except DeadKernelError:
-                    cell.outputs.append(nbformat.v4.new_output(
-                        "error", ename="DeadKernelError", evalue="the kernel died while running this cell",
-                        traceback=["DeadKernelError: the kernel died while running this cell"]))
+                    cell.outputs.append(
+                        nbformat.v4.new_output(
+                            "error",
+                            ename="DeadKernelError",
+                            evalue="the kernel died while running this cell",
+                            traceback=["DeadKernelError: the kernel died while running this cell"],
+                        )
+                    )
                     report["stopped"] = f"the kernel died in cell {index}"
                     break
                 except Exception as exc:  # noqa: BLE001 - a cell nbclient cannot finish stops the run
@@ -137,13 +149,16 @@ def execute(notebook: Path, *, cell_timeout: float, budget: float) -> dict:
                     break
                 report["executed"] += 1
     except Exception as exc:  # noqa: BLE001 - the kernel did not start, or did not shut down
-        report["stopped"] = report["stopped"] or f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:300]}"
+        report["stopped"] = (
+            report["stopped"] or f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:300]}"
+        )
     nbformat.write(nb, notebook)
     return report
 
 
 def _tar_outputs(out, notebook: Path, report: dict) -> None:
     with tarfile.open(fileobj=out, mode="w|") as tar:
+
         def add_bytes(name: str, data: bytes) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)

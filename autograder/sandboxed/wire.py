@@ -12,6 +12,7 @@ Frames (:func:`write_frame` / :func:`read_frame`): ``b"DGMF"``, one kind byte, a
 token, an 8-byte little-endian length, the payload. A reader waits with a deadline and a length cap,
 and rejects a frame whose token is not the session's.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,10 +29,36 @@ FRAME = b"DGMF"
 TOKEN_BYTES = 16
 _HEADER = struct.Struct("<4sc16sQ")
 
-TORCH_DTYPES = ("float16", "bfloat16", "float32", "float64", "complex64", "complex128", "uint8", "int8", "int16",
-                "int32", "int64", "bool")
-NUMPY_DTYPES = ("float16", "float32", "float64", "complex64", "complex128", "uint8", "int8", "int16", "int32",
-                "int64", "uint16", "uint32", "uint64", "bool")
+TORCH_DTYPES = (
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "bool",
+)
+NUMPY_DTYPES = (
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+)
 MAX_DEPTH = 64
 
 
@@ -140,17 +167,17 @@ def decode(data: bytes, *, max_bytes: int = 1 << 30, remote=None):
     if hlen > len(data) - start:
         raise WireError("header runs past the end")
     try:
-        tree = json.loads(data[start:start + hlen])
+        tree = json.loads(data[start : start + hlen])
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireError(f"bad header: {exc}") from None
-    blob = memoryview(data)[start + hlen:]
+    blob = memoryview(data)[start + hlen :]
 
     def span(off, n, count, itemsize) -> bytes:
         if not (isinstance(off, int) and isinstance(n, int) and 0 <= off and 0 <= n and off + n <= len(blob)):
             raise WireError("array bytes out of range")
         if n != count * itemsize:
             raise WireError("array size does not match its shape")
-        return bytes(blob[off:off + n])
+        return bytes(blob[off : off + n])
 
     def shape_of(shape) -> tuple[int, int]:
         if not (isinstance(shape, list) and len(shape) <= 32 and all(isinstance(s, int) and s >= 0 for s in shape)):
@@ -169,7 +196,7 @@ def decode(data: bytes, *, max_bytes: int = 1 << 30, remote=None):
             raise WireError("bare list in the tree")
         if not (isinstance(x, dict) and len(x) == 1):
             raise WireError("bad node")
-        (kind, v), = x.items()
+        ((kind, v),) = x.items()
         if kind == "T":
             dtype, shape, off, n, grad = _fields(v, 5)
             if dtype not in TORCH_DTYPES:
@@ -179,7 +206,11 @@ def decode(data: bytes, *, max_bytes: int = 1 << 30, remote=None):
             itemsize = torch.empty((), dtype=tdt).element_size()
             raw = span(off, n, count, itemsize)
             if dtype == "bfloat16":
-                t = torch.frombuffer(bytearray(raw), dtype=torch.int16).view(torch.bfloat16) if raw else torch.empty(0, dtype=tdt)
+                t = (
+                    torch.frombuffer(bytearray(raw), dtype=torch.int16).view(torch.bfloat16)
+                    if raw
+                    else torch.empty(0, dtype=tdt)
+                )
             else:
                 t = torch.frombuffer(bytearray(raw), dtype=tdt) if raw else torch.empty(0, dtype=tdt)
             return t.reshape(shape)  # never requires grad: gradients cross the boundary explicitly
@@ -269,6 +300,7 @@ def _course_lib_dataclass(name):
 
 # ----------------------------------------------------------------------------------------- frames
 
+
 def write_frame(fd: int, kind: bytes, token: bytes, payload: bytes) -> None:
     data = _HEADER.pack(FRAME, kind, token, len(payload)) + payload
     view = memoryview(data)
@@ -299,7 +331,9 @@ def read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(fd: int, token: bytes, *, deadline: float | None = None, max_bytes: int = 1 << 30) -> tuple[bytes, bytes]:
+def read_frame(
+    fd: int, token: bytes, *, deadline: float | None = None, max_bytes: int = 1 << 30
+) -> tuple[bytes, bytes]:
     """(kind, payload) of the next frame; raises TimeoutError, FrameError."""
     head = read_exact(fd, _HEADER.size, deadline)
     magic, kind, tok, length = _HEADER.unpack(head)
@@ -313,6 +347,7 @@ def read_frame(fd: int, token: bytes, *, deadline: float | None = None, max_byte
 
 
 # ----------------------------------------------------------------------------------------- tensors in arguments
+
 
 def replace_tensors(obj, mapping: dict):
     """``obj`` with each tensor ``t`` whose ``id`` is in ``mapping`` replaced by ``mapping[id(t)]``

@@ -12,6 +12,7 @@ The instructor side mirrors it in ``autograder/assignments/<short>/`` (reference
 mistakes, calibration spec). Assignments are found by :func:`discover`: adding one adds its folders
 and touches no shared file (docs/ARCHITECTURE.md, "Adding an assignment").
 """
+
 from __future__ import annotations
 
 import importlib
@@ -28,8 +29,10 @@ def discover() -> dict[str, str]:
         package = importlib.import_module(f"{__name__}.{info.name}")
         name = getattr(package, "ASSIGNMENT", None)
         if not isinstance(name, str):
-            raise ImportError(f"course_lib/assignments/{info.name}/__init__.py must set ASSIGNMENT = '<nn_name>' "
-                              "(the folder name of its notebook)")
+            raise ImportError(
+                f"course_lib/assignments/{info.name}/__init__.py must set ASSIGNMENT = '<nn_name>' "
+                "(the folder name of its notebook)"
+            )
         if name in found:
             raise ImportError(f"assignment {name!r} is claimed by two packages: {found[name]} and {info.name}")
         found[name] = info.name

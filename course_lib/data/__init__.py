@@ -14,6 +14,7 @@ once with a fixed seed), ``shapes`` (procedural dSprites-style shapes with known
 
 Files are looked for under ``root``, else ``$COURSE_DATA``, else ``~/.cache/dgm-course/data``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,13 +67,21 @@ class Dataset:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def loader(self, batch_size: int, *, shuffle: bool = True, drop_last: bool = False,
-               device: torch.device | str | None = None, generator: torch.Generator | None = None,
-               with_labels: bool = False) -> TensorLoader:
+    def loader(
+        self,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+        with_labels: bool = False,
+    ) -> TensorLoader:
         """A :class:`TensorLoader` over the images (and labels when ``with_labels``)."""
         tensors = (self.images, self.labels) if with_labels else (self.images,)
-        return TensorLoader(*tensors, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                            device=device, generator=generator)
+        return TensorLoader(
+            *tensors, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, device=device, generator=generator
+        )
 
 
 @dataclasses.dataclass(frozen=True)

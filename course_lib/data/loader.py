@@ -5,6 +5,7 @@ is copied to the device once, so a batch costs one index operation and no worker
 the set does not fit (``max_fraction`` of the free device memory), it stays in pinned host memory and
 each batch is copied asynchronously.
 """
+
 from __future__ import annotations
 
 import math

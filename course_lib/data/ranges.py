@@ -1,4 +1,5 @@
 """The one data-range convention: models see [-1, 1]; these helpers convert to and from it."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Real data sets, read from their official on-disk formats (torchvision's loaders where it has one)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,25 +17,67 @@ CUB_ARCHIVE = "CUB_200_2011.tgz"
 CUB_MD5 = "97eceeb196236b17998738112f37df78"  # the official archive's checksum
 CUB_URL = "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz"
 BINARIZED_MNIST_URL = "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/"
-_BINARIZED_FILES = {"train": "binarized_mnist_train.amat", "val": "binarized_mnist_valid.amat",
-                    "test": "binarized_mnist_test.amat"}
+_BINARIZED_FILES = {
+    "train": "binarized_mnist_train.amat",
+    "val": "binarized_mnist_valid.amat",
+    "test": "binarized_mnist_test.amat",
+}
 
 
 # What to fetch for each real data set: (file, approximate size, MD5 or '', where from). The checksums are
 # the ones torchvision verifies (CUB-200-2011: Caltech's); the .amat files of binarized MNIST have none.
 FETCH = {
-    "cifar10": [("cifar-10-python.tar.gz", "163 MiB", "c58f30108f718f92721af3b95e74349a",
-                 "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")],
-    "svhn": [("train_32x32.mat", "174 MiB", "e26dedcc434d2e4c54c9b2d4a06d8373",
-              "http://ufldl.stanford.edu/housenumbers/train_32x32.mat"),
-             ("test_32x32.mat", "62 MiB", "eb5a983be6a315427106f1b164d9cef3",
-              "http://ufldl.stanford.edu/housenumbers/test_32x32.mat")],
-    "mnist": [("train-images-idx3-ubyte.gz", "9.5 MiB", "f68b3c2dcbeaaa9fbdd348bbdeb94873", "https://ossci-datasets.s3.amazonaws.com/mnist/"),
-              ("train-labels-idx1-ubyte.gz", "29 KiB", "d53e105ee54ea40749a09fcbcd1e9432", "https://ossci-datasets.s3.amazonaws.com/mnist/"),
-              ("t10k-images-idx3-ubyte.gz", "1.6 MiB", "9fb629c4189551a2d022fa330f9573f3", "https://ossci-datasets.s3.amazonaws.com/mnist/"),
-              ("t10k-labels-idx1-ubyte.gz", "4.5 KiB", "ec29112dd5afa0611ce80d1b7f02629c", "https://ossci-datasets.s3.amazonaws.com/mnist/")],
-    "binarized_mnist": [(f, "75 MiB" if s == "train" else "15 MiB", "", BINARIZED_MNIST_URL + f)
-                        for s, f in _BINARIZED_FILES.items()],
+    "cifar10": [
+        (
+            "cifar-10-python.tar.gz",
+            "163 MiB",
+            "c58f30108f718f92721af3b95e74349a",
+            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        )
+    ],
+    "svhn": [
+        (
+            "train_32x32.mat",
+            "174 MiB",
+            "e26dedcc434d2e4c54c9b2d4a06d8373",
+            "http://ufldl.stanford.edu/housenumbers/train_32x32.mat",
+        ),
+        (
+            "test_32x32.mat",
+            "62 MiB",
+            "eb5a983be6a315427106f1b164d9cef3",
+            "http://ufldl.stanford.edu/housenumbers/test_32x32.mat",
+        ),
+    ],
+    "mnist": [
+        (
+            "train-images-idx3-ubyte.gz",
+            "9.5 MiB",
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        ),
+        (
+            "train-labels-idx1-ubyte.gz",
+            "29 KiB",
+            "d53e105ee54ea40749a09fcbcd1e9432",
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        ),
+        (
+            "t10k-images-idx3-ubyte.gz",
+            "1.6 MiB",
+            "9fb629c4189551a2d022fa330f9573f3",
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        ),
+        (
+            "t10k-labels-idx1-ubyte.gz",
+            "4.5 KiB",
+            "ec29112dd5afa0611ce80d1b7f02629c",
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        ),
+    ],
+    "binarized_mnist": [
+        (f, "75 MiB" if s == "train" else "15 MiB", "", BINARIZED_MNIST_URL + f) for s, f in _BINARIZED_FILES.items()
+    ],
     "cub32": [(CUB_ARCHIVE, "1.1 GB", CUB_MD5, CUB_URL)],
 }
 
@@ -87,10 +130,14 @@ def _cifar10(split, root, download):
     from torchvision.datasets import CIFAR10
 
     ds = _torchvision(
-        "cifar10", lambda d: CIFAR10(str(root), train=split == "train", download=d),
-        "cifar-10-batches-py/ (data_batch_1..5, test_batch)", root,
+        "cifar10",
+        lambda d: CIFAR10(str(root), train=split == "train", download=d),
+        "cifar-10-batches-py/ (data_batch_1..5, test_batch)",
+        root,
         f"{fetch_instructions('cifar10')} and extract it in {root}, or pass download=True on a machine with "
-        "internet access.", download)
+        "internet access.",
+        download,
+    )
     return _to_dataset("cifar10", split, ds.data, ds.targets)  # data: (N, 32, 32, 3) uint8
 
 
@@ -99,9 +146,14 @@ def _svhn(split, root, download):
     from torchvision.datasets import SVHN
 
     ds = _torchvision(
-        "svhn", lambda d: SVHN(str(root), split=split, download=d), f"{split}_32x32.mat", root,
+        "svhn",
+        lambda d: SVHN(str(root), split=split, download=d),
+        f"{split}_32x32.mat",
+        root,
         f"{fetch_instructions('svhn', [f'{split}_32x32.mat'])} (format 2) into {root}, or pass download=True on a "
-        "machine with internet access.", download)
+        "machine with internet access.",
+        download,
+    )
     return _to_dataset("svhn", split, ds.data.transpose(0, 2, 3, 1), ds.labels)  # data: (N, 3, 32, 32)
 
 
@@ -110,10 +162,14 @@ def _mnist(split, root, download):
     from torchvision.datasets import MNIST
 
     ds = _torchvision(
-        "mnist", lambda d: MNIST(str(root), train=split == "train", download=d),
-        "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte", root,
+        "mnist",
+        lambda d: MNIST(str(root), train=split == "train", download=d),
+        "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte",
+        root,
         f"{fetch_instructions('mnist')} into {root / 'MNIST' / 'raw'} (torchvision unpacks them), or pass "
-        "download=True on a machine with internet access.", download)
+        "download=True on a machine with internet access.",
+        download,
+    )
     return _to_dataset("mnist", split, ds.data.numpy()[..., None], ds.targets.numpy())
 
 
@@ -127,8 +183,10 @@ def _binarized_mnist(split, root, download):
         bits = np.load(cache)
     else:
         if not path.exists():
-            how = (f"{fetch_instructions('binarized_mnist', [fname])} (Larochelle & Murray's binarization) into "
-                   f"{path.parent}, or pass download=True on a machine with internet access.")
+            how = (
+                f"{fetch_instructions('binarized_mnist', [fname])} (Larochelle & Murray's binarization) into "
+                f"{path.parent}, or pass download=True on a machine with internet access."
+            )
             if not download:
                 raise _missing("binarized_mnist", f"binarized_mnist/{fname}", root, how)
             try:
@@ -148,8 +206,10 @@ def _read_amat(path: Path) -> np.ndarray:
     rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
     bits = np.asarray(rows, dtype=np.uint8)
     if bits.ndim != 2 or bits.shape[1] != 784 or bits.max(initial=0) > 1:
-        raise DatasetMissingError(f"{path} is not a binarized MNIST .amat file (expected rows of 784 zeros and ones); "
-                                  "delete it and download it again")
+        raise DatasetMissingError(
+            f"{path} is not a binarized MNIST .amat file (expected rows of 784 zeros and ones); "
+            "delete it and download it again"
+        )
     return bits
 
 
@@ -167,8 +227,10 @@ def _build_cub32(root: Path, download: bool, size: int = 32) -> None:
     from PIL import Image
 
     archive = root / CUB_ARCHIVE
-    how = (f"{fetch_instructions('cub32')} (Caltech-UCSD Birds-200-2011) into {root}, or pass download=True on a "
-           "machine with internet access.")
+    how = (
+        f"{fetch_instructions('cub32')} (Caltech-UCSD Birds-200-2011) into {root}, or pass download=True on a "
+        "machine with internet access."
+    )
     if not archive.exists():
         if not download:
             raise _missing("cub32", CUB_ARCHIVE, root, how)
@@ -182,7 +244,8 @@ def _build_cub32(root: Path, download: bool, size: int = 32) -> None:
     if digest != CUB_MD5:
         raise DatasetMissingError(
             f"{archive} has MD5 {digest}, not the official {CUB_MD5}: the download is incomplete or another "
-            f"file. Delete it and download it again. {how}")
+            f"file. Delete it and download it again. {how}"
+        )
     with tarfile.open(archive, "r:gz") as tar:
         members = {m.name: m for m in tar.getmembers() if m.isfile()}
 

@@ -1,4 +1,5 @@
 """The Triton kernel behind course_lib.kernels.color.color_jitter (imported only when it runs)."""
+
 from __future__ import annotations
 
 import torch
@@ -9,8 +10,19 @@ from .color import LUMA
 
 
 @triton.jit
-def _color_kernel(x_ptr, out_ptr, bright_ptr, contrast_ptr, sat_ptr, gray_ptr, hw,
-                  L0: tl.constexpr, L1: tl.constexpr, L2: tl.constexpr, BLOCK: tl.constexpr):
+def _color_kernel(
+    x_ptr,
+    out_ptr,
+    bright_ptr,
+    contrast_ptr,
+    sat_ptr,
+    gray_ptr,
+    hw,
+    L0: tl.constexpr,
+    L1: tl.constexpr,
+    L2: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     b = tl.program_id(0)  # one program per image
     base = b * 3 * hw
     bright = tl.load(bright_ptr + b)
@@ -50,15 +62,30 @@ def _color_kernel(x_ptr, out_ptr, bright_ptr, contrast_ptr, sat_ptr, gray_ptr, h
         tl.store(out_ptr + base + 2 * hw + offs, bl, mask=m)
 
 
-def fused_color_jitter(x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor,
-                       saturation: torch.Tensor, grayscale: torch.Tensor, block: int = 1024) -> torch.Tensor:
+def fused_color_jitter(
+    x: torch.Tensor,
+    brightness: torch.Tensor,
+    contrast: torch.Tensor,
+    saturation: torch.Tensor,
+    grayscale: torch.Tensor,
+    block: int = 1024,
+) -> torch.Tensor:
     """Launch the kernel: (B, 3, H, W) float32 in [0, 1] and (B,) factors -> (B, 3, H, W)."""
     x = x.contiguous().float()
     out = torch.empty_like(x)
     hw = x.shape[2] * x.shape[3]
     f32 = dict(device=x.device, dtype=torch.float32)
     _color_kernel[(x.shape[0],)](
-        x, out, brightness.to(**f32).contiguous(), contrast.to(**f32).contiguous(), saturation.to(**f32).contiguous(),
-        grayscale.to(device=x.device, dtype=torch.int32).contiguous(), hw,
-        L0=LUMA[0], L1=LUMA[1], L2=LUMA[2], BLOCK=min(block, triton.next_power_of_2(hw)))
+        x,
+        out,
+        brightness.to(**f32).contiguous(),
+        contrast.to(**f32).contiguous(),
+        saturation.to(**f32).contiguous(),
+        grayscale.to(device=x.device, dtype=torch.int32).contiguous(),
+        hw,
+        L0=LUMA[0],
+        L1=LUMA[1],
+        L2=LUMA[2],
+        BLOCK=min(block, triton.next_power_of_2(hw)),
+    )
     return out

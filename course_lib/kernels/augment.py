@@ -16,6 +16,7 @@ Images are in [0, 1] here (helpers in :mod:`course_lib.data.ranges` convert from
 [-1, 1]); shape (B, C, H, W) with C in {1, 3}. For C = 1 saturation, hue and grayscale are the
 identity, as in torchvision.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -86,12 +87,19 @@ class AugmentParams:
 
     def index(self, i: int) -> AugmentParams:
         """The parameters of sample ``i`` (a batch of one)."""
-        return AugmentParams(**{f.name: getattr(self, f.name)[i:i + 1] for f in dataclasses.fields(self)})
+        return AugmentParams(**{f.name: getattr(self, f.name)[i : i + 1] for f in dataclasses.fields(self)})
 
 
-def sample_params(batch: int, height: int, width: int, cfg: AugmentConfig = AugmentConfig(), *,
-                  device: torch.device | str = "cpu", generator: torch.Generator | None = None,
-                  attempts: int = 10) -> AugmentParams:
+def sample_params(
+    batch: int,
+    height: int,
+    width: int,
+    cfg: AugmentConfig = AugmentConfig(),
+    *,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+    attempts: int = 10,
+) -> AugmentParams:
     """Draw per-sample augmentation parameters for ``batch`` images of size ``height`` x ``width``.
 
     The crop follows torchvision's ``RandomResizedCrop.get_params``: up to ``attempts`` draws of an
@@ -136,15 +144,31 @@ def sample_params(batch: int, height: int, width: int, cfg: AugmentConfig = Augm
     def factor(strength):
         return 1 - strength + 2 * strength * rand(batch)  # U(max(0, 1 - s), 1 + s) for s <= 1
 
-    factors = torch.stack([factor(cfg.brightness).clamp(min=0), factor(cfg.contrast).clamp(min=0),
-                           factor(cfg.saturation).clamp(min=0), cfg.hue * (2 * rand(batch) - 1)], dim=1)  # (B, 4)
+    factors = torch.stack(
+        [
+            factor(cfg.brightness).clamp(min=0),
+            factor(cfg.contrast).clamp(min=0),
+            factor(cfg.saturation).clamp(min=0),
+            cfg.hue * (2 * rand(batch) - 1),
+        ],
+        dim=1,
+    )  # (B, 4)
     order = torch.argsort(rand(batch, 4), dim=1)  # (B, 4) uniform random permutations
-    return AugmentParams(top=top, left=left, height=crop_h, width=crop_w, flip=rand(batch) < cfg.flip_p,
-                         jitter=rand(batch) < cfg.jitter_p, factors=factors, order=order,
-                         gray=rand(batch) < cfg.gray_p)
+    return AugmentParams(
+        top=top,
+        left=left,
+        height=crop_h,
+        width=crop_w,
+        flip=rand(batch) < cfg.flip_p,
+        jitter=rand(batch) < cfg.jitter_p,
+        factors=factors,
+        order=order,
+        gray=rand(batch) < cfg.gray_p,
+    )
 
 
 # ---------------------------------------------------------------- batched transforms (any device)
+
 
 def _resize_index(start: torch.Tensor, length: torch.Tensor, out: int):
     """Source indices and weights of a bilinear resize (align_corners=False) of [start, start+length).
@@ -221,8 +245,9 @@ def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
     q = (v * (1 - s * f)).clamp(0, 1)
     t = (v * (1 - s * (1 - f))).clamp(0, 1)
     # sector i -> (r, g, b) as (v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)
-    table = torch.stack([torch.stack(c, 0) for c in
-                         [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]], 0)  # (6, 3, B, H, W)
+    table = torch.stack(
+        [torch.stack(c, 0) for c in [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]], 0
+    )  # (6, 3, B, H, W)
     out = table.gather(0, i.unsqueeze(0).unsqueeze(0).expand(1, 3, *i.shape)).squeeze(0)  # (3, B, H, W)
     return out.transpose(0, 1)  # (B, 3, H, W)
 
@@ -273,8 +298,9 @@ def augment_batch(x: torch.Tensor, params: AugmentParams, cfg: AugmentConfig = A
     return torch.where(params.gray.view(-1, 1, 1, 1), gray, y)  # flag as (B, 1, 1, 1)
 
 
-def two_views(x: torch.Tensor, cfg: AugmentConfig = AugmentConfig(), *,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def two_views(
+    x: torch.Tensor, cfg: AugmentConfig = AugmentConfig(), *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Two independent augmentations of a batch in the model range [-1, 1] (returned in [-1, 1])."""
     unit = (x + 1) / 2  # [-1, 1] -> [0, 1]
     views = []
@@ -286,6 +312,7 @@ def two_views(x: torch.Tensor, cfg: AugmentConfig = AugmentConfig(), *,
 
 # ---------------------------------------------------------------- per-image reference (plain torch)
 
+
 def augment_one(img: torch.Tensor, params: AugmentParams, cfg: AugmentConfig = AugmentConfig()) -> torch.Tensor:
     """Reference: the same augmentation for one (C, H, W) image with a batch-of-one ``params``.
 
@@ -294,9 +321,10 @@ def augment_one(img: torch.Tensor, params: AugmentParams, cfg: AugmentConfig = A
     if len(params) != 1:
         raise ValueError("augment_one takes the parameters of one image (use params.index(i))")
     t, l, h, w = (int(v) for v in (params.top[0], params.left[0], params.height[0], params.width[0]))
-    crop = img[:, t:t + h, l:l + w].unsqueeze(0)  # (1, C, h, w)
-    y = torch.nn.functional.interpolate(crop, size=(cfg.size, cfg.size), mode="bilinear",
-                                        align_corners=False, antialias=False)[0]  # (C, S, S)
+    crop = img[:, t : t + h, l : l + w].unsqueeze(0)  # (1, C, h, w)
+    y = torch.nn.functional.interpolate(
+        crop, size=(cfg.size, cfg.size), mode="bilinear", align_corners=False, antialias=False
+    )[0]  # (C, S, S)
     if bool(params.flip[0]):
         y = y.flip(-1)
     if bool(params.jitter[0]):

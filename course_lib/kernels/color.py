@@ -12,6 +12,7 @@ twice (once for the mean luma that contrast needs, once to write the result) and
 The fixed order brightness, contrast, saturation (then grayscale) is one of the orders torchvision's
 ``ColorJitter`` draws at random; hue is not part of this pass.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,9 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
     return (LUMA[0] * x[:, 0] + LUMA[1] * x[:, 1] + LUMA[2] * x[:, 2]).unsqueeze(1)  # (B, 1, H, W)
 
 
-def color_jitter_reference(x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor,
-                           saturation: torch.Tensor, grayscale: torch.Tensor) -> torch.Tensor:
+def color_jitter_reference(
+    x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor, grayscale: torch.Tensor
+) -> torch.Tensor:
     """Per-sample brightness, contrast, saturation, then grayscale where ``grayscale`` is True.
 
     Args:
@@ -66,8 +68,15 @@ def triton_available() -> bool:
     return True
 
 
-def color_jitter(x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor,
-                 grayscale: torch.Tensor, *, backend: str = "auto") -> torch.Tensor:
+def color_jitter(
+    x: torch.Tensor,
+    brightness: torch.Tensor,
+    contrast: torch.Tensor,
+    saturation: torch.Tensor,
+    grayscale: torch.Tensor,
+    *,
+    backend: str = "auto",
+) -> torch.Tensor:
     """:func:`color_jitter_reference`'s result, from the fused Triton kernel where it can run.
 
     Args:

@@ -10,6 +10,7 @@ fingerprint of the weights, part of the reference-statistics cache key), and
 * ``"inception"``: the FID Inception-v3 (pytorch-fid / TTUR protocol), pool3 (2048-d), inputs
   resized to 299x299 bilinearly. Its weights are not shipped: see :data:`INCEPTION_FILE`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -137,8 +138,9 @@ class InceptionFeatures(nn.Module):
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)  # (B, 3, H, W)
         if x.shape[-2:] != (self.resolution, self.resolution):
-            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
-                              align_corners=False)  # (B, 3, 299, 299)
+            x = F.interpolate(
+                x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False
+            )  # (B, 3, 299, 299)
         return pool3_features(self.net, x)
 
 
@@ -169,8 +171,9 @@ def resolve_inception_weights(weights: str | os.PathLike | None = None) -> Path:
     )
 
 
-def get_extractor(name: str, *, device: torch.device | str | None = None,
-                  weights: str | os.PathLike | None = None) -> nn.Module:
+def get_extractor(
+    name: str, *, device: torch.device | str | None = None, weights: str | os.PathLike | None = None
+) -> nn.Module:
     """Build a feature extractor by name, in eval mode, on ``device`` (default :func:`~course_lib.device.get_device`).
 
     Args:

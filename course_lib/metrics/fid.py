@@ -15,6 +15,7 @@ Images go in as (N, C, H, W) tensors in [-1, 1]; extractors come from :func:`get
 are cached as ``.npz`` files keyed by data set, split, extractor, layer, resolution, weights and
 number of images.
 """
+
 from __future__ import annotations
 
 import json
@@ -99,8 +100,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
         raise ValueError(f"mu1 and mu2 must both have shape (F,), got {mu1.shape} and {mu2.shape}")
     F_ = mu1.shape[0]
     if sigma1.shape != (F_, F_) or sigma2.shape != (F_, F_):
-        raise ValueError(f"sigma1 and sigma2 must have shape ({F_}, {F_}) to match the means, "
-                         f"got {sigma1.shape} and {sigma2.shape}")
+        raise ValueError(
+            f"sigma1 and sigma2 must have shape ({F_}, {F_}) to match the means, got {sigma1.shape} and {sigma2.shape}"
+        )
     # symmetrise: covariances are symmetric; this removes round-off asymmetry before eigh
     sigma1, sigma2 = (sigma1 + sigma1.T) / 2, (sigma2 + sigma2.T) / 2
     sqrt1 = _sqrt_psd(sigma1)
@@ -144,16 +146,19 @@ def _device_of(extractor: nn.Module, device) -> torch.device:
 
 
 @torch.no_grad()
-def compute_features(images: torch.Tensor, extractor: nn.Module, *, batch_size: int = 256,
-                     device: torch.device | str | None = None) -> np.ndarray:
+def compute_features(
+    images: torch.Tensor, extractor: nn.Module, *, batch_size: int = 256, device: torch.device | str | None = None
+) -> np.ndarray:
     """Features of a set of images, batch by batch: (N, C, H, W) in [-1, 1] -> (N, F) float64."""
     if isinstance(images, np.ndarray):
         images = torch.from_numpy(images)
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"images must be a tensor of shape (N, C, H, W) in [-1, 1], got {type(images).__name__}")
     if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, C, H, W) in [-1, 1], got shape {tuple(images.shape)}; "
-                         "add a channel axis with images.unsqueeze(1) for (N, H, W) grey images")
+        raise ValueError(
+            f"images must have shape (N, C, H, W) in [-1, 1], got shape {tuple(images.shape)}; "
+            "add a channel axis with images.unsqueeze(1) for (N, H, W) grey images"
+        )
     if images.dtype == torch.uint8:
         images = images.to(torch.float32) / 127.5 - 1.0  # uint8 [0, 255] -> [-1, 1]
     if images.shape[0] < 2:
@@ -162,19 +167,22 @@ def compute_features(images: torch.Tensor, extractor: nn.Module, *, batch_size: 
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     lo, hi = float(images.min()), float(images.max())
     if lo < -2.0 or hi > 2.0:
-        raise ValueError(f"images must be in [-1, 1] (the model range), got values in [{lo:.3g}, {hi:.3g}]; "
-                         "convert with course_lib.data.from_uint8 or to_model_range")
+        raise ValueError(
+            f"images must be in [-1, 1] (the model range), got values in [{lo:.3g}, {hi:.3g}]; "
+            "convert with course_lib.data.from_uint8 or to_model_range"
+        )
     device = _device_of(extractor, device)
     extractor = extractor.to(device).eval()
     feats = []
     for start in range(0, images.shape[0], batch_size):
-        batch = images[start:start + batch_size].to(device)  # (B, C, H, W)
+        batch = images[start : start + batch_size].to(device)  # (B, C, H, W)
         feats.append(extractor(batch).to(torch.float64).cpu())  # (B, F)
     return torch.cat(feats).numpy()  # (N, F)
 
 
-def compute_statistics(images: torch.Tensor, extractor: nn.Module, *, batch_size: int = 256,
-                       device: torch.device | str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def compute_statistics(
+    images: torch.Tensor, extractor: nn.Module, *, batch_size: int = 256, device: torch.device | str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(mu, sigma)`` of the extractor's features of ``images`` ((N, C, H, W) in [-1, 1], N >= 2).
 
     Runs under ``torch.no_grad`` with the extractor in eval mode, ``batch_size`` images at a time, on
@@ -187,8 +195,9 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, size, size), bilinear with antialiasing (values stay in range)."""
     if images.shape[-2:] == (size, size):
         return images
-    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
-                                           antialias=True)
+    return torch.nn.functional.interpolate(
+        images, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+    )
 
 
 def default_cache_dir() -> Path:
@@ -197,21 +206,36 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "dgm-course" / "fid"
 
 
-def cache_key(dataset: str, split: str, extractor: nn.Module, max_images: int | None = None,
-              image_size: int | None = None) -> str:
+def cache_key(
+    dataset: str, split: str, extractor: nn.Module, max_images: int | None = None, image_size: int | None = None
+) -> str:
     """File-name-safe key: data set, split, extractor name, layer, resolution, weights, image count,
     and the size the images were resized to before extraction (``native`` when they were not)."""
-    parts = [dataset, split, extractor.name, extractor.layer, f"r{extractor.resolution}",
-             f"w{getattr(extractor, 'weights_id', 'unknown')}", f"n{max_images if max_images is not None else 'all'}",
-             f"s{image_size if image_size is not None else 'native'}"]
+    parts = [
+        dataset,
+        split,
+        extractor.name,
+        extractor.layer,
+        f"r{extractor.resolution}",
+        f"w{getattr(extractor, 'weights_id', 'unknown')}",
+        f"n{max_images if max_images is not None else 'all'}",
+        f"s{image_size if image_size is not None else 'native'}",
+    ]
     return "_".join(re.sub(r"[^A-Za-z0-9.\-]+", "-", str(p)) for p in parts)
 
 
-def reference_statistics(dataset: str, split: str, extractor: nn.Module, *,
-                         cache_dir: str | os.PathLike | None = None, max_images: int | None = None,
-                         root: str | os.PathLike | None = None, image_size: int | None = None,
-                         batch_size: int = 256,
-                         device: torch.device | str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def reference_statistics(
+    dataset: str,
+    split: str,
+    extractor: nn.Module,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    max_images: int | None = None,
+    root: str | os.PathLike | None = None,
+    image_size: int | None = None,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(mu, sigma)`` of a data set split, computed once and cached as ``<cache_dir>/<key>.npz``.
 
     Args:
@@ -253,20 +277,35 @@ def reference_statistics(dataset: str, split: str, extractor: nn.Module, *,
     mu, sigma = compute_statistics(images, extractor, batch_size=batch_size, device=device)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # per process: parallel runs never share it
-    meta = {"dataset": dataset, "split": split, "extractor": extractor.name, "layer": extractor.layer,
-            "resolution": extractor.resolution, "num_images": int(images.shape[0]), "image_size": image_size}
+    meta = {
+        "dataset": dataset,
+        "split": split,
+        "extractor": extractor.name,
+        "layer": extractor.layer,
+        "resolution": extractor.resolution,
+        "num_images": int(images.shape[0]),
+        "image_size": image_size,
+    }
     np.savez(tmp, mu=mu, sigma=sigma, key=np.array(key), meta=np.array(json.dumps(meta)))
     os.replace(tmp, path)
     return mu, sigma
 
 
-def fid_score(images: torch.Tensor, extractor: nn.Module, reference: tuple, *, batch_size: int = 256,
-              device: torch.device | str | None = None) -> float:
+def fid_score(
+    images: torch.Tensor,
+    extractor: nn.Module,
+    reference: tuple,
+    *,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+) -> float:
     """FID of ``images`` ((N, C, H, W) in [-1, 1]) against ``reference = (mu, sigma)``.
 
     ``reference`` usually comes from :func:`reference_statistics` with the same extractor.
     """
     if not isinstance(reference, (tuple, list)) or len(reference) != 2:
-        raise ValueError("reference must be a (mu, sigma) pair, e.g. from reference_statistics(dataset, split, extractor)")
+        raise ValueError(
+            "reference must be a (mu, sigma) pair, e.g. from reference_statistics(dataset, split, extractor)"
+        )
     mu, sigma = compute_statistics(images, extractor, batch_size=batch_size, device=device)
     return frechet_distance(mu, sigma, reference[0], reference[1])

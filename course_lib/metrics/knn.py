@@ -6,6 +6,7 @@ training set (the *bank*). The classifier itself, ``knn_predict(query, bank, ban
 temperature, num_classes)``, is the student's function in 04_simsiam; this module extracts the
 features and runs the loop, calling whatever ``knn_predict`` it is given.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,8 +18,9 @@ KnnPredict = Callable[..., torch.Tensor]
 
 
 @torch.no_grad()
-def extract_features(backbone: nn.Module, images: torch.Tensor, *, batch_size: int = 512,
-                     device: torch.device | str | None = None) -> torch.Tensor:
+def extract_features(
+    backbone: nn.Module, images: torch.Tensor, *, batch_size: int = 512, device: torch.device | str | None = None
+) -> torch.Tensor:
     """Backbone features of ``images`` in eval mode (BN running statistics), not normalised.
 
     Args:
@@ -36,17 +38,27 @@ def extract_features(backbone: nn.Module, images: torch.Tensor, *, batch_size: i
     was_training = backbone.training
     backbone.eval()
     try:
-        feats = [backbone(images[i:i + batch_size].to(device)).float() for i in range(0, len(images), batch_size)]
+        feats = [backbone(images[i : i + batch_size].to(device)).float() for i in range(0, len(images), batch_size)]
     finally:
         backbone.train(was_training)
     return torch.cat(feats)  # (N, F)
 
 
 @torch.no_grad()
-def knn_accuracy(backbone: nn.Module, knn_predict: KnnPredict, *, bank_images: torch.Tensor,
-                 bank_labels: torch.Tensor, query_images: torch.Tensor, query_labels: torch.Tensor,
-                 k: int, temperature: float, num_classes: int, batch_size: int = 512,
-                 device: torch.device | str | None = None) -> float:
+def knn_accuracy(
+    backbone: nn.Module,
+    knn_predict: KnnPredict,
+    *,
+    bank_images: torch.Tensor,
+    bank_labels: torch.Tensor,
+    query_images: torch.Tensor,
+    query_labels: torch.Tensor,
+    k: int,
+    temperature: float,
+    num_classes: int,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> float:
     """Top-1 accuracy of ``knn_predict`` on the query set with the bank's features and labels.
 
     ``knn_predict`` receives raw (unnormalised) features: normalising them is part of its job.
@@ -65,14 +77,20 @@ def knn_accuracy(backbone: nn.Module, knn_predict: KnnPredict, *, bank_images: t
     labels = bank_labels.to(bank.device)
     correct = torch.zeros((), device=bank.device)
     for i in range(0, len(query), batch_size):
-        pred = knn_predict(query[i:i + batch_size], bank, labels, k, temperature, num_classes)  # (b,)
-        correct += (pred.to(bank.device) == query_labels[i:i + batch_size].to(bank.device)).sum()
+        pred = knn_predict(query[i : i + batch_size], bank, labels, k, temperature, num_classes)  # (b,)
+        correct += (pred.to(bank.device) == query_labels[i : i + batch_size].to(bank.device)).sum()
     return float(correct) / len(query)
 
 
 @torch.no_grad()
-def mean_output_std(model: nn.Module, images: torch.Tensor, output_std: Callable[[torch.Tensor], torch.Tensor], *,
-                    batch_size: int = 512, device: torch.device | str | None = None) -> float:
+def mean_output_std(
+    model: nn.Module,
+    images: torch.Tensor,
+    output_std: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> float:
     """``output_std`` of the encoder outputs z of ``images`` (eval mode, all images at once).
 
     Args:

@@ -10,6 +10,7 @@ squared-error loss compares it with images in [-1, 1]).
 The anchor's widths are ``(32, 64, 128, 256)`` on 3x32x32 CIFAR-10; the fast profile uses narrower
 widths on 1x32x32 MNIST (28x28 digits padded with the background value).
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,17 +41,27 @@ class ConvEncoder(nn.Module):
         variational: output ``(mu, log_std)`` (each (B, D)) instead of one (B, D) code.
     """
 
-    def __init__(self, *, in_channels: int = 3, image_size: int = 32, latent_dim: int,
-                 widths: tuple[int, ...] = ANCHOR_WIDTHS, variational: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        image_size: int = 32,
+        latent_dim: int,
+        widths: tuple[int, ...] = ANCHOR_WIDTHS,
+        variational: bool = True,
+    ) -> None:
         super().__init__()
         _check(in_channels=in_channels, image_size=image_size, latent_dim=latent_dim, widths=tuple(widths))
         w1, w2, w3, w4 = widths
         self.in_channels, self.image_size, self.latent_dim = in_channels, image_size, latent_dim
         self.variational = variational
         self.convs = nn.Sequential(
-            nn.Conv2d(in_channels, w1, 3, stride=1, padding=1), nn.ReLU(),
-            nn.Conv2d(w1, w2, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(w2, w3, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(in_channels, w1, 3, stride=1, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(w1, w2, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(w2, w3, 3, stride=2, padding=1),
+            nn.ReLU(),
             nn.Conv2d(w3, w4, 3, stride=2, padding=1),
         )
         self.conv_out_dim = w4 * (image_size // 8) ** 2
@@ -60,8 +71,9 @@ class ConvEncoder(nn.Module):
         """x: (B, C, H, W) in [-1, 1] -> (B, D) code, or ``(mu, log_std)`` each (B, D)."""
         expected = (self.in_channels, self.image_size, self.image_size)
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"encoder expects images of shape (B, {', '.join(map(str, expected))}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"encoder expects images of shape (B, {', '.join(map(str, expected))}), got {tuple(x.shape)}"
+            )
         h = self.convs(x).flatten(1)  # (B, w4 * H/8 * W/8)
         out = self.fc(h)  # (B, D) or (B, 2D)
         if not self.variational:
@@ -73,8 +85,9 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """Latent code (B, D) -> images (B, C, H, W) (unbounded; the data live in [-1, 1])."""
 
-    def __init__(self, *, out_channels: int = 3, image_size: int = 32, latent_dim: int,
-                 widths: tuple[int, ...] = ANCHOR_WIDTHS) -> None:
+    def __init__(
+        self, *, out_channels: int = 3, image_size: int = 32, latent_dim: int, widths: tuple[int, ...] = ANCHOR_WIDTHS
+    ) -> None:
         super().__init__()
         _check(in_channels=out_channels, image_size=image_size, latent_dim=latent_dim, widths=tuple(widths))
         w1, w2, w3, w4 = widths
@@ -83,9 +96,12 @@ class ConvDecoder(nn.Module):
         self.fc = nn.Linear(latent_dim, w4 * (image_size // 8) ** 2)
         self.deconvs = nn.Sequential(
             nn.ReLU(),
-            nn.ConvTranspose2d(w4, w3, 4, stride=2, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(w3, w2, 4, stride=2, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(w2, w1, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(w4, w3, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(w3, w2, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(w2, w1, 4, stride=2, padding=1),
+            nn.ReLU(),
             nn.Conv2d(w1, out_channels, 3, stride=1, padding=1),
         )
 
@@ -101,14 +117,17 @@ class AutoEncoder(nn.Module):
 
     variational = False
 
-    def __init__(self, *, in_channels: int = 3, image_size: int = 32, latent_dim: int,
-                 widths: tuple[int, ...] = ANCHOR_WIDTHS) -> None:
+    def __init__(
+        self, *, in_channels: int = 3, image_size: int = 32, latent_dim: int, widths: tuple[int, ...] = ANCHOR_WIDTHS
+    ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        self.encoder = ConvEncoder(in_channels=in_channels, image_size=image_size, latent_dim=latent_dim,
-                                   widths=widths, variational=False)
-        self.decoder = ConvDecoder(out_channels=in_channels, image_size=image_size, latent_dim=latent_dim,
-                                   widths=widths)
+        self.encoder = ConvEncoder(
+            in_channels=in_channels, image_size=image_size, latent_dim=latent_dim, widths=widths, variational=False
+        )
+        self.decoder = ConvDecoder(
+            out_channels=in_channels, image_size=image_size, latent_dim=latent_dim, widths=widths
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
@@ -127,14 +146,17 @@ class VAE(nn.Module):
 
     variational = True
 
-    def __init__(self, *, in_channels: int = 3, image_size: int = 32, latent_dim: int,
-                 widths: tuple[int, ...] = ANCHOR_WIDTHS) -> None:
+    def __init__(
+        self, *, in_channels: int = 3, image_size: int = 32, latent_dim: int, widths: tuple[int, ...] = ANCHOR_WIDTHS
+    ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        self.encoder = ConvEncoder(in_channels=in_channels, image_size=image_size, latent_dim=latent_dim,
-                                   widths=widths, variational=True)
-        self.decoder = ConvDecoder(out_channels=in_channels, image_size=image_size, latent_dim=latent_dim,
-                                   widths=widths)
+        self.encoder = ConvEncoder(
+            in_channels=in_channels, image_size=image_size, latent_dim=latent_dim, widths=widths, variational=True
+        )
+        self.decoder = ConvDecoder(
+            out_channels=in_channels, image_size=image_size, latent_dim=latent_dim, widths=widths
+        )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior mean: (B, C, H, W) -> (B, D)."""
@@ -142,8 +164,7 @@ class VAE(nn.Module):
         return mu
 
 
-def build_model(kind: str, *, latent_dim: int, in_channels: int, image_size: int,
-                widths: tuple[int, ...]) -> nn.Module:
+def build_model(kind: str, *, latent_dim: int, in_channels: int, image_size: int, widths: tuple[int, ...]) -> nn.Module:
     """``kind`` ``"ae"`` -> :class:`AutoEncoder`, ``"vae"`` -> :class:`VAE`."""
     if kind == "ae":
         return AutoEncoder(in_channels=in_channels, image_size=image_size, latent_dim=latent_dim, widths=widths)

@@ -10,6 +10,7 @@ Inputs may be any size and have 1 or 3 channels, in [-1, 1]: colour is converted
 (ITU-R BT.601 luma) and the image is resized bilinearly to 28x28, so 16x16 or 32x32 samples of a
 diffusion model and 28x28 MNIST digits all go through the same network.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,8 +41,9 @@ def to_digit_input(images: torch.Tensor) -> torch.Tensor:
         luma = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         x = (x * luma).sum(dim=1, keepdim=True)  # (B, 1, H, W)
     if x.shape[-2:] != (DIGIT_RESOLUTION, DIGIT_RESOLUTION):
-        x = F.interpolate(x, size=(DIGIT_RESOLUTION, DIGIT_RESOLUTION), mode="bilinear",
-                          align_corners=False, antialias=True)  # (B, 1, 28, 28)
+        x = F.interpolate(
+            x, size=(DIGIT_RESOLUTION, DIGIT_RESOLUTION), mode="bilinear", align_corners=False, antialias=True
+        )  # (B, 1, 28, 28)
     return x
 
 
@@ -85,6 +87,6 @@ def accuracy(model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor,
     device = next(model.parameters()).device
     correct = 0
     for start in range(0, images.shape[0], batch_size):
-        logits = model(images[start:start + batch_size].to(device))  # (B, 10)
-        correct += (logits.argmax(dim=1).cpu() == labels[start:start + batch_size]).sum().item()
+        logits = model(images[start : start + batch_size].to(device))  # (B, 10)
+        correct += (logits.argmax(dim=1).cpu() == labels[start : start + batch_size]).sum().item()
     return correct / images.shape[0]

@@ -9,6 +9,7 @@ state dict of that file loads into it strictly; :mod:`course_lib.metrics.feature
 weights and wraps it as a feature extractor. The tests check it against pytorch-fid's own
 ``InceptionV3`` with the same (random) weights.
 """
+
 from __future__ import annotations
 
 import torch
@@ -96,7 +97,18 @@ def pool3_features(net: tv_inception.Inception3, x: torch.Tensor) -> torch.Tenso
     x = net.Conv2d_3b_1x1(x)
     x = net.Conv2d_4a_3x3(x)
     x = F.max_pool2d(x, kernel_size=3, stride=2)
-    for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
-                 "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+    for name in (
+        "Mixed_5b",
+        "Mixed_5c",
+        "Mixed_5d",
+        "Mixed_6a",
+        "Mixed_6b",
+        "Mixed_6c",
+        "Mixed_6d",
+        "Mixed_6e",
+        "Mixed_7a",
+        "Mixed_7b",
+        "Mixed_7c",
+    ):
         x = getattr(net, name)(x)
     return F.adaptive_avg_pool2d(x, 1).flatten(1)  # (B, 2048)

@@ -11,6 +11,7 @@
 Both map z of shape (B, D) to images (B, C, H, W) in [-1, 1], and images to scores (B, 1) (logits for
 the non-saturating loss, raw scores for LSGAN and the Wasserstein critic). No objective lives here.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,10 +23,17 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.latent_dim, self.shape = latent_dim, (channels, image_size, image_size)
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, width), nn.BatchNorm1d(width), nn.ReLU(),
-            nn.Linear(width, 2 * width), nn.BatchNorm1d(2 * width), nn.ReLU(),
-            nn.Linear(2 * width, 4 * width), nn.BatchNorm1d(4 * width), nn.ReLU(),
-            nn.Linear(4 * width, channels * image_size * image_size), nn.Tanh(),
+            nn.Linear(latent_dim, width),
+            nn.BatchNorm1d(width),
+            nn.ReLU(),
+            nn.Linear(width, 2 * width),
+            nn.BatchNorm1d(2 * width),
+            nn.ReLU(),
+            nn.Linear(2 * width, 4 * width),
+            nn.BatchNorm1d(4 * width),
+            nn.ReLU(),
+            nn.Linear(4 * width, channels * image_size * image_size),
+            nn.Tanh(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -37,8 +45,10 @@ class MLPCritic(nn.Module):
     def __init__(self, *, width: int = 256, channels: int = 1, image_size: int = 28) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(channels * image_size * image_size, 4 * width), nn.LeakyReLU(0.2),
-            nn.Linear(4 * width, 2 * width), nn.LeakyReLU(0.2),
+            nn.Linear(channels * image_size * image_size, 4 * width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(4 * width, 2 * width),
+            nn.LeakyReLU(0.2),
             nn.Linear(2 * width, 1),
         )
 
@@ -55,9 +65,14 @@ class DCGANGenerator(nn.Module):
         self.latent_dim, self.width = latent_dim, width
         self.fc = nn.Sequential(nn.Linear(latent_dim, 4 * 4 * 4 * width), nn.BatchNorm1d(4 * 4 * 4 * width), nn.ReLU())
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.ReLU(),  # 8x8
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),  # 16x16
-            nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh(),  # 32x32
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),  # 8x8
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),  # 16x16
+            nn.ConvTranspose2d(width, channels, 4, 2, 1),
+            nn.Tanh(),  # 32x32
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -71,10 +86,14 @@ class DCGANCritic(nn.Module):
         if image_size != 32:
             raise ValueError(f"DCGANCritic scores 32x32 images, got image_size={image_size}")
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2),  # 16x16
-            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),  # 8x8
-            nn.Conv2d(2 * width, 4 * width, 4, 2, 1), nn.LeakyReLU(0.2),  # 4x4
-            nn.Flatten(), nn.Linear(4 * 4 * 4 * width, 1),
+            nn.Conv2d(channels, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),  # 16x16
+            nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.LeakyReLU(0.2),  # 8x8
+            nn.Conv2d(2 * width, 4 * width, 4, 2, 1),
+            nn.LeakyReLU(0.2),  # 4x4
+            nn.Flatten(),
+            nn.Linear(4 * 4 * 4 * width, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ diagonal Gaussian q(z|x). Decoder: D -> 300 -> ELU -> 300 -> ELU -> 784 Bernoull
 The prior p(z) is N(0, I). Students write the ELBO and the importance-sampled log p(x) on top of
 :meth:`MLPVAE.encode` and :meth:`MLPVAE.decode`; this module holds no objective.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,13 +29,17 @@ class MLPVAE(nn.Module):
         self.latent_dim = latent_dim
         self.in_features = in_features
         self.encoder = nn.Sequential(
-            nn.Linear(in_features, hidden), nn.ELU(),
-            nn.Linear(hidden, hidden), nn.ELU(),
+            nn.Linear(in_features, hidden),
+            nn.ELU(),
+            nn.Linear(hidden, hidden),
+            nn.ELU(),
             nn.Linear(hidden, 2 * latent_dim),
         )
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.ELU(),
-            nn.Linear(hidden, hidden), nn.ELU(),
+            nn.Linear(latent_dim, hidden),
+            nn.ELU(),
+            nn.Linear(hidden, hidden),
+            nn.ELU(),
             nn.Linear(hidden, in_features),
         )
 
@@ -48,9 +53,7 @@ class MLPVAE(nn.Module):
             ``(mu, logvar)``, each (B, D).
         """
         if x.dim() < 2 or x[0].numel() != self.in_features:
-            raise ValueError(
-                f"encode expects (B, {self.in_features}) or (B, 1, 28, 28) images, got {tuple(x.shape)}"
-            )
+            raise ValueError(f"encode expects (B, {self.in_features}) or (B, 1, 28, 28) images, got {tuple(x.shape)}")
         h = self.encoder(x.reshape(x.shape[0], -1))  # (B, P) -> (B, 2D)
         mu, logvar = h.chunk(2, dim=-1)  # (B, D), (B, D)
         return mu, logvar
@@ -69,8 +72,9 @@ class MLPVAE(nn.Module):
         return self.decoder(z)
 
 
-def toy_vae(*, in_features: int = 12, latent_dim: int = 1, hidden: int = 16, sharpness: float = 4.0,
-            seed: int = 0) -> MLPVAE:
+def toy_vae(
+    *, in_features: int = 12, latent_dim: int = 1, hidden: int = 16, sharpness: float = 4.0, seed: int = 0
+) -> MLPVAE:
     """A small randomly initialised MLPVAE with a sharpened decoder, for checks of estimators.
 
     With ``latent_dim`` 1 or 2 the exact log p(x) can be computed by quadrature, so the ELBO and the

@@ -21,6 +21,7 @@ root is ``$COURSE_DATA`` when set, as for the data sets). A missing folder or fi
 :class:`PretrainedMissingError` naming the files, their sizes, where to fetch them and where to put them.
 diffusers is needed only here (``pip install "diffusers>=0.30"``, or the ``full`` extra).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,11 @@ CONFIG_FILE, SCHEDULER_FILE = "config.json", "scheduler_config.json"
 
 # What each known model's folder holds on its model page (file, size), the weights in either format
 FETCH = {
-    "google/ddpm-cifar10-32": [(CONFIG_FILE, "699 bytes"), (SCHEDULER_FILE, "256 bytes"),
-                               ("diffusion_pytorch_model.safetensors", "143 MB")],
+    "google/ddpm-cifar10-32": [
+        (CONFIG_FILE, "699 bytes"),
+        (SCHEDULER_FILE, "256 bytes"),
+        ("diffusion_pytorch_model.safetensors", "143 MB"),
+    ],
 }
 BIN_SIZE = {"google/ddpm-cifar10-32": "143 MB"}
 
@@ -56,16 +60,19 @@ def missing_message(model_id: str, folder: Path, absent: list[str]) -> str:
     """The message of :class:`PretrainedMissingError`: what is absent, what to fetch from where, where to put it."""
     files = FETCH.get(model_id, [(CONFIG_FILE, "small"), (SCHEDULER_FILE, "small"), (WEIGHT_FILES[0], "")])
     listed = ", ".join(f"{name} ({size})" if size else name for name, size in files)
-    weights_alt = (f" (or diffusion_pytorch_model.bin, {BIN_SIZE[model_id]}, the same weights as a pickle)"
-                   if model_id in BIN_SIZE else " (or diffusion_pytorch_model.bin)")
+    weights_alt = (
+        f" (or diffusion_pytorch_model.bin, {BIN_SIZE[model_id]}, the same weights as a pickle)"
+        if model_id in BIN_SIZE
+        else " (or diffusion_pytorch_model.bin)"
+    )
     urls = " ".join(f"https://huggingface.co/{model_id}/resolve/main/{name}" for name, _ in files)
     return (
         f"pretrained model {model_id!r} is not available: {', '.join(absent)} not found in {folder}. "
         f"Fetch {listed}{weights_alt} from https://huggingface.co/{model_id} (Files and versions) into {folder}: "
         f"the direct links are {urls}. "
         "Or set COURSE_DATA to the folder that holds "
-        f"{model_id}/. Loading it needs diffusers (pip install \"diffusers>=0.30\"). To sample from your own "
-        "trained checkpoint instead: COURSE_PROFILE_OVERRIDES='{\"03_diffusion\": {\"pretrained_hub\": \"\"}}'."
+        f'{model_id}/. Loading it needs diffusers (pip install "diffusers>=0.30"). To sample from your own '
+        'trained checkpoint instead: COURSE_PROFILE_OVERRIDES=\'{"03_diffusion": {"pretrained_hub": ""}}\'.'
     )
 
 
@@ -95,8 +102,10 @@ def pretrained_betas(folder: str | os.PathLike) -> torch.Tensor:
     conf = _read_json(path)
     prediction = conf.get("prediction_type", "epsilon")  # diffusers' default, absent from older configs
     if prediction != "epsilon":
-        raise ValueError(f"{path}: the model predicts {prediction!r}; the course's step functions need an "
-                         "epsilon-prediction model (prediction_type 'epsilon')")
+        raise ValueError(
+            f"{path}: the model predicts {prediction!r}; the course's step functions need an "
+            "epsilon-prediction model (prediction_type 'epsilon')"
+        )
     T = conf.get("num_train_timesteps", conf.get("timesteps"))
     if conf.get("trained_betas") is not None:
         betas = torch.tensor(conf["trained_betas"], dtype=torch.float64)
@@ -104,8 +113,10 @@ def pretrained_betas(folder: str | os.PathLike) -> torch.Tensor:
         # diffusers' "linear": betas evenly spaced from beta_start to beta_end over the T steps (Ho et al. Sec. 4)
         betas = torch.linspace(conf.get("beta_start", 1e-4), conf.get("beta_end", 0.02), T, dtype=torch.float64)
     else:
-        raise ValueError(f"{path}: beta_schedule {conf.get('beta_schedule')!r} with num_train_timesteps {T!r} is not "
-                         "supported; expected diffusers' 'linear' schedule or explicit trained_betas")
+        raise ValueError(
+            f"{path}: beta_schedule {conf.get('beta_schedule')!r} with num_train_timesteps {T!r} is not "
+            "supported; expected diffusers' 'linear' schedule or explicit trained_betas"
+        )
     return betas
 
 
@@ -125,7 +136,8 @@ def check_config(folder: str | os.PathLike, cfg) -> None:
             f"{folder / CONFIG_FILE} describes a {got[0]} with sample_size {got[1]}, in_channels {got[2]} and "
             f"out_channels {got[3]}; the profile needs a UNet2DModel with sample_size {want[1]} and {cfg.channels} "
             f"channels in and out (images {cfg.channels}x{cfg.image_size}x{cfg.image_size}): is this folder a copy "
-            f"of {cfg.pretrained_hub or 'the pretrained model'}?")
+            f"of {cfg.pretrained_hub or 'the pretrained model'}?"
+        )
     betas = pretrained_betas(folder)
     ours = beta_schedule(cfg.schedule, cfg.timesteps)
     if betas.shape != ours.shape or not torch.allclose(betas, ours, rtol=1e-6, atol=1e-12):
@@ -133,7 +145,8 @@ def check_config(folder: str | os.PathLike, cfg) -> None:
             f"{folder / SCHEDULER_FILE}: the model was trained with T = {betas.shape[0]} betas from {float(betas[0]):.4g} "
             f"to {float(betas[-1]):.4g}; the profile's schedule is {cfg.schedule!r} with T = {cfg.timesteps} (betas "
             f"{float(ours[0]):.4g} to {float(ours[-1]):.4g}). Sampling needs the schedule the model was trained with: "
-            "set the profile's schedule and timesteps to match, or use a model trained with them")
+            "set the profile's schedule and timesteps to match, or use a model trained with them"
+        )
 
 
 class DiffusersEpsModel(nn.Module):
@@ -154,8 +167,13 @@ class DiffusersEpsModel(nn.Module):
         return self.unet(x, t).sample
 
 
-def load_pretrained_ddpm(cfg, *, root: str | os.PathLike | None = None, folder: str | os.PathLike | None = None,
-                         device: torch.device | str | None = None) -> DiffusersEpsModel:
+def load_pretrained_ddpm(
+    cfg,
+    *,
+    root: str | os.PathLike | None = None,
+    folder: str | os.PathLike | None = None,
+    device: torch.device | str | None = None,
+) -> DiffusersEpsModel:
     """The pretrained eps-model ``cfg.pretrained_hub`` from its local folder, checked, in eval mode on ``device``.
 
     Args:
@@ -180,9 +198,10 @@ def load_pretrained_ddpm(cfg, *, root: str | os.PathLike | None = None, folder: 
     try:
         from diffusers import UNet2DModel
     except ImportError as exc:
-        raise ImportError(f"loading {model_id} from {folder} needs diffusers: pip install \"diffusers>=0.30\" "
-                          "(or pip install -e \".[full]\" in the course's folder)") from exc
+        raise ImportError(
+            f'loading {model_id} from {folder} needs diffusers: pip install "diffusers>=0.30" '
+            '(or pip install -e ".[full]" in the course\'s folder)'
+        ) from exc
     unet = UNet2DModel.from_pretrained(str(folder), local_files_only=True)
     model = DiffusersEpsModel(unet.float())
     return model.to(get_device(device)).eval()
-

@@ -8,6 +8,7 @@
 * ``SimSiamNet``: ``encoder = backbone + projector`` and ``predictor`` (``nn.Identity`` for the
   ablation of Table 1a, ``predictor="identity"``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,8 +97,13 @@ class SmallConvNet(nn.Module):
         super().__init__()
         w = width
         spec = [(in_channels, w, 1), (w, 2 * w, 2), (2 * w, 2 * w, 1), (2 * w, 4 * w, 2)]
-        self.convs = nn.Sequential(*[m for c_in, c_out, s in spec for m in
-                                     (nn.Conv2d(c_in, c_out, 3, s, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())])
+        self.convs = nn.Sequential(
+            *[
+                m
+                for c_in, c_out, s in spec
+                for m in (nn.Conv2d(c_in, c_out, 3, s, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+            ]
+        )
         self.out_dim = 4 * w
 
     def forward(self, x):
@@ -107,16 +113,20 @@ class SmallConvNet(nn.Module):
 def projection_mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
     """Projector: 3 fc layers, BN on each (including the output), ReLU on the hidden two."""
     return nn.Sequential(
-        nn.Linear(in_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
-        nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
-        nn.Linear(hidden, out_dim, bias=False), nn.BatchNorm1d(out_dim),
+        nn.Linear(in_dim, hidden, bias=False),
+        nn.BatchNorm1d(hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden, bias=False),
+        nn.BatchNorm1d(hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, out_dim, bias=False),
+        nn.BatchNorm1d(out_dim),
     )
 
 
 def prediction_mlp(dim: int, hidden: int) -> nn.Sequential:
     """Predictor h: d -> hidden (BN, ReLU) -> d, no BN on the output (paper Sec. 4)."""
-    return nn.Sequential(nn.Linear(dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
-                         nn.Linear(hidden, dim))
+    return nn.Sequential(nn.Linear(dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, dim))
 
 
 class SimSiamNet(nn.Module):

@@ -8,6 +8,7 @@ concatenates the skip connections. The time step t (long, (B,)) enters through a
 
 ``model(x_t, t)``: (B, C, H, W), (B,) -> (B, C, H, W); H and W divisible by 2^(len(mults) - 1).
 """
+
 from __future__ import annotations
 
 import math
@@ -74,8 +75,15 @@ class UNet(nn.Module):
         dropout: dropout inside the residual blocks.
     """
 
-    def __init__(self, in_channels: int = 1, *, base: int = 32, mults: tuple[int, ...] = (1, 2, 2),
-                 attention: bool = False, dropout: float = 0.0):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        *,
+        base: int = 32,
+        mults: tuple[int, ...] = (1, 2, 2),
+        attention: bool = False,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         self.in_channels, self.base, self.mults = in_channels, base, tuple(mults)
         time_dim = 4 * base

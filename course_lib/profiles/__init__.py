@@ -31,6 +31,7 @@ and leaves ``fast`` alone. Checkpoints trained in smoke mode are marked as such:
 them, and grading refuses them (:mod:`course_lib.checkpoints`). CI runs every solution notebook this way
 on fake data in the real formats (tests/test_full_smoke.py).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -80,8 +81,9 @@ def default_profile_notice(device_name: str, env: dict[str, str] | None = None) 
         f"GPU time per notebook: {costs}.",
     ]
     if graded != "full":
-        lines.append(f"This course grades the {graded!r} profile: checkpoints saved under 'full' are refused "
-                     "when you submit.")
+        lines.append(
+            f"This course grades the {graded!r} profile: checkpoints saved under 'full' are refused when you submit."
+        )
     lines += [
         "For the fast profile (offline data, a few minutes per notebook): set COURSE_PROFILE=fast before",
         "starting Jupyter (Colab: os.environ['COURSE_PROFILE'] = 'fast' in the first cell) and restart the kernel.",
@@ -108,9 +110,7 @@ def active_profile_name(env: dict[str, str] | None = None) -> str:
             print(default_profile_notice(torch.cuda.get_device_name(0), env), file=sys.stderr, flush=True)
         return "full"
     if name not in PROFILE_NAMES:
-        raise ValueError(
-            f"unknown COURSE_PROFILE {name!r}; expected one of {', '.join(PROFILE_NAMES)}"
-        )
+        raise ValueError(f"unknown COURSE_PROFILE {name!r}; expected one of {', '.join(PROFILE_NAMES)}")
     return name
 
 
@@ -175,9 +175,7 @@ def get_profile(assignment: str, name: str | None = None, **overrides: Any) -> A
     wrong types.
     """
     if assignment not in ASSIGNMENT_MODULES:
-        raise ValueError(
-            f"unknown assignment {assignment!r}; expected one of {', '.join(ASSIGNMENT_MODULES)}"
-        )
+        raise ValueError(f"unknown assignment {assignment!r}; expected one of {', '.join(ASSIGNMENT_MODULES)}")
     if assignment not in _REGISTRY:
         try:
             importlib.import_module(f"course_lib.assignments.{ASSIGNMENT_MODULES[assignment]}.profile")
@@ -208,14 +206,17 @@ def env_overrides(env: dict[str, str] | None = None) -> dict[str, dict[str, Any]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{OVERRIDES_ENV} is not valid JSON ({exc}); expected e.g. "
-                         '\'{"02_vae": {"seed": 3}}\'') from exc
+        raise ValueError(
+            f'{OVERRIDES_ENV} is not valid JSON ({exc}); expected e.g. \'{{"02_vae": {{"seed": 3}}}}\''
+        ) from exc
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ValueError(f"{OVERRIDES_ENV} must map assignment -> {{field: value}}, got {text!r}")
     unknown = set(data) - set(ASSIGNMENT_MODULES)
     if unknown:
-        raise ValueError(f"{OVERRIDES_ENV} names unknown assignments {sorted(unknown)}; "
-                         f"expected some of {', '.join(ASSIGNMENT_MODULES)}")
+        raise ValueError(
+            f"{OVERRIDES_ENV} names unknown assignments {sorted(unknown)}; "
+            f"expected some of {', '.join(ASSIGNMENT_MODULES)}"
+        )
     return {a: {k: _from_json(v) for k, v in changes.items()} for a, changes in data.items()}
 
 
@@ -234,13 +235,10 @@ def override(cfg: Any, **changes: Any) -> Any:
     hints = typing.get_type_hints(type(cfg))
     for key, value in changes.items():
         if key not in fields:
-            raise KeyError(
-                f"{type(cfg).__name__} has no setting {key!r}; valid settings: {', '.join(fields)}"
-            )
+            raise KeyError(f"{type(cfg).__name__} has no setting {key!r}; valid settings: {', '.join(fields)}")
         if not _matches(value, hints[key]):
             raise TypeError(
-                f"{type(cfg).__name__}.{key} expects {_type_name(hints[key])}, "
-                f"got {type(value).__name__} ({value!r})"
+                f"{type(cfg).__name__}.{key} expects {_type_name(hints[key])}, got {type(value).__name__} ({value!r})"
             )
     return dataclasses.replace(cfg, **changes)
 

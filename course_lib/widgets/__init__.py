@@ -2,6 +2,7 @@
 returns the image or figure for one slider value, so tests call it without a browser; the widget
 itself only wires sliders to that core. Without a front end (nbconvert, CI logs) ``interactive_or_static``
 shows the core's output for the default value instead."""
+
 from __future__ import annotations
 
 import os

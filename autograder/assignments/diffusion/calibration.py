@@ -1,5 +1,6 @@
 """Calibration spec of 03_diffusion: FID of DDPM and DDIM samples with the student's step functions from the
 pretrained model, and the held-out noise-prediction loss of the trained checkpoint."""
+
 from __future__ import annotations
 
 import math
@@ -37,20 +38,49 @@ def seed_overrides(seed: int) -> dict:
 SPEC = Spec(
     assignment="03_diffusion",
     thresholds=(
-        Threshold("fid_ddpm", "test_threshold_fid_ddpm", "<", "FID of DDPM samples (T steps)", field="max_fid_ddpm",
-                  uses=("p_sample",)),
-        Threshold("fid_ddim", "test_threshold_fid_ddim", "<", "FID of DDIM samples (ddim_eval_steps, eta 0)",
-                  field="max_fid_ddim", uses=("ddim_step",)),
-        Threshold("heldout_loss", "test_threshold_heldout_loss", "<", "held-out noise-prediction loss",
-                  field="max_heldout_loss", checkpoints=("ddpm",)),
+        Threshold(
+            "fid_ddpm",
+            "test_threshold_fid_ddpm",
+            "<",
+            "FID of DDPM samples (T steps)",
+            field="max_fid_ddpm",
+            uses=("p_sample",),
+        ),
+        Threshold(
+            "fid_ddim",
+            "test_threshold_fid_ddim",
+            "<",
+            "FID of DDIM samples (ddim_eval_steps, eta 0)",
+            field="max_fid_ddim",
+            uses=("ddim_step",),
+        ),
+        Threshold(
+            "heldout_loss",
+            "test_threshold_heldout_loss",
+            "<",
+            "held-out noise-prediction loss",
+            field="max_heldout_loss",
+            checkpoints=("ddpm",),
+        ),
     ),
     measure=measure,
     seed_overrides=seed_overrides,
-    dry_run={"steps": 3, "warmup": 1, "fid_samples": 32, "demo_samples": 16, "sample_batch": 32,
-             "ddim_steps": (2,), "ddim_eval_steps": 2, "loss_eval_size": 64, "loss_eval_repeats": 1},
-    about=("FID of `fid_samples` samples drawn from the shipped pretrained model with the run's own `p_sample` "
-           "(T steps) and `ddim_step` (`ddim_eval_steps`, eta 0), digit features against the 16x16 validation "
-           "split; held-out loss: mean squared eps error of `checkpoints/ddpm.pt` on `loss_eval_size` validation "
-           "digits x `loss_eval_repeats` fixed (t, eps) draws; both by `autograder.assignments.diffusion.reference`, as the "
-           "hidden tests compute them. Seed s trains with seed s and samples with sample_seed 1234 + s."),
+    dry_run={
+        "steps": 3,
+        "warmup": 1,
+        "fid_samples": 32,
+        "demo_samples": 16,
+        "sample_batch": 32,
+        "ddim_steps": (2,),
+        "ddim_eval_steps": 2,
+        "loss_eval_size": 64,
+        "loss_eval_repeats": 1,
+    },
+    about=(
+        "FID of `fid_samples` samples drawn from the shipped pretrained model with the run's own `p_sample` "
+        "(T steps) and `ddim_step` (`ddim_eval_steps`, eta 0), digit features against the 16x16 validation "
+        "split; held-out loss: mean squared eps error of `checkpoints/ddpm.pt` on `loss_eval_size` validation "
+        "digits x `loss_eval_repeats` fixed (t, eps) draws; both by `autograder.assignments.diffusion.reference`, as the "
+        "hidden tests compute them. Seed s trains with seed s and samples with sample_seed 1234 + s."
+    ),
 )

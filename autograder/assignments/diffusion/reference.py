@@ -9,6 +9,7 @@ and the DDPM paper's CIFAR-10 model in the full one, through course_lib's graded
 harness with a fixed seed, scored by its FID) and :func:`check_loss_threshold` (the submitted checkpoint's
 noise-prediction loss on held-out digits, with this module's ``ddpm_loss`` and schedule).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,9 +37,14 @@ def make_schedule(betas: torch.Tensor) -> DiffusionSchedule:
     post_var = b * (1.0 - abar_prev) / (1.0 - abar)  # Ho et al. eq. 7, beta-tilde
     post_logvar = torch.log(torch.cat([post_var[1:2], post_var[1:]]))
     fields = dict(
-        betas=b, alphas=a, alphas_cumprod=abar, alphas_cumprod_prev=abar_prev,
-        sqrt_alphas_cumprod=abar.sqrt(), sqrt_one_minus_alphas_cumprod=(1.0 - abar).sqrt(),
-        posterior_variance=post_var, posterior_log_variance_clipped=post_logvar,
+        betas=b,
+        alphas=a,
+        alphas_cumprod=abar,
+        alphas_cumprod_prev=abar_prev,
+        sqrt_alphas_cumprod=abar.sqrt(),
+        sqrt_one_minus_alphas_cumprod=(1.0 - abar).sqrt(),
+        posterior_variance=post_var,
+        posterior_log_variance_clipped=post_logvar,
         posterior_mean_coef1=b * abar_prev.sqrt() / (1.0 - abar),
         posterior_mean_coef2=(1.0 - abar_prev) * a.sqrt() / (1.0 - abar),
     )
@@ -92,19 +98,21 @@ def ddim_step(model, x_t, t, t_prev, noise, schedule, eta, clip_x0=True):
     """Song et al. (2021) eq. 12 with sigma_t(eta) of eq. 16; t_prev = -1 means alpha-bar = 1."""
     eps = model(x_t, t)
     abar = _at(schedule.alphas_cumprod, t, x_t)
-    abar_prev = torch.where(t_prev >= 0, schedule.alphas_cumprod.to(x_t.device)[t_prev.clamp_min(0)],
-                            torch.ones((), device=x_t.device)).view(-1, *([1] * (x_t.dim() - 1)))
+    abar_prev = torch.where(
+        t_prev >= 0, schedule.alphas_cumprod.to(x_t.device)[t_prev.clamp_min(0)], torch.ones((), device=x_t.device)
+    ).view(-1, *([1] * (x_t.dim() - 1)))
     x0 = (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
     if clip_x0:
         x0 = x0.clamp(-1, 1)
     sigma = eta * ((1 - abar_prev) / (1 - abar) * (1 - abar / abar_prev)).clamp_min(0).sqrt()
-    return abar_prev.sqrt() * x0 + (1 - abar_prev - sigma ** 2).clamp_min(0).sqrt() * eps + sigma * noise
+    return abar_prev.sqrt() * x0 + (1 - abar_prev - sigma**2).clamp_min(0).sqrt() * eps + sigma * noise
 
 
 # ----------------------------------------------------------------------------- evaluators
 # The loops are course_lib's harnesses (course_lib.diffusion.graded_fid / heldout_loss), which the visible
 # parts of the threshold cells call with the student's functions and schedule; here they get the reference
 # schedule and, for the loss, the reference ddpm_loss.
+
 
 def build_model(cfg) -> UNet:
     return UNet(cfg.channels, base=cfg.base, mults=cfg.mults, attention=cfg.attention)
@@ -145,8 +153,11 @@ def check_fid_threshold(kind: str, step_fn, checkpoint: str | os.PathLike = "che
     cfg = get_profile(ASSIGNMENT)
     value = sample_fid(kind, step_fn, cfg, checkpoint)
     limit = cfg.max_fid_ddpm if kind == "ddpm" else cfg.max_fid_ddim
-    hint = ("no noise at t = 0, the posterior's standard deviation is exp(log_variance / 2)" if kind == "ddpm"
-            else "alpha-bar of t_prev = -1 is 1, sigma_t follows eta")
+    hint = (
+        "no noise at t = 0, the posterior's standard deviation is exp(log_variance / 2)"
+        if kind == "ddpm"
+        else "alpha-bar of t_prev = -1 is 1, sigma_t follows eta"
+    )
     assert value == value and value < limit, f"{kind.upper()} samples have FID {value:.1f}, above {limit} ({hint})"
     return value
 
@@ -172,5 +183,6 @@ def check_loss_threshold(path: str | os.PathLike = "checkpoints/ddpm.pt") -> flo
     value = evaluate_checkpoint(path, cfg)["heldout_loss"]
     assert value < cfg.max_heldout_loss, (
         f"held-out noise-prediction loss {value:.4f} is above {cfg.max_heldout_loss}: check q_sample (the square "
-        "roots of alpha-bar) and that ddpm_loss compares the prediction with the noise, averaged over all elements")
+        "roots of alpha-bar) and that ddpm_loss compares the prediction with the noise, averaged over all elements"
+    )
     return value

@@ -5,6 +5,7 @@ Threshold tests call :func:`check_fid_threshold`, which loads the submitted chec
 of its own, and measures their FID against the held-out split with the profile's extractor
 (``course_lib.metrics.fid``). They never trust a number the notebook printed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,7 +23,9 @@ from course_lib.profiles import get_profile
 ASSIGNMENT = "01_gan"
 
 
-def evaluate_generator(generator: torch.nn.Module, cfg, *, seed: int = SEED, device: str | torch.device | None = None) -> float:
+def evaluate_generator(
+    generator: torch.nn.Module, cfg, *, seed: int = SEED, device: str | torch.device | None = None
+) -> float:
     """FID of ``cfg.fid_samples`` samples of ``generator`` against ``cfg.fid_split`` (inf for non-finite samples):
     course_lib's :func:`~course_lib.assignments.gan.train.graded_fid`, the harness the visible part calls too."""
     device = get_device(device)
@@ -34,7 +37,9 @@ def evaluate_checkpoint(path: str | os.PathLike, cfg) -> dict[str, float]:
     names the variant), under profile ``cfg``; cached by path, modification time and profile."""
     path = Path(path)
     if not path.exists():
-        raise AssertionError(f"no checkpoint at {path}: run the training cell of {path.stem} (it saves the model there)")
+        raise AssertionError(
+            f"no checkpoint at {path}: run the training cell of {path.stem} (it saves the model there)"
+        )
     if path.stem not in VARIANTS:
         raise ValueError(f"{path.name}: a 01_gan checkpoint is named after its variant, one of {', '.join(VARIANTS)}")
     cfg = cfg.for_variant(path.stem)  # WGAN-LP: its own data set's held-out split
@@ -57,11 +62,13 @@ def check_fid_threshold(variant: str) -> float:
     threshold = cfg.max_fid(variant)
     assert fid < threshold, (
         f"{variant}: FID {fid:.1f} of checkpoints/{variant}.pt is not below the threshold {threshold}: "
-        "check the signs of the losses and which scores each term uses (real or fake), then retrain")
+        "check the signs of the losses and which scores each term uses (real or fake), then retrain"
+    )
     return fid
 
 
 # ----------------------------------------------------------------------------- reference losses (bench)
+
 
 def gradient_penalty(critic, real, fake, alpha):
     """Gulrajani et al. (2017), eq. 3: E[(||grad_x_hat D(x_hat)||_2 - 1)^2], x_hat = alpha real + (1 - alpha) fake."""

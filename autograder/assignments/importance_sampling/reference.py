@@ -5,6 +5,7 @@ notebook's code. Threshold tests call :func:`evaluate_checkpoint`, which loads t
 checkpoint and measures the ELBO and the importance-sampled log p(x) on held-out digits; they never
 trust a number the notebook printed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,8 +41,9 @@ def elbo(model, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     std = torch.exp(0.5 * logvar)
     z = mu + std * eps  # (B, D)
     rec = log_bernoulli(model.decode(z), x.reshape(x.shape[0], -1))
-    kl = kl_divergence(Normal(mu, std, validate_args=False),
-                       Normal(torch.zeros_like(mu), torch.ones_like(std), validate_args=False)).sum(-1)
+    kl = kl_divergence(
+        Normal(mu, std, validate_args=False), Normal(torch.zeros_like(mu), torch.ones_like(std), validate_args=False)
+    ).sum(-1)
     return rec - kl
 
 
@@ -50,9 +52,11 @@ def importance_sampling_log_px(model, x: torch.Tensor, eps: torch.Tensor) -> tor
     mu, logvar = model.encode(x)
     z = mu.unsqueeze(1) + torch.exp(0.5 * logvar).unsqueeze(1) * eps  # (B, K, D)
     target = x.reshape(x.shape[0], 1, -1)  # (B, 1, P)
-    log_w = (log_bernoulli(model.decode(z), target)
-             + log_normal(torch.zeros_like(z), torch.zeros_like(z), z)
-             - log_normal(mu.unsqueeze(1), logvar.unsqueeze(1), z))  # (B, K)
+    log_w = (
+        log_bernoulli(model.decode(z), target)
+        + log_normal(torch.zeros_like(z), torch.zeros_like(z), z)
+        - log_normal(mu.unsqueeze(1), logvar.unsqueeze(1), z)
+    )  # (B, K)
     return torch.logsumexp(log_w, dim=1) - math.log(eps.shape[1])
 
 
@@ -84,14 +88,17 @@ def quadrature_log_px(model, x: torch.Tensor, *, limit: float = 8.0, n: int | No
     return torch.stack(out).float()
 
 
-def evaluate_model(model, cfg, *, seed: int = 0, batch_size: int = 100, device: str | torch.device | None = None) -> dict:
+def evaluate_model(
+    model, cfg, *, seed: int = 0, batch_size: int = 100, device: str | torch.device | None = None
+) -> dict:
     """Mean held-out ELBO and importance-sampled log p(x) (K = cfg.eval_k) of ``model`` under profile ``cfg``:
     course_lib's :func:`~course_lib.assignments.importance_sampling.train.heldout_scores` (the harness the visible part
     calls with the student's functions) with this module's reference :func:`elbo` and
     :func:`importance_sampling_log_px`."""
     device = get_device(device)
-    return heldout_scores(model, cfg, elbo_fn=elbo, log_px_fn=importance_sampling_log_px, seed=seed,
-                          batch_size=batch_size, device=device)
+    return heldout_scores(
+        model, cfg, elbo_fn=elbo, log_px_fn=importance_sampling_log_px, seed=seed, batch_size=batch_size, device=device
+    )
 
 
 def evaluate_checkpoint(path: str | os.PathLike, cfg) -> dict:
@@ -115,7 +122,8 @@ def check_elbo_threshold(path: str | os.PathLike = "checkpoints/vae.pt") -> dict
     res = evaluate_checkpoint(path, cfg)
     assert res["elbo"] >= cfg.min_elbo, (
         f"held-out ELBO {res['elbo']:.2f} is below the threshold {cfg.min_elbo}: check the sign and the "
-        "reduction of each term (sum over pixels and latent dimensions, mean over the batch)")
+        "reduction of each term (sum over pixels and latent dimensions, mean over the batch)"
+    )
     return res
 
 
@@ -124,7 +132,9 @@ def check_log_px_threshold(path: str | os.PathLike = "checkpoints/vae.pt") -> di
     cfg = get_profile(ASSIGNMENT)
     res = evaluate_checkpoint(path, cfg)
     assert res["log_px"] >= cfg.min_log_px, (
-        f"held-out log p(x) estimate {res['log_px']:.2f} is below the threshold {cfg.min_log_px}")
+        f"held-out log p(x) estimate {res['log_px']:.2f} is below the threshold {cfg.min_log_px}"
+    )
     assert res["gap"] >= cfg.min_gap, (
-        f"log p(x) estimate {res['log_px']:.2f} is not above the ELBO of the same digits (gap {res['gap']:.2f})")
+        f"log p(x) estimate {res['log_px']:.2f} is not above the ELBO of the same digits (gap {res['gap']:.2f})"
+    )
     return res

@@ -3,6 +3,7 @@ and the evaluator that scores a submitted checkpoint on held-out data (never a p
 
 Students never see this module; the hidden parts of the graded cells import it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,8 +57,9 @@ def load_model(path: str | Path, cfg) -> torch.nn.Module:
     file's stem names the run (``simsiam``, or an ablation of ``ABLATIONS``, which says its predictor)."""
     stem = Path(path).stem
     if stem != "simsiam" and stem not in ABLATIONS:
-        raise ValueError(f"{Path(path).name}: a 04_simsiam checkpoint is named after its run, one of "
-                         f"simsiam, {', '.join(ABLATIONS)}")
+        raise ValueError(
+            f"{Path(path).name}: a 04_simsiam checkpoint is named after its run, one of simsiam, {', '.join(ABLATIONS)}"
+        )
     predictor = ABLATIONS[stem][1] if stem in ABLATIONS else "mlp"
     return load_simsiam(path, cfg, predictor=predictor)
 

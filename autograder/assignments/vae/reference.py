@@ -6,6 +6,7 @@ number), through the same course_lib harness as the visible parts (``course_lib.
 Reductions, as the issue fixes them: squared error summed over C, H, W and KL summed over the D latent
 dimensions, both averaged over the batch.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,7 @@ def reparameterize(mu, log_std, eps):
 def kl_to_standard_normal(mu, log_std):
     """KL(N(mu, diag(exp(2 log_std))) || N(0, I)) summed over D: (B, D) x 2 -> (B,)."""
     # Kingma & Welling (2014), appendix B: -1/2 sum(1 + log sigma^2 - mu^2 - sigma^2)
-    return 0.5 * (mu ** 2 + torch.exp(2 * log_std) - 1.0 - 2 * log_std).sum(dim=1)
+    return 0.5 * (mu**2 + torch.exp(2 * log_std) - 1.0 - 2 * log_std).sum(dim=1)
 
 
 def vae_loss(model, x, eps, beta=1.0):
@@ -63,8 +64,12 @@ def evaluate(model, images: torch.Tensor, *, seed: int = 1234, batch_size: int =
     seeded with ``seed``, drawn per batch of ``batch_size``, so the number does not depend on earlier draws.
     """
     variational = getattr(model, "variational", False)
-    recon, kl = validate(model, vae_loss if variational else ae_loss, images,
-                         config=TrainConfig(epochs=1, batch_size=batch_size, val_seed=seed))
+    recon, kl = validate(
+        model,
+        vae_loss if variational else ae_loss,
+        images,
+        config=TrainConfig(epochs=1, batch_size=batch_size, val_seed=seed),
+    )
     return {"recon": recon, "kl": kl}
 
 

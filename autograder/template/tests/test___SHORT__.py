@@ -1,4 +1,5 @@
 """__NAME__: the solution's functions and course_lib's pieces against independent references."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,12 @@ def test_losses_and_score_equal_torch_and_scikit_learn(sol):
     pred, target = 3 * torch.randn(7, 3, generator=g), torch.randn(7, 3, generator=g) + 2
     assert torch.allclose(sol.mse_loss(pred, target), torch.nn.functional.mse_loss(pred, target))
     for delta in (0.5, 2.0):
-        assert torch.allclose(sol.huber_loss(pred, target, delta), torch.nn.functional.huber_loss(pred, target, delta=delta))
-    assert abs(sol.r2_score(pred.flatten(), target.flatten()).item() - r2_score(target.flatten(), pred.flatten())) < 1e-5
+        assert torch.allclose(
+            sol.huber_loss(pred, target, delta), torch.nn.functional.huber_loss(pred, target, delta=delta)
+        )
+    assert (
+        abs(sol.r2_score(pred.flatten(), target.flatten()).item() - r2_score(target.flatten(), pred.flatten())) < 1e-5
+    )
 
 
 def test_fit_line_reaches_the_least_squares_line(sol):

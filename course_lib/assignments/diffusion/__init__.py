@@ -1,2 +1,3 @@
 """03_diffusion: its profile, training loop and widgets (what students import)."""
+
 ASSIGNMENT = "03_diffusion"

@@ -13,6 +13,7 @@ sampling questions use the pretrained checkpoint shipped in ``course_lib/assets/
 is the offline one (digit-classifier features) against the 16x16 validation digits. Thresholds come
 from ``python -m autograder calibrate 03_diffusion`` (docs/calibration/03_diffusion.json and .md).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -82,7 +83,9 @@ class DiffusionProfile:
             raise ValueError(f"unknown beta schedule {self.schedule!r}; expected 'cosine' or 'linear'")
         if self.image_size % 2 ** (len(self.mults) - 1):
             raise ValueError(f"image_size {self.image_size} must be divisible by 2^(len(mults) - 1)")
-        if not 1 <= self.ddim_eval_steps <= self.timesteps or any(not 1 <= s <= self.timesteps for s in self.ddim_steps):
+        if not 1 <= self.ddim_eval_steps <= self.timesteps or any(
+            not 1 <= s <= self.timesteps for s in self.ddim_steps
+        ):
             raise ValueError(f"DDIM step counts must lie in [1, T = {self.timesteps}]")
         if self.pretrained and self.pretrained_hub:
             raise ValueError("set at most one of pretrained (a course asset) and pretrained_hub (a diffusers folder)")
@@ -172,8 +175,19 @@ FAST = DiffusionProfile(
 # smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts
 # shrunk, so its data sets, nets, extractors and code path run in CPU seconds (tests/test_full_smoke.py)
 # (T = 50: the linear schedule, rescaled by 1000 / T, needs T > 20 for every beta to stay below 1)
-SMOKE = dict(timesteps=50, steps=2, batch_size=4, warmup=1, fid_samples=4, demo_samples=4, sample_batch=4,
-             ddim_steps=(2, 5), ddim_eval_steps=5, loss_eval_size=8, loss_eval_repeats=1)
+SMOKE = dict(
+    timesteps=50,
+    steps=2,
+    batch_size=4,
+    warmup=1,
+    fid_samples=4,
+    demo_samples=4,
+    sample_batch=4,
+    ddim_steps=(2, 5),
+    ddim_eval_steps=5,
+    loss_eval_size=8,
+    loss_eval_repeats=1,
+)
 
 # the full profile's GPU time: the FLOP estimate (python -m autograder.bench --full-prediction)
 register("03_diffusion", full=FULL, fast=FAST, smoke=SMOKE, cost="about 1.8 h")

@@ -5,6 +5,7 @@ seeded generator on the device) and passes them to ``loss_fn(model, x_start, t, 
 so the student's function never draws random numbers. Optionally it keeps an exponential moving
 average (EMA) of the weights (Ho et al. 2020, Appendix B) and copies it into the model at the end.
 """
+
 from __future__ import annotations
 
 import copy
@@ -45,9 +46,16 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
-def train_diffusion(model: torch.nn.Module, loss_fn: LossFn, train: Dataset, schedule: DiffusionSchedule, *,
-                    config: TrainConfig, device: torch.device | str | None = None,
-                    callback: Callable[[int, dict], None] | None = None) -> dict[str, list[float]]:
+def train_diffusion(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    train: Dataset,
+    schedule: DiffusionSchedule,
+    *,
+    config: TrainConfig,
+    device: torch.device | str | None = None,
+    callback: Callable[[int, dict], None] | None = None,
+) -> dict[str, list[float]]:
     """Train the eps-prediction ``model`` with the student's ``loss_fn`` (Ho et al. 2020, Algorithm 1).
 
     Args:
@@ -66,8 +74,9 @@ def train_diffusion(model: torch.nn.Module, loss_fn: LossFn, train: Dataset, sch
     schedule = schedule.to(device)
     T = schedule.num_timesteps
     gen = torch.Generator(device=device).manual_seed(config.seed)
-    loader = train.loader(config.batch_size, device=device, drop_last=True,
-                          generator=torch.Generator().manual_seed(config.seed))
+    loader = train.loader(
+        config.batch_size, device=device, drop_last=True, generator=torch.Generator().manual_seed(config.seed)
+    )
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     warm = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, config.warmup)))
     ema = copy.deepcopy(model).eval().requires_grad_(False) if config.ema_decay > 0 else None

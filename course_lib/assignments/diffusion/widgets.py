@@ -10,6 +10,7 @@ Plain-function cores (tests call them without a browser):
 :func:`trajectory_slider` wires an IntSlider over t to :func:`trajectory_frame` through
 :func:`course_lib.widgets.interactive_or_static`; moving it only redraws saved images.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,22 +25,31 @@ from course_lib.widgets import interactive_or_static
 
 
 @torch.no_grad()
-def ddpm_trajectory(model: torch.nn.Module, p_sample: Callable, predict_start_from_noise: Callable,
-                    schedule: DiffusionSchedule, shape, *, generator: torch.Generator,
-                    device: torch.device | str | None = None, batch_size: int = 512) -> dict[str, torch.Tensor]:
+def ddpm_trajectory(
+    model: torch.nn.Module,
+    p_sample: Callable,
+    predict_start_from_noise: Callable,
+    schedule: DiffusionSchedule,
+    shape,
+    *,
+    generator: torch.Generator,
+    device: torch.device | str | None = None,
+    batch_size: int = 512,
+) -> dict[str, torch.Tensor]:
     """A saved DDPM trajectory: ``{"t": (T,), "x_t": (T, B, C, H, W), "x0_hat": (T, B, C, H, W)}`` on the CPU,
     indexed by time step t = 0 .. T-1 (x0_hat clipped to [-1, 1]); ``"x_0"`` (B, C, H, W) is the final sample."""
     device = get_device(device)
     T = schedule.num_timesteps
-    x_0, kept = sample_ddpm(model, p_sample, schedule, shape, generator=generator, device=device,
-                            record=range(T), show_progress=False)
+    x_0, kept = sample_ddpm(
+        model, p_sample, schedule, shape, generator=generator, device=device, record=range(T), show_progress=False
+    )
     x_t = torch.stack([kept[t] for t in range(T)])  # (T, B, C, H, W)
     flat = x_t.flatten(0, 1)  # (T*B, C, H, W)
     ts = torch.arange(T).repeat_interleave(shape[0])  # (T*B,)
     sched = schedule.to(device)
     preds = []
     for i in range(0, flat.shape[0], batch_size):
-        x, t = flat[i:i + batch_size].to(device), ts[i:i + batch_size].to(device)
+        x, t = flat[i : i + batch_size].to(device), ts[i : i + batch_size].to(device)
         preds.append(predict_start_from_noise(x, t, model(x, t), sched).clamp(-1, 1).cpu())
     x0_hat = torch.cat(preds).view_as(x_t)  # (T, B, C, H, W)
     return {"t": torch.arange(T), "x_t": x_t, "x0_hat": x0_hat, "x_0": x_0.cpu()}
@@ -65,8 +75,9 @@ def trajectory_slider(traj: dict[str, torch.Tensor], *, t: int | None = None):
     import ipywidgets as w
 
     T = traj["x_t"].shape[0]
-    slider = w.IntSlider(value=T // 2 if t is None else int(t), min=0, max=T - 1, step=1, description="t",
-                         continuous_update=False)
+    slider = w.IntSlider(
+        value=T // 2 if t is None else int(t), min=0, max=T - 1, step=1, description="t", continuous_update=False
+    )
 
     def frame(t):
         trajectory_frame(traj, t)

@@ -1,2 +1,3 @@
 """01_gan: its profile, training loop and widgets (what students import)."""
+
 ASSIGNMENT = "01_gan"

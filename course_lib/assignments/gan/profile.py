@@ -13,6 +13,7 @@ full-profile run is calibrated.
 of well under a minute per variant, with FID from the offline digit features on the validation split.
 Its thresholds come from ``python -m autograder calibrate 01_gan`` (docs/calibration/01_gan.json and .md).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,7 +80,13 @@ class GanProfile:
     def __post_init__(self) -> None:
         if self.arch not in ("mlp", "dcgan"):
             raise ValueError(f"arch must be 'mlp' or 'dcgan', got {self.arch!r}")
-        if self.iterations < 1 or self.iterations_wgan < 1 or self.n_critic < 1 or self.n_critic_wgan < 1 or self.batch_size < 2:
+        if (
+            self.iterations < 1
+            or self.iterations_wgan < 1
+            or self.n_critic < 1
+            or self.n_critic_wgan < 1
+            or self.batch_size < 2
+        ):
             raise ValueError(f"iterations and n_critic must be >= 1 and batch_size >= 2, got {self}")
         if self.fid_samples < 2 or self.fid_samples_train < 2:
             raise ValueError("FID needs at least 2 samples")
@@ -187,8 +194,9 @@ FAST = GanProfile(
 
 # smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts
 # shrunk, so its data sets, nets, extractors and code path run in CPU seconds (tests/test_full_smoke.py)
-SMOKE = dict(iterations=2, iterations_wgan=2, batch_size=8, fid_every=2, fid_samples_train=4, fid_samples=8,
-             fid_max_reference=32)
+SMOKE = dict(
+    iterations=2, iterations_wgan=2, batch_size=8, fid_every=2, fid_samples_train=4, fid_samples=8, fid_max_reference=32
+)
 
 # the full profile's GPU time: the FLOP estimate (python -m autograder.bench --full-prediction)
 register("01_gan", full=FULL, fast=FAST, smoke=SMOKE, cost="about 40 min")

@@ -5,6 +5,7 @@ the device), so the student's loss functions never draw random numbers. Forward 
 :func:`course_lib.device.autocast` (bf16 on CUDA); losses and the gradient penalty are computed in
 float32 outside it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,10 +37,18 @@ class TrainConfig:
             raise ValueError(f"iterations, n_critic >= 1, batch_size >= 2 and lr > 0 needed, got {self}")
 
 
-def train_gan(generator: torch.nn.Module, critic: torch.nn.Module, *, d_loss: Callable, g_loss: Callable,
-              data: Dataset, config: TrainConfig, gradient_penalty: Callable | None = None,
-              fid_fn: Callable[[torch.nn.Module], float] | None = None,
-              device: torch.device | str | None = None) -> dict[str, list[float]]:
+def train_gan(
+    generator: torch.nn.Module,
+    critic: torch.nn.Module,
+    *,
+    d_loss: Callable,
+    g_loss: Callable,
+    data: Dataset,
+    config: TrainConfig,
+    gradient_penalty: Callable | None = None,
+    fid_fn: Callable[[torch.nn.Module], float] | None = None,
+    device: torch.device | str | None = None,
+) -> dict[str, list[float]]:
     """Train ``generator`` against ``critic``.
 
     Args:
@@ -118,8 +127,14 @@ def train_gan(generator: torch.nn.Module, critic: torch.nn.Module, *, d_loss: Ca
 
 
 @torch.no_grad()
-def sample(generator: torch.nn.Module, n: int, *, seed: int = 0, batch_size: int = 1000,
-           device: torch.device | str | None = None) -> torch.Tensor:
+def sample(
+    generator: torch.nn.Module,
+    n: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 1000,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """``n`` samples (n, C, H, W) in [-1, 1] on the CPU, from z ~ N(0, I) drawn with ``seed`` on the CPU."""
     device = torch.device(device) if device is not None else next(generator.parameters()).device
     generator.eval()
@@ -127,7 +142,7 @@ def sample(generator: torch.nn.Module, n: int, *, seed: int = 0, batch_size: int
     out = []
     for start in range(0, n, batch_size):
         with autocast(device):
-            out.append(generator(z[start:start + batch_size].to(device)).float().clamp(-1, 1).cpu())
+            out.append(generator(z[start : start + batch_size].to(device)).float().clamp(-1, 1).cpu())
     return torch.cat(out)
 
 
@@ -135,8 +150,14 @@ GRADED_SEED = 20_231  # the z of the graded FID (not a seed the notebook samples
 
 
 @torch.no_grad()
-def graded_fid(generator: torch.nn.Module, cfg, *, seed: int = GRADED_SEED, batch_size: int = 500,
-               device: torch.device | str | None = None) -> float:
+def graded_fid(
+    generator: torch.nn.Module,
+    cfg,
+    *,
+    seed: int = GRADED_SEED,
+    batch_size: int = 500,
+    device: torch.device | str | None = None,
+) -> float:
     """The FID a threshold cell grades: ``cfg.fid_samples`` samples of ``generator`` (z ~ N(0, I) from a CPU
     generator seeded with ``seed``, float32, no autocast) against ``cfg.fid_split`` with ``cfg.extractor``.
 
@@ -149,12 +170,14 @@ def graded_fid(generator: torch.nn.Module, cfg, *, seed: int = GRADED_SEED, batc
     from course_lib.metrics.fid import compute_statistics, frechet_distance, get_extractor, reference_statistics
 
     extractor = get_extractor(cfg.extractor, device=device)
-    ref = reference_statistics(cfg.dataset, cfg.fid_split, extractor, max_images=cfg.fid_max_reference or None,
-                               device=device)
+    ref = reference_statistics(
+        cfg.dataset, cfg.fid_split, extractor, max_images=cfg.fid_max_reference or None, device=device
+    )
     generator = generator.to(device).eval()
     z = torch.randn(cfg.fid_samples, generator.latent_dim, generator=torch.Generator().manual_seed(seed))  # (N, D)
-    images = torch.cat([generator(z[i:i + batch_size].to(device)).float().cpu()
-                        for i in range(0, len(z), batch_size)])  # (N, C, H, W)
+    images = torch.cat(
+        [generator(z[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(z), batch_size)]
+    )  # (N, C, H, W)
     if not torch.isfinite(images).all():
         return math.inf
     mu, sigma = compute_statistics(images.clamp(-1, 1), extractor, device=device)
@@ -175,6 +198,14 @@ def load_gan(path, cfg, *, device: torch.device | str | None = None):
 def config_for(cfg, variant: str) -> TrainConfig:
     """The TrainConfig of ``variant`` under a GanProfile ``cfg`` (its critic steps, Adam, lambda, FID cadence)."""
     iterations = cfg.generator_steps(variant)
-    return TrainConfig(iterations=iterations, n_critic=cfg.critic_steps(variant), batch_size=cfg.batch_size,
-                       lr=cfg.lr, betas=cfg.adam_betas(variant), gp_lambda=cfg.gp_lambda, fid_every=cfg.fid_every,
-                       log_every=max(1, min(25, iterations // 20)), seed=cfg.seed)
+    return TrainConfig(
+        iterations=iterations,
+        n_critic=cfg.critic_steps(variant),
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        betas=cfg.adam_betas(variant),
+        gp_lambda=cfg.gp_lambda,
+        fid_every=cfg.fid_every,
+        log_every=max(1, min(25, iterations // 20)),
+        seed=cfg.seed,
+    )

@@ -11,6 +11,7 @@ Plain-function cores (tests call them without a browser):
 The widgets (:func:`walk_slider`, :func:`compare_slider`) only index frames computed once, so moving a
 slider costs one small figure and no generator call.
 """
+
 from __future__ import annotations
 
 import torch
@@ -26,8 +27,10 @@ def decode_path(generator: torch.nn.Module, codes: torch.Tensor, *, batch_size: 
         raise ValueError(f"codes must be (K, {generator.latent_dim}), got {tuple(codes.shape)}")
     generator.eval()
     device = next(generator.parameters()).device
-    out = [generator(codes[i:i + batch_size].to(device)).float().clamp(-1, 1).cpu()
-           for i in range(0, codes.shape[0], batch_size)]
+    out = [
+        generator(codes[i : i + batch_size].to(device)).float().clamp(-1, 1).cpu()
+        for i in range(0, codes.shape[0], batch_size)
+    ]
     return torch.cat(out)
 
 
@@ -39,8 +42,15 @@ def pixel_path(x0: torch.Tensor, x1: torch.Tensor, alphas: torch.Tensor) -> torc
     return (1 - a) * x0 + a * x1
 
 
-def latent_grid(generator: torch.nn.Module, z: torch.Tensor, *, dims: tuple[int, int] = (0, 1), n: int = 10,
-                span: float = 1.0, directions: torch.Tensor | None = None) -> torch.Tensor:
+def latent_grid(
+    generator: torch.nn.Module,
+    z: torch.Tensor,
+    *,
+    dims: tuple[int, int] = (0, 1),
+    n: int = 10,
+    span: float = 1.0,
+    directions: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Sweep two coordinates of ``z`` over ``linspace(-span, span, n)``, the rest of ``z`` fixed.
 
     The coordinates are ``z[dims[0]]`` (rows) and ``z[dims[1]]`` (columns), or with ``directions`` the
@@ -103,8 +113,11 @@ def walk_frame(frames: torch.Tensor, alpha: float):
     import matplotlib.pyplot as plt
 
     k = _index(alpha, frames.shape[0])
-    fig = show_images(torch.stack([frames[0], frames[k], frames[-1]]), nrow=3,
-                      title=f"G(z0) | G(z) at alpha = {k / (frames.shape[0] - 1):.2f} | G(z1)")
+    fig = show_images(
+        torch.stack([frames[0], frames[k], frames[-1]]),
+        nrow=3,
+        title=f"G(z0) | G(z) at alpha = {k / (frames.shape[0] - 1):.2f} | G(z1)",
+    )
     plt.close(fig)
     return fig
 
@@ -117,8 +130,8 @@ def compare_frame(latent_frames: torch.Tensor, pixel_frames: torch.Tensor, alpha
         raise ValueError("latent and pixel frames must have the same shape")
     k = _index(alpha, latent_frames.shape[0])
     fig, axes = plt.subplots(1, 2, figsize=(6, 3.4))
-    show_images(latent_frames[k:k + 1], nrow=1, title="latent: G((1-a) z0 + a z1)", ax=axes[0])
-    show_images(pixel_frames[k:k + 1], nrow=1, title="pixels: (1-a) x0 + a x1", ax=axes[1])
+    show_images(latent_frames[k : k + 1], nrow=1, title="latent: G((1-a) z0 + a z1)", ax=axes[0])
+    show_images(pixel_frames[k : k + 1], nrow=1, title="pixels: (1-a) x0 + a x1", ax=axes[1])
     fig.suptitle(f"alpha = {k / (latent_frames.shape[0] - 1):.2f}")
     plt.close(fig)
     return fig
@@ -129,9 +142,10 @@ def walk_slider(frames: torch.Tensor, *, alpha: float = 0.5):
     import ipywidgets as w
 
     steps = frames.shape[0]
-    return interactive_or_static(lambda alpha: walk_frame(frames, alpha),
-                                 alpha=w.FloatSlider(value=alpha, min=0.0, max=1.0, step=1.0 / (steps - 1),
-                                                     description="alpha"))
+    return interactive_or_static(
+        lambda alpha: walk_frame(frames, alpha),
+        alpha=w.FloatSlider(value=alpha, min=0.0, max=1.0, step=1.0 / (steps - 1), description="alpha"),
+    )
 
 
 def compare_slider(latent_frames: torch.Tensor, pixel_frames: torch.Tensor, *, alpha: float = 0.5):
@@ -139,6 +153,7 @@ def compare_slider(latent_frames: torch.Tensor, pixel_frames: torch.Tensor, *, a
     import ipywidgets as w
 
     steps = latent_frames.shape[0]
-    return interactive_or_static(lambda alpha: compare_frame(latent_frames, pixel_frames, alpha),
-                                 alpha=w.FloatSlider(value=alpha, min=0.0, max=1.0, step=1.0 / (steps - 1),
-                                                     description="alpha"))
+    return interactive_or_static(
+        lambda alpha: compare_frame(latent_frames, pixel_frames, alpha),
+        alpha=w.FloatSlider(value=alpha, min=0.0, max=1.0, step=1.0 / (steps - 1), description="alpha"),
+    )

@@ -1,2 +1,3 @@
 """05_importance_sampling: its profile, training loop and widgets (what students import)."""
+
 ASSIGNMENT = "05_importance_sampling"

@@ -8,6 +8,7 @@ log p(x) on the test split with K = 200 importance samples.
 a CPU budget of about a minute, and evaluates on a few hundred validation digits. Its thresholds come
 from ``python -m autograder calibrate 05_importance_sampling`` (docs/calibration/05_importance_sampling.json, .md).
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -5,6 +5,7 @@ seeded generator on the device), so the student's function never draws random nu
 :func:`heldout_scores` is the evaluation the threshold cells grade (with the student's functions in the
 visible part, the references in the hidden part).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,9 +36,16 @@ class TrainConfig:
             raise ValueError(f"epochs and batch_size must be >= 1 and lr > 0, got {self}")
 
 
-def train_vae(model: torch.nn.Module, elbo_fn: ElboFn, train: Dataset, *, config: TrainConfig,
-              val: Dataset | None = None, device: torch.device | str | None = None,
-              callback: Callable[[int, dict], None] | None = None) -> dict[str, list[float]]:
+def train_vae(
+    model: torch.nn.Module,
+    elbo_fn: ElboFn,
+    train: Dataset,
+    *,
+    config: TrainConfig,
+    val: Dataset | None = None,
+    device: torch.device | str | None = None,
+    callback: Callable[[int, dict], None] | None = None,
+) -> dict[str, list[float]]:
     """Train ``model`` to maximise the mean of ``elbo_fn`` over mini-batches.
 
     Args:
@@ -81,8 +89,15 @@ def train_vae(model: torch.nn.Module, elbo_fn: ElboFn, train: Dataset, *, config
 
 
 @torch.no_grad()
-def evaluate_elbo(model: torch.nn.Module, elbo_fn: ElboFn, data: Dataset, *, batch_size: int = 500,
-                  device: torch.device | str | None = None, generator: torch.Generator | None = None) -> float:
+def evaluate_elbo(
+    model: torch.nn.Module,
+    elbo_fn: ElboFn,
+    data: Dataset,
+    *,
+    batch_size: int = 500,
+    device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
+) -> float:
     """Mean one-sample ELBO of ``elbo_fn`` over ``data`` (nats per digit), on ``device`` (default: the
     ``generator``'s device when one is given, else :func:`~course_lib.device.get_device`)."""
     device = get_device(device if device is not None or generator is None else generator.device)
@@ -95,8 +110,16 @@ def evaluate_elbo(model: torch.nn.Module, elbo_fn: ElboFn, data: Dataset, *, bat
 
 
 @torch.no_grad()
-def heldout_scores(model: torch.nn.Module, cfg: Any, *, elbo_fn: ElboFn, log_px_fn: Callable | None = None, seed: int = 0,
-                   batch_size: int = 100, device: torch.device | str | None = None) -> dict[str, float]:
+def heldout_scores(
+    model: torch.nn.Module,
+    cfg: Any,
+    *,
+    elbo_fn: ElboFn,
+    log_px_fn: Callable | None = None,
+    seed: int = 0,
+    batch_size: int = 100,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
     """What the threshold cells grade: the mean held-out ELBO and importance-sampled log p(x) of ``model``.
 
     The ELBO (``elbo_fn(model, x, eps)``, one eps per digit) is measured on the first ``cfg.eval_size``
@@ -127,7 +150,7 @@ def heldout_scores(model: torch.nn.Module, cfg: Any, *, elbo_fn: ElboFn, log_px_
         images = images[: cfg.eval_size] if cfg.eval_size else images
         total = 0.0
         for start in range(0, len(images), batch_size):
-            x = images[start:start + batch_size].to(device)  # (B, 1, 28, 28)
+            x = images[start : start + batch_size].to(device)  # (B, 1, 28, 28)
             if key == "log_px":
                 eps = torch.randn(x.shape[0], cfg.eval_k, model.latent_dim, device=device, generator=gen)  # (B, K, D)
                 total += log_px_fn(model, x, eps).sum().item()

@@ -9,6 +9,7 @@ Plain-function core (tests call it without a browser):
 
 :func:`k_slider` wires a SelectionSlider over the curve's K values to :func:`k_frame`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -25,8 +26,16 @@ DEFAULT_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 @torch.no_grad()
-def estimates_at_k(estimator: Estimator, model: torch.nn.Module, x: torch.Tensor, k: int, *, repeats: int = 5,
-                   generator: torch.Generator | None = None, chunk: int = 200_000) -> torch.Tensor:
+def estimates_at_k(
+    estimator: Estimator,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    k: int,
+    *,
+    repeats: int = 5,
+    generator: torch.Generator | None = None,
+    chunk: int = 200_000,
+) -> torch.Tensor:
     """``repeats`` estimates of the mean over the batch of log p(x), each with K fresh samples per digit.
 
     Args:
@@ -47,15 +56,22 @@ def estimates_at_k(estimator: Estimator, model: torch.nn.Module, x: torch.Tensor
     for r in range(repeats):
         total = 0.0
         for start in range(0, x.shape[0], per_call):
-            xb = x[start:start + per_call].to(device)
+            xb = x[start : start + per_call].to(device)
             eps = torch.randn(xb.shape[0], k, model.latent_dim, generator=generator).to(device)  # (B, K, D)
             total += estimator(model, xb, eps).double().sum().item()
         out[r] = total / x.shape[0]
     return out
 
 
-def log_px_curve(estimator: Estimator, model: torch.nn.Module, x: torch.Tensor, ks: Sequence[int] = DEFAULT_KS, *,
-                 repeats: int = 5, seed: int = 0) -> dict[int, np.ndarray]:
+def log_px_curve(
+    estimator: Estimator,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    repeats: int = 5,
+    seed: int = 0,
+) -> dict[int, np.ndarray]:
     """K -> (repeats,) array of batch-mean estimates, for every K in ``ks``."""
     gen = torch.Generator().manual_seed(seed)
     return {int(k): estimates_at_k(estimator, model, x, int(k), repeats=repeats, generator=gen).numpy() for k in ks}
@@ -94,8 +110,9 @@ def k_slider(curve: dict[int, np.ndarray], *, elbo: float | None = None, k: int 
     import ipywidgets as w
 
     options = sorted(curve)
-    slider = w.SelectionSlider(options=options, value=k if k in options else options[-1], description="K",
-                               continuous_update=False)
+    slider = w.SelectionSlider(
+        options=options, value=k if k in options else options[-1], description="K", continuous_update=False
+    )
 
     def frame(k):
         k_frame(curve, k, elbo=elbo)

@@ -1,2 +1,3 @@
 """04_simsiam: its profile, training loop and widgets (what students import)."""
+
 ASSIGNMENT = "04_simsiam"

@@ -8,6 +8,7 @@ schedule, 200 epochs; the kNN monitor uses k = 200, t = 0.1 with the training se
 in a few CPU minutes; its thresholds come from ``python -m autograder calibrate 04_simsiam``
 (docs/calibration/04_simsiam.json and .md).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -89,43 +90,98 @@ class SimSiamProfile:
         """The ``SimSiamNetConfig`` of this profile (``predictor="identity"`` for the ablation)."""
         from course_lib.nets.simsiam import SimSiamNetConfig
 
-        return SimSiamNetConfig(backbone=self.backbone, in_channels=self.in_channels, width=self.width,
-                                proj_dim=self.proj_dim, proj_hidden=self.proj_hidden,
-                                pred_hidden=self.pred_hidden, predictor=predictor)
+        return SimSiamNetConfig(
+            backbone=self.backbone,
+            in_channels=self.in_channels,
+            width=self.width,
+            proj_dim=self.proj_dim,
+            proj_hidden=self.proj_hidden,
+            pred_hidden=self.pred_hidden,
+            predictor=predictor,
+        )
 
     def augment_config(self):
         """The ``AugmentConfig`` of this profile."""
         from course_lib.kernels.augment import AugmentConfig
 
         b, c, s, h = self.jitter
-        return AugmentConfig(size=self.image_size, scale=self.crop_scale, flip_p=self.flip_p,
-                             jitter_p=self.jitter_p, brightness=b, contrast=c, saturation=s, hue=h,
-                             gray_p=self.gray_p)
+        return AugmentConfig(
+            size=self.image_size,
+            scale=self.crop_scale,
+            flip_p=self.flip_p,
+            jitter_p=self.jitter_p,
+            brightness=b,
+            contrast=c,
+            saturation=s,
+            hue=h,
+            gray_p=self.gray_p,
+        )
 
 
 # ablation run -> (label, predictor kind)
-ABLATIONS = {"simsiam_no_stopgrad": ("no stop-gradient", "mlp"),
-             "simsiam_identity_predictor": ("identity predictor", "identity")}
+ABLATIONS = {
+    "simsiam_no_stopgrad": ("no stop-gradient", "mlp"),
+    "simsiam_identity_predictor": ("identity predictor", "identity"),
+}
 
 FULL = SimSiamProfile(
-    dataset="cifar10", heldout_split="test", image_size=32, in_channels=3, backbone="resnet18", width=64,
-    proj_dim=2048, proj_hidden=2048, pred_hidden=512, crop_scale=(0.2, 1.0), flip_p=0.5, jitter_p=0.8,
+    dataset="cifar10",
+    heldout_split="test",
+    image_size=32,
+    in_channels=3,
+    backbone="resnet18",
+    width=64,
+    proj_dim=2048,
+    proj_hidden=2048,
+    pred_hidden=512,
+    crop_scale=(0.2, 1.0),
+    flip_p=0.5,
+    jitter_p=0.8,
     # base_lr: Chen and He (2021), Appendix D (CIFAR-10): "lr = 0.03 x BatchSize/256", so 0.06 at batch 512 (was
     # 0.06 x 512/256 = 0.12, twice the paper's)
-    gray_p=0.2, jitter=(0.4, 0.4, 0.4, 0.1), batch_size=512, epochs=200, base_lr=0.03, momentum=0.9,
-    weight_decay=5e-4, knn_k=200, knn_t=0.1, knn_every=10,
+    gray_p=0.2,
+    jitter=(0.4, 0.4, 0.4, 0.1),
+    batch_size=512,
+    epochs=200,
+    base_lr=0.03,
+    momentum=0.9,
+    weight_decay=5e-4,
+    knn_k=200,
+    knn_t=0.1,
+    knn_every=10,
     # IFT6135 A3 Q3 gives no threshold, and its own 200-epoch reference run reaches a kNN accuracy of about 0.69
     # (other published ResNet-18 200-epoch runs: up to 0.81), so the former 0.75 would fail the anchor's solution:
     # 0.65 sits below the anchor's run (docs/assignments/04_simsiam.md; the full profile cannot be calibrated
     # without a GPU). Collapse sends the std to ~0 (paper Fig. 2: about 0 vs 1/sqrt(d)); gain and std are guesses
-    min_knn_accuracy=0.65, min_knn_gain=0.2, min_healthy_std=0.01, max_collapsed_std=0.005,
+    min_knn_accuracy=0.65,
+    min_knn_gain=0.2,
+    min_healthy_std=0.01,
+    max_collapsed_std=0.005,
 )
 
 FAST = SimSiamProfile(
-    dataset="mnist5k", heldout_split="val", image_size=16, in_channels=1, backbone="small", width=8,
-    proj_dim=64, proj_hidden=128, pred_hidden=16, crop_scale=(0.2, 1.0), flip_p=0.5, jitter_p=0.8,
-    gray_p=0.2, jitter=(0.4, 0.4, 0.4, 0.1), batch_size=128, epochs=20, base_lr=0.06, momentum=0.9,
-    weight_decay=5e-4, knn_k=20, knn_t=0.1, knn_every=5,
+    dataset="mnist5k",
+    heldout_split="val",
+    image_size=16,
+    in_channels=1,
+    backbone="small",
+    width=8,
+    proj_dim=64,
+    proj_hidden=128,
+    pred_hidden=16,
+    crop_scale=(0.2, 1.0),
+    flip_p=0.5,
+    jitter_p=0.8,
+    gray_p=0.2,
+    jitter=(0.4, 0.4, 0.4, 0.1),
+    batch_size=128,
+    epochs=20,
+    base_lr=0.06,
+    momentum=0.9,
+    weight_decay=5e-4,
+    knn_k=20,
+    knn_t=0.1,
+    knn_every=5,
     # thresholds: the values of docs/calibration/04_simsiam.json (tests/test_calibration.py checks equality), each
     # at the 0.1% prediction bound of ten correct runs. This short training is noisy: correct runs reach kNN
     # 0.65-0.83 (two of ten barely beat the random-init backbone's 0.654), so the kNN cell only separates a
@@ -133,7 +189,10 @@ FAST = SimSiamProfile(
     # run's std (0.079-0.115) is far from a collapsed run's (0.003-0.005). Without a stop-gradient the run
     # collapses in every seed; with an identity predictor it did not in one seed of ten (std 0.074) after this
     # short training, so only the former's collapse is graded here (the identity predictor is trained and shown)
-    min_knn_accuracy=0.517, min_knn_gain=-0.137, min_healthy_std=0.0543, max_collapsed_std=0.00738,
+    min_knn_accuracy=0.517,
+    min_knn_gain=-0.137,
+    min_healthy_std=0.0543,
+    max_collapsed_std=0.00738,
     collapsed_runs=("simsiam_no_stopgrad",),
 )
 

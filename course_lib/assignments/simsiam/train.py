@@ -5,6 +5,7 @@ The loop takes the student's functions as arguments (``simsiam_forward``, ``sims
 trains the healthy run and both ablations (``stop_gradient=False``; an identity predictor is a
 property of the model). It keeps running sums on the device and syncs once per epoch.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,23 +24,41 @@ def prepare_images(images: torch.Tensor, size: int) -> torch.Tensor:
     """Resize (N, C, H, W) images to ``size`` x ``size`` (antialiased bilinear); a no-op at that size."""
     if images.shape[-1] == size and images.shape[-2] == size:
         return images
-    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
-                                           antialias=True).clamp(-1, 1)  # (N, C, size, size)
+    return torch.nn.functional.interpolate(
+        images, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+    ).clamp(-1, 1)  # (N, C, size, size)
 
 
 def sgd_with_cosine(model: nn.Module, *, lr: float, momentum: float, weight_decay: float, total_steps: int):
     """SGD and a per-step cosine decay of the learning rate to 0 (paper Sec. 4)."""
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     # lr_t = lr * 0.5 * (1 + cos(pi t / T))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total_steps) / total_steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total_steps) / total_steps))
+    )
     return opt, sched
 
 
-def train_simsiam(model: nn.Module, data: Dataset, *, forward: Callable, loss_fn: Callable,
-                  output_std: Callable, epochs: int, batch_size: int, lr: float, momentum: float = 0.9,
-                  weight_decay: float = 5e-4, stop_gradient: bool = True, augment: AugmentConfig = AugmentConfig(),
-                  monitor: Callable[[nn.Module], float] | None = None, monitor_every: int = 1,
-                  seed: int = 0, device: torch.device | str | None = None, desc: str = "simsiam") -> dict:
+def train_simsiam(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    forward: Callable,
+    loss_fn: Callable,
+    output_std: Callable,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    stop_gradient: bool = True,
+    augment: AugmentConfig = AugmentConfig(),
+    monitor: Callable[[nn.Module], float] | None = None,
+    monitor_every: int = 1,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    desc: str = "simsiam",
+) -> dict:
     """Train ``model`` (a ``SimSiamNet``) with SimSiam on ``data.images``; return the history.
 
     Args:
@@ -104,9 +123,19 @@ def profile_data(cfg) -> tuple[Dataset, Dataset]:
     return out[0], out[1]
 
 
-def train_profile(model: nn.Module, cfg, *, forward: Callable, loss_fn: Callable, output_std: Callable,
-                  knn_predict: Callable | None = None, stop_gradient: bool = True, seed: int = 0,
-                  device: torch.device | str | None = None, desc: str = "simsiam") -> dict:
+def train_profile(
+    model: nn.Module,
+    cfg,
+    *,
+    forward: Callable,
+    loss_fn: Callable,
+    output_std: Callable,
+    knn_predict: Callable | None = None,
+    stop_gradient: bool = True,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    desc: str = "simsiam",
+) -> dict:
     """:func:`train_simsiam` with every setting taken from the profile ``cfg`` (a ``SimSiamProfile``).
 
     The kNN monitor (when ``knn_predict`` is given) classifies the held-out split with the training
@@ -118,14 +147,40 @@ def train_profile(model: nn.Module, cfg, *, forward: Callable, loss_fn: Callable
     train, heldout = profile_data(cfg)
     monitor = None
     if knn_predict is not None:
+
         def monitor(m):
-            return knn_accuracy(m.backbone, knn_predict, bank_images=train.images, bank_labels=train.labels,
-                                query_images=heldout.images, query_labels=heldout.labels, k=cfg.knn_k,
-                                temperature=cfg.knn_t, num_classes=int(train.labels.max()) + 1, device=device)
-    return train_simsiam(model, train, forward=forward, loss_fn=loss_fn, output_std=output_std, epochs=cfg.epochs,
-                         batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                         stop_gradient=stop_gradient, augment=cfg.augment_config(), monitor=monitor,
-                         monitor_every=cfg.knn_every, seed=seed, device=device, desc=desc)
+            return knn_accuracy(
+                m.backbone,
+                knn_predict,
+                bank_images=train.images,
+                bank_labels=train.labels,
+                query_images=heldout.images,
+                query_labels=heldout.labels,
+                k=cfg.knn_k,
+                temperature=cfg.knn_t,
+                num_classes=int(train.labels.max()) + 1,
+                device=device,
+            )
+
+    return train_simsiam(
+        model,
+        train,
+        forward=forward,
+        loss_fn=loss_fn,
+        output_std=output_std,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        stop_gradient=stop_gradient,
+        augment=cfg.augment_config(),
+        monitor=monitor,
+        monitor_every=cfg.knn_every,
+        seed=seed,
+        device=device,
+        desc=desc,
+    )
 
 
 def load_simsiam(path, cfg, *, predictor: str = "mlp", device: torch.device | str | None = None) -> nn.Module:
@@ -149,8 +204,15 @@ def random_init_model(cfg, *, seed: int = 0) -> nn.Module:
     return SimSiamNet(cfg.net_config()).eval()
 
 
-def heldout_scores(model: nn.Module, cfg, *, knn_predict: Callable | None = None, output_std: Callable | None = None,
-                   data: tuple[Dataset, Dataset] | None = None, device: torch.device | str | None = None) -> dict[str, float]:
+def heldout_scores(
+    model: nn.Module,
+    cfg,
+    *,
+    knn_predict: Callable | None = None,
+    output_std: Callable | None = None,
+    data: tuple[Dataset, Dataset] | None = None,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
     """What the threshold cells grade: the kNN accuracy of ``model``'s backbone (``knn_predict``, the
     training split as the bank, ``cfg.knn_k`` neighbours, temperature ``cfg.knn_t``) and ``output_std`` of its
     encoder outputs, both on ``cfg.heldout_split``. The visible part passes the student's functions, the
@@ -166,10 +228,18 @@ def heldout_scores(model: nn.Module, cfg, *, knn_predict: Callable | None = None
     model = model.to(device).eval()
     out = {}
     if knn_predict is not None:
-        out["knn_accuracy"] = knn_accuracy(model.backbone, knn_predict, bank_images=train.images,
-                                           bank_labels=train.labels, query_images=heldout.images,
-                                           query_labels=heldout.labels, k=cfg.knn_k, temperature=cfg.knn_t,
-                                           num_classes=10, device=device)
+        out["knn_accuracy"] = knn_accuracy(
+            model.backbone,
+            knn_predict,
+            bank_images=train.images,
+            bank_labels=train.labels,
+            query_images=heldout.images,
+            query_labels=heldout.labels,
+            k=cfg.knn_k,
+            temperature=cfg.knn_t,
+            num_classes=10,
+            device=device,
+        )
     if output_std is not None:
         out["output_std"] = mean_output_std(model, heldout.images, output_std, device=device)
     return out

@@ -6,6 +6,7 @@ predictor). A collapsed run returns neighbours of every class. (The kNN monitor 
 similarity instead: that is your ``knn_predict``.) The features are extracted once, so a slider move
 is one distance computation per run.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -27,8 +28,13 @@ def nearest_neighbours(query: torch.Tensor, bank: torch.Tensor, k: int) -> torch
     return dist.topk(k, dim=1, largest=False).indices
 
 
-def neighbours_frame(query_images: torch.Tensor, bank_images: torch.Tensor,
-                     features: Mapping[str, tuple[torch.Tensor, torch.Tensor]], index: int, k: int = 8):
+def neighbours_frame(
+    query_images: torch.Tensor,
+    bank_images: torch.Tensor,
+    features: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    index: int,
+    k: int = 8,
+):
     """Figure: one row per run, the query image then its ``k`` nearest bank images.
 
     Args:
@@ -40,8 +46,8 @@ def neighbours_frame(query_images: torch.Tensor, bank_images: torch.Tensor,
 
     fig, axes = plt.subplots(len(features), 1, figsize=(1.0 + 0.7 * (k + 1), 1.1 * len(features) + 0.4), squeeze=False)
     for ax, (name, (q, b)) in zip(axes[:, 0], features.items()):
-        idx = nearest_neighbours(q[index:index + 1], b, k)[0]  # (k,)
-        row = torch.cat([query_images[index:index + 1].cpu(), bank_images[idx].cpu()])  # (k + 1, C, H, W)
+        idx = nearest_neighbours(q[index : index + 1], b, k)[0]  # (k,)
+        row = torch.cat([query_images[index : index + 1].cpu(), bank_images[idx].cpu()])  # (k + 1, C, H, W)
         ax.imshow(image_grid(row, nrow=k + 1), interpolation="nearest")
         ax.set_axis_off()
         ax.set_title(f"{name}: query | {k} nearest training images", fontsize=9, loc="left")
@@ -50,8 +56,14 @@ def neighbours_frame(query_images: torch.Tensor, bank_images: torch.Tensor,
     return fig
 
 
-def neighbours_widget(query_images: torch.Tensor, bank_images: torch.Tensor,
-                      features: Mapping[str, tuple[torch.Tensor, torch.Tensor]], *, k: int = 8, index: int = 0):
+def neighbours_widget(
+    query_images: torch.Tensor,
+    bank_images: torch.Tensor,
+    features: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    *,
+    k: int = 8,
+    index: int = 0,
+):
     """A slider over the held-out query index (see :func:`neighbours_frame`)."""
     import ipywidgets as w
 
@@ -59,4 +71,5 @@ def neighbours_widget(query_images: torch.Tensor, bank_images: torch.Tensor,
 
     return interactive_or_static(
         lambda index: neighbours_frame(query_images, bank_images, features, index, k),
-        index=w.IntSlider(value=index, min=0, max=len(query_images) - 1, description="query"))
+        index=w.IntSlider(value=index, min=0, max=len(query_images) - 1, description="query"),
+    )

@@ -9,6 +9,7 @@ batch) at the last epoch (epoch 19).
 8-16-32-64, 6 epochs of the 4,000 training digits. Its thresholds come from ``python -m autograder calibrate
 02_vae`` (docs/calibration/02_vae.json and .md).
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -10,6 +10,7 @@ Per epoch the loop records the mean training loss and the validation reconstruct
 (the student's loss function on the validation split, with ``eps`` from a fixed generator), reading
 numbers back from the device once per epoch only.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +53,14 @@ class TrainConfig:
     @classmethod
     def from_profile(cls, cfg: Any, **changes: Any) -> TrainConfig:
         """The loop's settings from a :class:`course_lib.assignments.vae.profile.VAEProfile`."""
-        base = cls(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, grad_clip=cfg.grad_clip,
-                   seed=cfg.seed, val_seed=cfg.eval_seed)
+        base = cls(
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            grad_clip=cfg.grad_clip,
+            seed=cfg.seed,
+            val_seed=cfg.eval_seed,
+        )
         return dataclasses.replace(base, **changes)
 
 
@@ -96,9 +103,17 @@ def first_of_each_class(labels: torch.Tensor, n: int | None = None) -> torch.Ten
     return torch.stack([torch.argmax((labels == c).to(torch.int8)) for c in classes]).long()  # (K,)
 
 
-def train(model: torch.nn.Module, loss_fn: Callable, train_images: torch.Tensor, val_images: torch.Tensor, *,
-          config: TrainConfig, beta_schedule: BetaSchedule | None = None,
-          device: torch.device | str | None = None, desc: str = "") -> dict[str, list[float]]:
+def train(
+    model: torch.nn.Module,
+    loss_fn: Callable,
+    train_images: torch.Tensor,
+    val_images: torch.Tensor,
+    *,
+    config: TrainConfig,
+    beta_schedule: BetaSchedule | None = None,
+    device: torch.device | str | None = None,
+    desc: str = "",
+) -> dict[str, list[float]]:
     """Train ``model`` in place with Adam and gradient clipping; return the per-epoch history.
 
     Args:
@@ -148,8 +163,15 @@ def train(model: torch.nn.Module, loss_fn: Callable, train_images: torch.Tensor,
 
 
 @torch.no_grad()
-def validate(model: torch.nn.Module, loss_fn: Callable, images: torch.Tensor, *, config: TrainConfig,
-             beta: float = 1.0, device: torch.device | str | None = None) -> tuple[float, float]:
+def validate(
+    model: torch.nn.Module,
+    loss_fn: Callable,
+    images: torch.Tensor,
+    *,
+    config: TrainConfig,
+    beta: float = 1.0,
+    device: torch.device | str | None = None,
+) -> tuple[float, float]:
     """Mean validation ``(recon_loss, kl_loss)`` of ``loss_fn`` (KL 0 for an AE), batch-size weighted.
 
     This is also what the threshold cells grade (with ``TrainConfig.from_profile(cfg)``: batches of
@@ -176,10 +198,20 @@ def validate(model: torch.nn.Module, loss_fn: Callable, images: torch.Tensor, *,
     return float(recon) / n, float(kl) / n
 
 
-def fit_or_load(path: str | os.PathLike, kind: str, latent_dim: int, loss_fn: Callable, *, cfg: Any,
-                profile: str, train_images: torch.Tensor, val_images: torch.Tensor,
-                beta_schedule: BetaSchedule | None = None, epochs: int | None = None,
-                device: torch.device | str | None = None) -> tuple[torch.nn.Module, dict[str, list[float]]]:
+def fit_or_load(
+    path: str | os.PathLike,
+    kind: str,
+    latent_dim: int,
+    loss_fn: Callable,
+    *,
+    cfg: Any,
+    profile: str,
+    train_images: torch.Tensor,
+    val_images: torch.Tensor,
+    beta_schedule: BetaSchedule | None = None,
+    epochs: int | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.nn.Module, dict[str, list[float]]]:
     """What a training cell calls: build the model of ``kind`` (``"ae"``/``"vae"``), then load the
     checkpoint at ``path`` if it exists for ``profile``, else train it and save it.
 
@@ -189,33 +221,55 @@ def fit_or_load(path: str | os.PathLike, kind: str, latent_dim: int, loss_fn: Ca
     device = get_device() if device is None else torch.device(device)
     config = TrainConfig.from_profile(cfg, **({"epochs": epochs} if epochs is not None else {}))
     seed_everything(config.seed)
-    model = build_model(kind, latent_dim=latent_dim, in_channels=train_images.shape[1],
-                        image_size=train_images.shape[-1], widths=tuple(cfg.widths))
+    model = build_model(
+        kind,
+        latent_dim=latent_dim,
+        in_channels=train_images.shape[1],
+        image_size=train_images.shape[-1],
+        widths=tuple(cfg.widths),
+    )
 
     def run() -> dict[str, Any]:
-        history = train(model, loss_fn, train_images, val_images, config=config, beta_schedule=beta_schedule,
-                        device=device, desc=Path(path).stem)
+        history = train(
+            model,
+            loss_fn,
+            train_images,
+            val_images,
+            config=config,
+            beta_schedule=beta_schedule,
+            device=device,
+            desc=Path(path).stem,
+        )
         return {"history": history, "kind": kind, "latent_dim": latent_dim, "epochs": config.epochs}
 
     meta = load_or_train(path, model, run, profile=profile)
     return model.to(device).eval(), meta["history"]
 
 
-def load_run(path: str | os.PathLike, kind: str, latent_dim: int, cfg: Any, *,
-             device: torch.device | str | None = None) -> torch.nn.Module:
+def load_run(
+    path: str | os.PathLike, kind: str, latent_dim: int, cfg: Any, *, device: torch.device | str | None = None
+) -> torch.nn.Module:
     """The model of ``kind`` (``"ae"``/``"vae"``) of the profile ``cfg`` with the checkpoint at ``path``
     loaded, in eval mode (CheckpointError if it does not fit)."""
     from course_lib.checkpoints import load_into
 
     device = get_device(device)
-    model = build_model(kind, latent_dim=latent_dim, in_channels=cfg.in_channels, image_size=cfg.image_size,
-                        widths=tuple(cfg.widths))
+    model = build_model(
+        kind, latent_dim=latent_dim, in_channels=cfg.in_channels, image_size=cfg.image_size, widths=tuple(cfg.widths)
+    )
     load_into(model, path)
     return model.to(device).eval()
 
 
-def checkpoint_losses(path: str | os.PathLike, kind: str, loss_fn: Callable, cfg: Any, *, images: torch.Tensor,
-                      device: torch.device | str | None = None) -> tuple[float, float]:
+def checkpoint_losses(
+    path: str | os.PathLike,
+    kind: str,
+    loss_fn: Callable,
+    cfg: Any,
+    *,
+    images: torch.Tensor,
+    device: torch.device | str | None = None,
+) -> tuple[float, float]:
     """What a threshold cell grades: :func:`validate` (``TrainConfig.from_profile(cfg)``) of the checkpoint at
     ``path`` (a ``kind`` model with latent size ``cfg.vae_latent``) with ``loss_fn`` on ``images``."""
     device = get_device(device)
@@ -226,5 +280,6 @@ def checkpoint_losses(path: str | os.PathLike, kind: str, loss_fn: Callable, cfg
 def _loader(images: torch.Tensor, batch_size: int, device: torch.device, *, shuffle: bool, seed: int):
     from course_lib.data import TensorLoader
 
-    return TensorLoader(images, batch_size=batch_size, shuffle=shuffle, device=device,
-                        generator=torch.Generator().manual_seed(seed))
+    return TensorLoader(
+        images, batch_size=batch_size, shuffle=shuffle, device=device, generator=torch.Generator().manual_seed(seed)
+    )

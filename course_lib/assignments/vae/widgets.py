@@ -10,6 +10,7 @@ Plain-function cores (tests call them without a browser):
 The widgets (:func:`interpolation_widget`, :func:`traversal_widget`) only wire sliders to the cores
 through :func:`course_lib.widgets.interactive_or_static`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -66,7 +67,9 @@ def factor_correlation(model, images: torch.Tensor, factors: torch.Tensor) -> to
     if factors.dim() != 2 or factors.shape[0] != images.shape[0]:
         raise ValueError(f"factors must be (N, F) with N = {images.shape[0]}, got {tuple(factors.shape)}")
     model.eval()
-    z = torch.cat([_encode(model, images[i:i + 500]).cpu() for i in range(0, images.shape[0], 500)]).double()  # (N, D)
+    z = torch.cat(
+        [_encode(model, images[i : i + 500]).cpu() for i in range(0, images.shape[0], 500)]
+    ).double()  # (N, D)
     f = factors.double()
     z = (z - z.mean(0)) / z.std(0).clamp_min(1e-12)
     f = (f - f.mean(0)) / f.std(0).clamp_min(1e-12)
@@ -103,5 +106,8 @@ def traversal_widget(model, x: torch.Tensor, *, span: float = 3.0, dim: int = 0)
         plt.close(fig)
         return fig
 
-    return interactive_or_static(frame, dim=w.IntSlider(value=dim, min=0, max=model.latent_dim - 1),
-                                 value=w.FloatSlider(value=0.0, min=-span, max=span, step=span / 20))
+    return interactive_or_static(
+        frame,
+        dim=w.IntSlider(value=dim, min=0, max=model.latent_dim - 1),
+        value=w.FloatSlider(value=0.0, min=-span, max=span, step=span / 20),
+    )

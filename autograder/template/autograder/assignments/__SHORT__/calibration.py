@@ -1,4 +1,5 @@
 """Calibration spec of __NAME__: the held-out mean squared error of the trained line."""
+
 from __future__ import annotations
 
 from autograder.assignments.__SHORT__ import reference as ref
@@ -13,8 +14,16 @@ def measure(folder, cfg, functions=None) -> dict[str, float]:
 
 SPEC = Spec(
     assignment="__NAME__",
-    thresholds=(Threshold("heldout_mse", "test_threshold_line", "<", "held-out MSE of the trained line",
-                          field="max_heldout_mse", checkpoints=("line",)),),
+    thresholds=(
+        Threshold(
+            "heldout_mse",
+            "test_threshold_line",
+            "<",
+            "held-out MSE of the trained line",
+            field="max_heldout_mse",
+            checkpoints=("line",),
+        ),
+    ),
     measure=measure,
     seed_overrides=seed_only,
     dry_run={"steps": 5, "points": 16},

@@ -3,6 +3,7 @@
 :func:`evaluate_checkpoint` loads the submitted ``checkpoints/line.pt`` and measures its held-out mean squared
 error with course_lib's harness and this module's reference loss: never a number the notebook printed.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,5 +35,6 @@ def check_mse_threshold(path: str | os.PathLike = "checkpoints/line.pt") -> floa
     value = evaluate_checkpoint(path, cfg)["heldout_mse"]
     assert value == value and value < cfg.max_heldout_mse, (
         f"held-out mean squared error {value:.4f} is not below {cfg.max_heldout_mse}: check that mse_loss averages "
-        "over every element, then retrain")
+        "over every element, then retrain"
+    )
     return value

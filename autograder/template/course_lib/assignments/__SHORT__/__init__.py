@@ -1,2 +1,3 @@
 """__NAME__: its profile, training loop and widgets (what students import)."""
+
 ASSIGNMENT = "__NAME__"

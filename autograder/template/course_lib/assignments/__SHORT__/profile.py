@@ -4,6 +4,7 @@
 a CPU in seconds. The threshold is not graded (``math.inf``) until ``python -m autograder calibrate __NAME__``
 has placed it (docs/calibration/__NAME__.json): copy the placed value here.
 """
+
 from __future__ import annotations
 
 import dataclasses

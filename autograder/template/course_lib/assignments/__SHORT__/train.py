@@ -1,5 +1,6 @@
 """Training loop and measurement harness of __NAME__: the visible checks and the grader's reference call the
 same :func:`heldout_mse`, with the student's loss and with the reference loss respectively."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Widgets of __NAME__: the fitted line over the held-out points, with sliders for slope and intercept."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -26,6 +27,8 @@ def line_widget(model, cfg) -> None:
     import ipywidgets as w
 
     slope, intercept = float(model.weight.item()), float(model.bias.item())
-    interactive_or_static(lambda slope, intercept: line_frame(slope, intercept, cfg),
-                          slope=w.FloatSlider(value=slope, min=-4, max=4, step=0.05, description="slope"),
-                          intercept=w.FloatSlider(value=intercept, min=-3, max=3, step=0.05, description="intercept"))
+    interactive_or_static(
+        lambda slope, intercept: line_frame(slope, intercept, cfg),
+        slope=w.FloatSlider(value=slope, min=-4, max=4, step=0.05, description="slope"),
+        intercept=w.FloatSlider(value=intercept, min=-3, max=3, step=0.05, description="intercept"),
+    )
