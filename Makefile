@@ -17,7 +17,7 @@ PROFILE     ?= fast
 LMS         ?= canvas
 LAB_ARGS    ?=
 
-.PHONY: setup sandbox-deps browser-deps demo test test-quick lint lab release check-release grade calibrate bench bench-grading \
+.PHONY: setup sandbox-deps browser-deps demo test test-quick lint format lab release check-release grade calibrate bench bench-grading \
 	student-bundle clean formgrader submission collect roster feedback export
 
 $(STAMP): pyproject.toml
@@ -71,9 +71,13 @@ test: setup sandbox-deps browser-deps
 		$(XDIST) $(if $(XDIST),--dist loadgroup) --durations=30 || rc=1; \
 	exit $$rc
 
-## ruff (configured in pyproject.toml): the lint stage of make test.
+## ruff (configured in pyproject.toml): the lint stage of make test, lint and format (`make format` fixes the latter).
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
 
 ## A few minutes: no notebook runs, no end-to-end grading.
 test-quick: setup sandbox-deps
