@@ -23,7 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", type=Path, help="also write per-cell scores here")
     p.add_argument("--jobs", type=int, default=1, help="grade this many submissions at once on this machine")
     p.add_argument("--dask-scheduler", help="fan the grading out over a Dask distributed cluster (shared file system)")
-    p.add_argument("--timeout", type=float, default=None, help="wall-clock seconds of a notebook's run (default 3600)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="wall-clock seconds of a notebook's run (default: what each assignment's profile says)",
+    )
     p.add_argument(
         "--profile",
         choices=("fast", "full"),

@@ -42,7 +42,6 @@ from .notebooks import answer_ids, graded_cells, nbgrader_meta, student_answers
 from .record import GRADED_DIR_ENV, graded_notebook, neutralize_markdown, read_executed, skeleton
 from .release import nbgrader, write_course_config
 
-SUBMISSION_TIMEOUT_S = 3600
 LIMITS = sandbox.Limits()
 RUN_MODES = ("always", "auto", "never")
 JUDGE_MEMORY_MB = 16000
@@ -109,7 +108,7 @@ def grade(
     submissions: Path,
     course_dir: Path,
     *,
-    timeout: float = SUBMISSION_TIMEOUT_S,
+    timeout: float | None = None,
     solutions: Path = SOLUTIONS,
     limits: sandbox.Limits | None = None,
     jobs: int | None = None,
@@ -121,7 +120,8 @@ def grade(
     """Autograde every submission, generate feedback, export ``grades.csv``; return per-cell results.
 
     Args:
-        timeout: wall-clock seconds for one submission's notebook run (the judge has its own limits).
+        timeout: wall-clock seconds for one submission's notebook run (``None``: each assignment's profile says,
+            :func:`autograder.settings.submission_timeout`; the judge has its own limits).
         limits: the sandboxes' resource limits (memory, CPU, processes, file sizes, scratch space).
         jobs: submissions graded at once on this machine (``None``: ``$COURSE_GRADE_JOBS``, default 1).
         dask_scheduler: grade on a Dask cluster whose workers share this file system instead.
@@ -234,7 +234,7 @@ def grade_submission(
     submissions: str,
     solutions: str,
     profile: str,
-    timeout: float,
+    timeout: float | None,
     limits: dict,
     threads: dict,
     run_notebook: str,
@@ -245,6 +245,8 @@ def grade_submission(
     """
     student, name = pair
     course, start = Path(course_dir), time.monotonic()
+    timeout = timeout if timeout is not None else settings.submission_timeout(name, profile)
+    cell_timeout = settings.cell_timeout(name, profile)
     work = course / ".work" / f"{student}--{name}"
     out_dir = course / ".graded" / student / name
     for folder in (work, out_dir):
@@ -278,7 +280,9 @@ def grade_submission(
         judge_dir = work / "judge"
         (judge_dir / "checkpoints").mkdir(parents=True)
         executed, audit = None, b""
-        lim = sandbox.Limits(**limits).override(wall_s=timeout + 60)
+        lim = sandbox.Limits(**limits)
+        # CPU seconds follow the wall clock the profile allows (two busy threads), never below the default cap
+        lim = lim.override(wall_s=timeout + 60, cpu_s=max(lim.cpu_s, 2 * int(timeout)))
         kernel_env = {
             "COURSE_PROFILE": profile,
             "NBGRADER_EXECUTION": "autograde",
@@ -291,7 +295,9 @@ def grade_submission(
         for f in (work / "staged" / "checkpoints").glob("*") if (work / "staged" / "checkpoints").is_dir() else ():
             shutil.copy2(f, judge_dir / "checkpoints" / f.name)
         if _should_run(run_notebook, Path(solutions) / name, work / "staged"):
-            executed, audit, files, problem = _run_notebook(work / "staged", nb_file, lim, kernel_env, timeout)
+            executed, audit, files, problem = _run_notebook(
+                work / "staged", nb_file, lim, kernel_env, timeout, cell_timeout
+            )
             if problem:
                 outcome.notes.append(problem)
             for rel, data in files.items():
@@ -301,7 +307,16 @@ def grade_submission(
         clock = time.monotonic()
         answers = student_answers(student_nb, source_nb) if not taken.notebook_error else []
         verdicts, problem = _judge(
-            source_path, answers, judge_dir, work, profile, threads, lim, source_nb, cache=course / ".judge-cache"
+            source_path,
+            answers,
+            judge_dir,
+            work,
+            profile,
+            threads,
+            lim,
+            source_nb,
+            cache=course / ".judge-cache",
+            cell_timeout=cell_timeout,
         )
         outcome.phases["judge"] = round(time.monotonic() - clock, 2)
         if problem:
@@ -344,7 +359,7 @@ def _should_run(mode: str, solution_dir: Path, staged: Path) -> bool:
 RUN_FILES = {"run.json": 1 << 20, "executed.ipynb": 64 << 20, "audit.jsonl": 4 << 20}
 
 
-def _run_notebook(staged: Path, nb_file: str, lim: sandbox.Limits, env: dict, timeout: float):
+def _run_notebook(staged: Path, nb_file: str, lim: sandbox.Limits, env: dict, timeout: float, cell_timeout: int):
     """Run the notebook in a sandbox; (executed notebook or None, audit log, checkpoint files, problem)."""
     box = sandbox.Sandbox(
         [
@@ -353,7 +368,7 @@ def _run_notebook(staged: Path, nb_file: str, lim: sandbox.Limits, env: dict, ti
             "sandboxed.runner",
             nb_file,
             "--cell-timeout",
-            str(settings.cell_timeout()),
+            str(cell_timeout),
             "--budget",
             str(max(30.0, timeout - 30)),
         ],
@@ -409,14 +424,14 @@ def _judge(
     lim: sandbox.Limits,
     source_nb,
     cache: Path | None = None,
+    cell_timeout: int | None = None,
 ) -> tuple[dict, str]:
     """Run the trusted judge on one submission; (verdicts, problem)."""
     cells = graded_cells(source_nb)
+    cell_timeout = cell_timeout or settings.cell_timeout()
     budget = (
         sum(
-            settings.cell_timeout()
-            if nbgrader_meta(c)["grade_id"].startswith("test_threshold_")
-            else settings.unit_timeout()
+            cell_timeout if nbgrader_meta(c)["grade_id"].startswith("test_threshold_") else settings.unit_timeout()
             for c in cells
         )
         + 300
@@ -427,7 +442,7 @@ def _judge(
         "answers": answers,
         "workdir": str(judge_dir),
         "out": str(work / "verdicts.json"),
-        "cell_timeout": settings.cell_timeout(),
+        "cell_timeout": cell_timeout,
         "unit_timeout": settings.unit_timeout(),
         "cache": str(cache) if cache else "",
         "limits": dataclasses.asdict(lim.override(wall_s=budget)),

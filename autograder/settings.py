@@ -6,15 +6,35 @@ import os
 
 # Per-cell limit while a submission's notebook runs (training cells take minutes on a laptop CPU), and
 # for each threshold cell the judge evaluates.
+# (the grader takes each assignment's own from its profile: settings.cell_timeout(assignment, profile))
 CELL_TIMEOUT_S = int(os.environ.get("COURSE_CELL_TIMEOUT", "1200"))
 # A unit-test cell of the judge (seconds of work for a correct answer): an endless loop in a student's
 # function costs this much per cell that calls it.
 UNIT_TIMEOUT_S = int(os.environ.get("COURSE_UNIT_TIMEOUT", "120"))
 
 
-def cell_timeout() -> int:
-    """``$COURSE_CELL_TIMEOUT`` as it is now (the constant above is its value at import)."""
-    return int(os.environ.get("COURSE_CELL_TIMEOUT", str(CELL_TIMEOUT_S)))
+def cell_timeout(assignment: str | None = None, profile: str | None = None) -> int:
+    """Seconds one cell may take: ``$COURSE_CELL_TIMEOUT`` when set (an operator's choice wins), else the
+    ``cell_s`` of the assignment's profile (course_lib.profiles.grading_timeouts), else 1200."""
+    raw = os.environ.get("COURSE_CELL_TIMEOUT", "").strip()
+    if raw:
+        return int(raw)
+    if assignment is not None and profile is not None:
+        from course_lib.profiles import grading_timeouts
+
+        return grading_timeouts(assignment, profile).cell_s
+    return CELL_TIMEOUT_S
+
+
+def submission_timeout(assignment: str, profile: str) -> int:
+    """Seconds one submission's notebook run may take: ``$COURSE_SUBMISSION_TIMEOUT`` when set, else the
+    ``submission_s`` of the assignment's profile."""
+    raw = os.environ.get("COURSE_SUBMISSION_TIMEOUT", "").strip()
+    if raw:
+        return int(raw)
+    from course_lib.profiles import grading_timeouts
+
+    return grading_timeouts(assignment, profile).submission_s
 
 
 def unit_timeout() -> int:

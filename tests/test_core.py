@@ -331,3 +331,24 @@ def test_the_grader_refuses_a_checkpoint_of_another_profile(tmp_path, monkeypatc
         ck.load_checkpoint(path)
     monkeypatch.setenv(ck.REQUIRE_PROFILE_ENV, "full")
     assert ck.load_checkpoint(path)[0]["model"]["w"].shape == (2,)
+
+
+def test_timeouts_are_checked_and_default_for_what_a_profile_leaves_out(monkeypatch):
+    monkeypatch.setitem(profiles.ASSIGNMENT_MODULES, "99_toy", "toy_does_not_exist")
+    full, fast = ToyProfile(20, 1e-3, "cifar10"), ToyProfile(2, 1e-3, "mnist5k")
+    with pytest.raises(ValueError, match="cannot be shorter than one cell"):
+        profiles.Timeouts(cell_s=600, submission_s=60)
+    with pytest.raises(ValueError, match="positive whole seconds"):
+        profiles.Timeouts(cell_s=0, submission_s=60)
+    with pytest.raises(ValueError, match="unknown profiles"):
+        profiles.register("99_toy", full=full, fast=fast, cost="seconds", timeouts={"medium": profiles.Timeouts(1, 2)})
+    try:
+        profiles.register("99_toy", full=full, fast=fast, cost="seconds", timeouts={"full": profiles.Timeouts(7, 70)})
+        assert profiles.grading_timeouts("99_toy", "full") == profiles.Timeouts(7, 70)
+        assert profiles.grading_timeouts("99_toy", "fast") == profiles.DEFAULT_TIMEOUTS
+    finally:
+        profiles._REGISTRY.pop("99_toy", None)
+        profiles._TIMEOUTS.pop("99_toy", None)
+    assert profiles.grading_timeouts("00_not_an_assignment", "full") == profiles.DEFAULT_TIMEOUTS
+    with pytest.raises(ValueError, match="unknown profile 'medium'"):
+        profiles.grading_timeouts("01_gan", "medium")

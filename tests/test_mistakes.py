@@ -70,6 +70,8 @@ def _failures(name: str, replace: dict[str, str], only: set[str] | None = None) 
 
 @pytest.mark.parametrize("name", sorted(mistakes.SHORT))
 def test_registry_names_real_cells_and_enough_mistakes(name):
+    """The registry names answer cells it replaces and graded cells it loses (what those cells then score is
+    checked by running them: below, and end to end in tests/test_grading.py)."""
     cases = mistakes.for_assignment(name)
     points = fixtures.graded_points(nbformat.read(SOLUTIONS / name / f"{name}.ipynb", as_version=4))
     answers = {
@@ -82,11 +84,7 @@ def test_registry_names_real_cells_and_enough_mistakes(name):
     for key, m in cases.mistakes.items():
         assert set(m.replace) <= answers, key
         assert m.lost and set(m.lost) <= set(points) and m.hint, key
-        kind = key if key == "hard_coded" else f"mistake_{key}"
-        expected = fixtures.expected_scores(name, kind)
-        assert {c for c, e in expected.items() if e == 0} == set(m.lost), key
-        assert {c for c, e in expected.items() if e is None} == set(m.undecided), key
-        assert all(expected[c] == p for c, p in points.items() if c not in m.lost and c not in m.undecided), key
+        assert set(m.undecided) <= set(points) and not set(m.undecided) & set(m.lost), key
 
 
 @pytest.mark.parametrize("name", sorted(mistakes.SHORT))

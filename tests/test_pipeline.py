@@ -364,3 +364,26 @@ def test_failure_reasons_name_the_earlier_cell_that_failed_first(tmp_path):
         "test_early": "AssertionError: x must be 2",
         "test_late": "KeyError: 'a' (after an earlier cell failed: CheckpointError: checkpoint ckpt.pt is corrupt or truncated)",
     }
+
+
+@pytest.mark.slow
+def test_the_assignments_profile_sets_how_long_a_cell_may_run(toy, tmp_path, monkeypatch):
+    """Grading takes the cell timeout from the assignment's profile (register(..., timeouts=...)): a cell that
+    outlives the toy's 5 s is interrupted and said so, the cells after it still run, and COURSE_CELL_TIMEOUT,
+    when an operator sets it, wins."""
+    from course_lib import profiles
+
+    monkeypatch.delenv("COURSE_CELL_TIMEOUT", raising=False)
+    monkeypatch.setitem(profiles._TIMEOUTS, "00_toy", {"fast": profiles.Timeouts(cell_s=5, submission_s=600)})
+    nb = _release_nb(toy)
+    nb.cells[2].source = "import time\ntime.sleep(60)\ndef add(a, b):\n    return a + b"  # never gets to define add
+    nb.cells[4].source = "def square(x):\n    return x * x"
+    subs = tmp_path / "subs"
+    _stage(subs, "slow", nb)
+    [result] = grade(subs, tmp_path / "course", solutions=toy / "solutions", log=lambda *_: None)
+    assert result.cells == {"test_add": (0.0, 2.0), "test_square": (1.0, 1.0)}, result.reasons
+    from autograder import settings
+
+    assert settings.cell_timeout("00_toy", "fast") == 5
+    monkeypatch.setenv("COURSE_CELL_TIMEOUT", "77")
+    assert settings.cell_timeout("00_toy", "fast") == 77

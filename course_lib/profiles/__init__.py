@@ -56,6 +56,31 @@ SMOKE_ENV = "COURSE_SMOKE"
 _REGISTRY: dict[str, dict[str, Any]] = {}
 _SMOKE: dict[str, dict[str, Any]] = {}
 _COST: dict[str, str] = {}
+_TIMEOUTS: dict[str, dict[str, Timeouts]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """How long grading waits for one submission of an assignment in one profile.
+
+    Attributes:
+        cell_s: one cell: of the notebook's run in the sandbox (a training cell, a visible FID), and each
+            threshold cell the judge evaluates (the hidden measurement on the submitted checkpoints).
+        submission_s: the whole notebook run of one submission.
+    """
+
+    cell_s: int
+    submission_s: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.cell_s, int) and isinstance(self.submission_s, int)) or self.cell_s < 1:
+            raise ValueError(f"timeouts are positive whole seconds, got {self.cell_s!r} and {self.submission_s!r}")
+        if self.submission_s < self.cell_s:
+            raise ValueError(f"a submission's {self.submission_s} s cannot be shorter than one cell's {self.cell_s} s")
+
+
+# what an assignment's profile does not say otherwise: the fast profile's training cells take minutes on a CPU
+DEFAULT_TIMEOUTS = Timeouts(cell_s=1200, submission_s=3600)
 GRADING_PROFILE_ENV = "COURSE_GRADING_PROFILE"
 _announced: set[str] = set()
 
@@ -114,7 +139,15 @@ def active_profile_name(env: dict[str, str] | None = None) -> str:
     return name
 
 
-def register(assignment: str, *, full: Any, fast: Any, smoke: dict[str, Any] | None = None, cost: str) -> None:
+def register(
+    assignment: str,
+    *,
+    full: Any,
+    fast: Any,
+    smoke: dict[str, Any] | None = None,
+    cost: str,
+    timeouts: dict[str, Timeouts] | None = None,
+) -> None:
     """Register the two profiles of an assignment (called by each assignment's ``profile.py``).
 
     Args:
@@ -123,6 +156,8 @@ def register(assignment: str, *, full: Any, fast: Any, smoke: dict[str, Any] | N
         cost: what the full profile costs on one GPU, as the banner of :func:`default_profile_notice` says
             it (e.g. ``"about 40 min"``): the README's estimate (training FLOPs at an assumed 25 TFLOP/s
             sustained, docs/benchmarks.md), not a measurement.
+        timeouts: profile name -> how long grading waits (:class:`Timeouts`); a profile left out gets
+            :data:`DEFAULT_TIMEOUTS`. The full profile's are sized for one GPU.
     """
     if not cost.strip():
         raise ValueError(f"profiles of {assignment!r}: say what the full profile costs on one GPU (cost=...)")
@@ -134,6 +169,22 @@ def register(assignment: str, *, full: Any, fast: Any, smoke: dict[str, Any] | N
     _REGISTRY[assignment] = {"full": full, "fast": fast}
     _SMOKE[assignment] = smoke
     _COST[assignment] = cost
+    unknown = set(timeouts or {}) - set(PROFILE_NAMES)
+    if unknown:
+        raise ValueError(f"timeouts of {assignment!r} for unknown profiles {sorted(unknown)}")
+    if not all(isinstance(t, Timeouts) for t in (timeouts or {}).values()):
+        raise TypeError(f"timeouts of {assignment!r} must be Timeouts instances")
+    _TIMEOUTS[assignment] = {name: (timeouts or {}).get(name, DEFAULT_TIMEOUTS) for name in PROFILE_NAMES}
+
+
+def grading_timeouts(assignment: str, profile: str) -> Timeouts:
+    """How long grading waits for a submission of ``assignment`` graded in ``profile`` (:func:`register`'s
+    ``timeouts``); :data:`DEFAULT_TIMEOUTS` for a notebook that is none of the course's assignments."""
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILE_NAMES)}")
+    if assignment in ASSIGNMENT_MODULES:
+        get_profile(assignment, "fast")  # imports its profile module, which registers it
+    return _TIMEOUTS.get(assignment, {}).get(profile, DEFAULT_TIMEOUTS)
 
 
 def full_profile_costs() -> dict[str, str]:
