@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -41,33 +42,53 @@ def solution_checkpoints(name: str) -> Path:
     return folder
 
 
-# files whose tests split by their first parameter (an assignment) when pytest-xdist runs them on several
-# workers: each assignment's module-scoped fixture (a grading, a fake-data environment) is then built in one
-# worker only, and the assignments run side by side
-SPLIT_BY_PARAMETER = {"test_grading.py", "test_full_smoke.py", "test_browser.py"}
+# files whose tests split by the assignment they are parametrized with when pytest-xdist runs them on several
+# workers (make test): each assignment's module-scoped fixture (a grading, a fake-data environment) is then
+# built in one worker only, and the assignments run side by side
+SPLIT_BY_ASSIGNMENT = {"test_grading.py", "test_full_smoke.py", "test_browser.py"}
+# the longest groups start first, so no worker is left with one of them at the end
+HEAVY_FIRST = ("test_grading.py", "test_new_assignment.py", "test_full_smoke.py", "test_browser.py", "test_pipeline.py")
 
 
-def xdist_group(item) -> str:
-    """The group of ``item`` under ``pytest -n N --dist loadgroup`` (make test): its file, or its file and
-    assignment for :data:`SPLIT_BY_PARAMETER`. A group runs in one worker, in order, so tests that share a
-    module-scoped fixture (a notebook's cells under nbval, one grading) stay together."""
-    name = Path(str(item.fspath)).name
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    if name in SPLIT_BY_PARAMETER:
-        for key in ("graded", "name"):
-            if key in params:
-                return f"{name}::{params[key]}"
-        if "attacked" in getattr(item, "fixturenames", ()):
-            return f"{name}::attacked"
-    return name
+def xdist_group_of(nodeid: str) -> str:
+    """The group of a test under ``pytest -n N --dist loadgroup`` (make test), from its node id: its file, or
+    its file and assignment for :data:`SPLIT_BY_ASSIGNMENT`. A group runs in one worker, in collection order,
+    so tests that share a module-scoped fixture (a notebook's cells under nbval, one grading) stay together.
+    (pytest-xdist's own ``xdist_group`` marks cannot do it with pytest 9: xdist renames node ids, which pytest
+    no longer allows, so the marks are silently ignored.)"""
+    path, _, rest = nodeid.partition("::")
+    name = path.rsplit("/", 1)[-1]
+    if name in SPLIT_BY_ASSIGNMENT:
+        found = re.search(r"\[(\d\d_[a-z0-9_]+)", rest)
+        if found:
+            return f"{path}::{found.group(1)}"
+    return path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` schedules whole :func:`xdist_group_of` groups (any other mode: xdist's own)."""
+    if config.getoption("dist", None) != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid)
+
+    return ByGroup(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
     """nbval's cells of the solution notebooks are end-to-end runs: marked so that `-m` selects them with
-    the other slow tests (make test runs the quick tests first, then these and the rest). Every item gets
-    its :func:`xdist_group` (a no-op without pytest-xdist)."""
+    the other slow tests (make test runs the quick tests first, then these and the rest). The files of
+    :data:`HEAVY_FIRST` move to the front (their order kept), so their long groups start first."""
     for item in items:
         if type(item).__name__ == "IPyNbCell":
             item.add_marker(pytest.mark.e2e)
             item.add_marker(pytest.mark.slow)
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+
+    def rank(item) -> int:
+        name = Path(str(item.fspath)).name
+        return HEAVY_FIRST.index(name) if name in HEAVY_FIRST else len(HEAVY_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file stays
