@@ -9,10 +9,11 @@ from .grade import Result
 
 
 def pass_rates(results: list[Result]) -> dict[tuple[str, str], tuple[int, int]]:
-    """(assignment, graded cell) -> (submissions with full points, submissions graded)."""
+    """(assignment, autograded cell) -> (submissions with full points, submissions graded). Written answers are
+    left out: right after autograding they wait for a TA (0 points), which is no pass rate."""
     rates: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for r in results:
-        for cell, (score, max_score) in r.cells.items():
+        for cell, (score, max_score) in r.auto_cells.items():
             entry = rates[(r.assignment, cell)]
             entry[0] += int(max_score > 0 and score >= max_score)
             entry[1] += 1

@@ -300,11 +300,21 @@ def test_train_diffusion_lowers_the_loss(sol):
     model = UNet(1, base=8, mults=(1, 2))
     s = sol.make_schedule(cosine_beta_schedule(20))
     hist = train_diffusion(
-        model, sol.ddpm_loss, data, s, config=TrainConfig(steps=40, batch_size=64, lr=2e-3, warmup=5, log_every=10)
+        model,
+        sol.ddpm_loss,
+        data,
+        s,
+        config=TrainConfig(steps=40, batch_size=64, lr=2e-3, warmup=5, ema_decay=0.0, log_every=10, seed=0),
     )
     assert hist["step"] == [10, 20, 30, 40] and hist["loss"][-1] < hist["loss"][0]
     with pytest.raises(ValueError, match="scalar"):
-        train_diffusion(model, lambda *a: torch.zeros(3, requires_grad=True), data, s, config=TrainConfig(steps=1))
+        train_diffusion(
+            model,
+            lambda *a: torch.zeros(3, requires_grad=True),
+            data,
+            s,
+            config=TrainConfig(steps=1, batch_size=8, lr=1e-3, warmup=0, ema_decay=0.0, log_every=1, seed=0),
+        )
 
 
 def test_widget_core(sol, net):

@@ -53,7 +53,7 @@ def test_flags_off_by_default_leave_the_model_untouched():
 
 def test_flags_off_training_is_bit_identical_to_a_loop_without_the_helper(monkeypatch):
     images = torch.rand(40, 3, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
-    config = vae_train.TrainConfig(epochs=2, batch_size=16)
+    config = vae_train.TrainConfig(epochs=2, batch_size=16, lr=1e-3, grad_clip=1.0, seed=0, val_seed=1234)
 
     def run():
         return vae_train.train(
@@ -84,7 +84,7 @@ def test_channels_last_step_matches_the_default_layout():
 
 def test_channels_last_from_the_environment_trains_like_the_default(monkeypatch):
     images = torch.rand(32, 3, 16, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
-    config = vae_train.TrainConfig(epochs=1, batch_size=16)
+    config = vae_train.TrainConfig(epochs=1, batch_size=16, lr=1e-3, grad_clip=1.0, seed=0, val_seed=1234)
 
     def run():
         model = _vae()

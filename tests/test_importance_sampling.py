@@ -248,7 +248,7 @@ def test_train_vae_improves_the_elbo(sol):
     torch.manual_seed(0)
     model = MLPVAE(latent_dim=10, hidden=64)
     before = evaluate_elbo(model, sol.elbo, data, generator=gen(0))
-    hist = train_vae(model, sol.elbo, data, config=TrainConfig(epochs=2, batch_size=100, lr=1e-3), val=data)
+    hist = train_vae(model, sol.elbo, data, config=TrainConfig(epochs=2, batch_size=100, lr=1e-3, seed=0), val=data)
     assert len(hist["train_elbo"]) == len(hist["val_elbo"]) == 2
     assert hist["val_elbo"][-1] > before + 50, (before, hist)
 
@@ -257,10 +257,13 @@ def test_train_vae_rejects_wrong_shape():
     data = load("binarized_mnist5k", "val")
     with pytest.raises(ValueError, match=r"shape \(B,\)"):
         train_vae(
-            MLPVAE(latent_dim=4, hidden=8), lambda m, x, eps: eps, data, config=TrainConfig(epochs=1, batch_size=500)
+            MLPVAE(latent_dim=4, hidden=8),
+            lambda m, x, eps: eps,
+            data,
+            config=TrainConfig(epochs=1, batch_size=500, lr=3e-4, seed=0),
         )
     with pytest.raises(ValueError):
-        TrainConfig(epochs=0)
+        TrainConfig(epochs=0, batch_size=64, lr=3e-4, seed=0)
 
 
 def test_widget_core(sol):

@@ -294,6 +294,16 @@ def test_class_summary_counts_full_marks_per_cell(tmp_path):
         Result("c", "00_toy", 1, 3, {"test_add": (1, 2), "test_square": (0, 1)}, 5.0, error="stopped after 60 s"),
     ]
     assert pass_rates(results) == {("00_toy", "test_add"): (1, 3), ("00_toy", "test_square"): (2, 3)}
+    waiting = Result(
+        "d",
+        "00_toy",
+        3,
+        5,
+        {"test_add": (2, 2), "test_square": (1, 1), "written_why": (0, 2)},
+        1.0,
+        written={"written_why": True},
+    )
+    assert pass_rates([waiting]) == {("00_toy", "test_add"): (1, 1), ("00_toy", "test_square"): (1, 1)}
     text = write_summary(results, tmp_path, slowest=2).read_text()
     assert "| 00_toy | test_add | 1/3 | 33% |" in text
     slow = text.split("## Slowest 2 submissions")[1]

@@ -371,7 +371,7 @@ def test_profiles():
 
 
 def test_training_loop_runs_and_logs(sol):
-    from course_lib.assignments.simsiam.train import train_simsiam
+    from course_lib.assignments.simsiam.train import TrainConfig, train_simsiam
     from course_lib.data import load
 
     data = load("synthetic", "train")
@@ -384,12 +384,17 @@ def test_training_loop_runs_and_logs(sol):
         forward=sol.simsiam_forward,
         loss_fn=sol.simsiam_loss,
         output_std=sol.output_std,
-        epochs=2,
-        batch_size=64,
-        lr=0.05,
-        augment=A.AugmentConfig(size=32),
+        config=TrainConfig(
+            epochs=2,
+            batch_size=64,
+            lr=0.05,
+            momentum=0.9,
+            weight_decay=5e-4,
+            augment=A.AugmentConfig(size=32),
+            monitor_every=1,
+            seed=0,
+        ),
         monitor=lambda m: calls.append(m.training) or 0.5,
-        monitor_every=1,
     )
     assert len(hist["loss"]) == len(hist["std"]) == 2 and sorted(hist["knn"]) == [0, 1, 2]
     assert all(-1 <= v <= 1 for v in hist["loss"]) and net.training

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -12,7 +13,7 @@ from conftest import solution_functions
 from torch.distributions import Normal, kl_divergence
 
 from course_lib.assignments.vae import widgets as widgets
-from course_lib.assignments.vae.train import TrainConfig, load_images, train, validate
+from course_lib.assignments.vae.train import config_for, load_images, train, validate
 from course_lib.nets.conv_vae import VAE, AutoEncoder, build_model
 from course_lib.profiles import get_profile
 
@@ -175,7 +176,7 @@ def test_training_loop_lowers_the_loss_and_records_history(sol):
     x = load_images("synthetic", "train", image_size=32)[:64]
     torch.manual_seed(0)
     model = build_model("vae", latent_dim=4, in_channels=3, image_size=32, widths=(4, 4, 8, 8))
-    config = TrainConfig(epochs=3, batch_size=16, lr=3e-3)
+    config = dataclasses.replace(config_for(get_profile(NAME, "fast")), epochs=3, batch_size=16, lr=3e-3)
     before = validate(model, sol.vae_loss, x, config=config, beta=0.5)
     hist = train(model, sol.vae_loss, x, x, config=config, beta_schedule=sol.linear_beta_schedule(3, 0.5), device="cpu")
     assert hist["beta"] == pytest.approx([0.0, 0.25, 0.5])
@@ -190,7 +191,7 @@ def test_reference_evaluate_matches_mse():
 
     model = _tiny("ae", c=1, size=16)
     x = torch.rand(30, 1, 16, 16) * 2 - 1
-    got = ref.evaluate(model, x, batch_size=7)
+    got = ref.evaluate(model, x, get_profile(NAME, "fast", batch_size=7))
     with torch.no_grad():
         want = F.mse_loss(model(x), x, reduction="sum").item() / 30
     assert got["recon"] == pytest.approx(want, rel=1e-5) and got["kl"] == 0.0

@@ -182,7 +182,7 @@ def _plain_epoch(model, opt, loader, device, step, clip: float | None = None):
 def bench_importance_sampling_epoch(device: torch.device, n: int = 2000) -> dict[str, object]:
     """05_importance_sampling: one epoch of the MLP VAE (784-300-300-2x100) on binarized mnist5k."""
     from autograder.assignments.importance_sampling.reference import elbo
-    from course_lib.assignments.importance_sampling.train import TrainConfig, train_vae
+    from course_lib.assignments.importance_sampling.train import config_for, train_vae
     from course_lib.data import Dataset
     from course_lib.nets.mlp_vae import MLPVAE
     from course_lib.profiles import get_profile
@@ -190,7 +190,7 @@ def bench_importance_sampling_epoch(device: torch.device, n: int = 2000) -> dict
     cfg = get_profile("05_importance_sampling")
     full = load("binarized_mnist5k", "train")
     ds = Dataset(full.images[:n], full.labels[:n], full.name, "train")
-    config = TrainConfig(epochs=1, batch_size=cfg.batch_size, lr=cfg.lr)
+    config = dataclasses.replace(config_for(cfg), epochs=1)
 
     def ours():
         train_vae(MLPVAE(latent_dim=cfg.latent_dim), elbo, ds, config=config, device=device)
@@ -221,14 +221,14 @@ def bench_importance_sampling_epoch(device: torch.device, n: int = 2000) -> dict
 def bench_vae_epoch(device: torch.device, n: int = 1000, *, fast_path: str | None = None) -> dict[str, object]:
     """02_vae: one epoch of the conv VAE (fast profile widths, beta 1) with gradient clipping."""
     from autograder.assignments.vae.reference import vae_loss
-    from course_lib.assignments.vae.train import TrainConfig, load_images, train
+    from course_lib.assignments.vae.train import config_for, load_images, train
     from course_lib.nets.conv_vae import build_model
     from course_lib.profiles import get_profile
 
     cfg = get_profile("02_vae")
     images = load_images(cfg.dataset, "train", image_size=cfg.image_size, limit=n)
     val = images[:64]
-    config = TrainConfig.from_profile(cfg, epochs=1)
+    config = dataclasses.replace(config_for(cfg), epochs=1)
 
     def make():
         return build_model(
@@ -276,7 +276,7 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str |
     import torchvision.transforms.v2 as T
 
     from autograder.assignments.simsiam.reference import output_std, simsiam_forward, simsiam_loss
-    from course_lib.assignments.simsiam.train import prepare_images, train_simsiam
+    from course_lib.assignments.simsiam.train import config_for, prepare_images, train_simsiam
     from course_lib.data import Dataset
     from course_lib.nets.simsiam import SimSiamNet
     from course_lib.profiles import get_profile
@@ -285,7 +285,6 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str |
     raw = load(cfg.dataset, "train")
     images = prepare_images(raw.images[:n], cfg.image_size)
     ds = Dataset(images, raw.labels[:n], raw.name, "train")
-    aug = cfg.augment_config()
 
     def ours():
         train_simsiam(
@@ -294,10 +293,7 @@ def bench_simsiam_epoch(device: torch.device, n: int = 1024, *, fast_path: str |
             forward=simsiam_forward,
             loss_fn=simsiam_loss,
             output_std=output_std,
-            epochs=1,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            augment=aug,
+            config=dataclasses.replace(config_for(cfg), epochs=1),
             device=device,
         )
 
@@ -415,14 +411,15 @@ def bench_diffusion_steps(device: torch.device, steps: int = 40, *, fast_path: s
     """03_diffusion: training steps of the fast-profile U-Net (16x16 mnist5k, T = 100): our loop against
     the same model and loss in a DataLoader loop with ``.item()`` per step."""
     from autograder.assignments.diffusion.reference import build_model, ddpm_loss, reference_schedule
-    from course_lib.assignments.diffusion.train import TrainConfig, train_diffusion
+    from course_lib.assignments.diffusion.train import config_for, train_diffusion
     from course_lib.diffusion import load_resized
     from course_lib.profiles import get_profile
 
     cfg = get_profile("03_diffusion")
     data = load_resized(cfg.dataset, cfg.train_split, cfg.image_size)
     schedule = reference_schedule(cfg).to(device)
-    config = TrainConfig(steps=steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup=cfg.warmup, log_every=steps)
+    # the profile's run, shortened, without the EMA (the loop's own cost)
+    config = dataclasses.replace(config_for(cfg), steps=steps, log_every=steps, ema_decay=0.0)
 
     def ours():
         torch.manual_seed(0)

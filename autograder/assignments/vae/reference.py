@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib.assignments.vae.train import TrainConfig, load_images, load_run, validate
+from course_lib.assignments.vae.train import config_for, load_images, load_run, validate
 
 
 def recon_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -55,20 +55,21 @@ def linear_beta_schedule(max_epochs, target):
     return lambda epoch: target * epoch / (max_epochs - 1)
 
 
-def evaluate(model, images: torch.Tensor, *, seed: int = 1234, batch_size: int = 500) -> dict[str, float]:
+def evaluate(model, images: torch.Tensor, cfg) -> dict[str, float]:
     """Validation reconstruction loss and KL of ``model`` (KL 0 for an AE), means over the images.
 
     course_lib's :func:`~course_lib.assignments.vae.train.validate` (the harness the visible part of the threshold
     cells calls with the student's loss) with this module's reference :func:`ae_loss` / :func:`vae_loss`:
     a VAE's reconstruction uses one sample ``z = mu + exp(log_std) eps`` with ``eps`` from a generator
-    seeded with ``seed``, drawn per batch of ``batch_size``, so the number does not depend on earlier draws.
+    seeded with ``cfg.eval_seed``, drawn per batch of ``cfg.batch_size`` (the profile's run settings,
+    ``config_for(cfg)``), so the number does not depend on earlier draws.
     """
     variational = getattr(model, "variational", False)
     recon, kl = validate(
         model,
         vae_loss if variational else ae_loss,
         images,
-        config=TrainConfig(epochs=1, batch_size=batch_size, val_seed=seed),
+        config=config_for(cfg),
     )
     return {"recon": recon, "kl": kl}
 
@@ -96,7 +97,7 @@ def evaluate_checkpoint(path: str | Path, cfg) -> dict[str, float]:
     else:
         kind, latent_dim = "vae", cfg.vae_latent
     model = load_run(path, kind, latent_dim, cfg)
-    return evaluate(model, validation_images(cfg), seed=cfg.eval_seed, batch_size=cfg.batch_size)
+    return evaluate(model, validation_images(cfg), cfg)
 
 
 def check_below(value: float, limit: float, what: str) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import solution_functions
-from course_lib.assignments.__SHORT__.train import build_model, fit_line, make_points
+from course_lib.assignments.__SHORT__.train import build_model, config_for, fit_line, make_points
 from sklearn.metrics import r2_score
 
 from course_lib.profiles import get_profile
@@ -36,7 +36,7 @@ def test_fit_line_reaches_the_least_squares_line(sol):
     """Gradient descent with the solution's loss ends near numpy's closed-form least-squares fit."""
     cfg = get_profile(NAME, "fast", steps=2000)
     model = build_model(cfg)
-    fit_line(model, sol.mse_loss, cfg, device="cpu")
     x, y = make_points(cfg, "train")
+    fit_line(model, sol.mse_loss, x, y, config=config_for(cfg), device="cpu")
     slope, intercept = np.polyfit(x[:, 0].numpy(), y[:, 0].numpy(), 1)
     assert abs(model.weight.item() - slope) < 1e-3 and abs(model.bias.item() - intercept) < 1e-3

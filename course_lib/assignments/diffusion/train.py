@@ -24,26 +24,41 @@ LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Di
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Adam settings of :func:`train_diffusion` (see DiffusionProfile for the course's values).
+    """Adam settings of :func:`train_diffusion`: made from a profile by :func:`config_for` (the profile holds
+    the values).
 
     ``steps`` optimiser steps of ``batch_size`` images; the learning rate warms up linearly over
     ``warmup`` steps; ``ema_decay`` 0 turns the EMA off; the mean loss is logged every ``log_every`` steps.
     """
 
     steps: int
-    batch_size: int = 128
-    lr: float = 2e-4
-    warmup: int = 100
-    grad_clip: float = 1.0
-    ema_decay: float = 0.0
-    log_every: int = 50
-    seed: int = 0
+    batch_size: int
+    lr: float
+    warmup: int
+    ema_decay: float
+    log_every: int
+    seed: int
+    grad_clip: float = 1.0  # the loop's own constant (Ho et al. 2020's training setup; no profile changes it)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.lr <= 0 or self.log_every < 1 or self.warmup < 0:
             raise ValueError(f"steps, batch_size, log_every must be >= 1, warmup >= 0 and lr > 0, got {self}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+
+def config_for(cfg, run: str | None = None) -> TrainConfig:
+    """The one way a profile becomes a run: the loop's settings under a DiffusionProfile ``cfg`` (the loss is
+    logged about 30 times)."""
+    return TrainConfig(
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        warmup=cfg.warmup,
+        ema_decay=cfg.ema_decay,
+        log_every=max(1, cfg.steps // 30),
+        seed=cfg.seed,
+    )
 
 
 def train_diffusion(

@@ -20,17 +20,17 @@ from course_lib.progress import progress
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Settings of :func:`train_gan` (see GanProfile for the course's values)."""
+    """Settings of :func:`train_gan`: made from a profile by :func:`config_for` (the profile holds the values)."""
 
     iterations: int
-    n_critic: int = 1
-    batch_size: int = 64
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.0, 0.9)
-    gp_lambda: float = 10.0
-    log_every: int = 25
-    fid_every: int = 0
-    seed: int = 0
+    n_critic: int
+    batch_size: int
+    lr: float
+    betas: tuple[float, float]
+    gp_lambda: float
+    log_every: int
+    fid_every: int
+    seed: int
 
     def __post_init__(self) -> None:
         if self.iterations < 1 or self.n_critic < 1 or self.batch_size < 2 or self.lr <= 0:
@@ -195,8 +195,10 @@ def load_gan(path, cfg, *, device: torch.device | str | None = None):
     return gan.to(device).eval()
 
 
-def config_for(cfg, variant: str) -> TrainConfig:
-    """The TrainConfig of ``variant`` under a GanProfile ``cfg`` (its critic steps, Adam, lambda, FID cadence)."""
+def config_for(cfg, run: str) -> TrainConfig:
+    """The one way a profile becomes a run: the TrainConfig of variant ``run`` under a GanProfile ``cfg`` (its
+    critic steps, Adam, lambda, FID cadence)."""
+    variant = run
     iterations = cfg.generator_steps(variant)
     return TrainConfig(
         iterations=iterations,

@@ -24,16 +24,21 @@ ElboFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Adam settings of :func:`train_vae` (see ImportanceSamplingProfile for the course's values)."""
+    """Adam settings of :func:`train_vae`: made from a profile by :func:`config_for` (the profile holds the values)."""
 
     epochs: int
-    batch_size: int = 64
-    lr: float = 3e-4
-    seed: int = 0
+    batch_size: int
+    lr: float
+    seed: int
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"epochs and batch_size must be >= 1 and lr > 0, got {self}")
+
+
+def config_for(cfg, run: str | None = None) -> TrainConfig:
+    """The one way a profile becomes a run: the loop's settings under an ImportanceSamplingProfile ``cfg``."""
+    return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed)
 
 
 def train_vae(

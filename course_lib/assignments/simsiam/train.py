@@ -8,6 +8,7 @@ property of the model). It keeps running sums on the device and syncs once per e
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -39,6 +40,42 @@ def sgd_with_cosine(model: nn.Module, *, lr: float, momentum: float, weight_deca
     return opt, sched
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`train_simsiam`: made from a profile by :func:`config_for` (the profile holds the values).
+
+    ``seed`` seeds the data order and the augmentation (the model is built by the caller); the kNN monitor runs
+    every ``monitor_every`` epochs."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    augment: AugmentConfig
+    monitor_every: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.monitor_every < 1 or not self.lr > 0:
+            raise ValueError(f"epochs, batch_size and monitor_every must be positive and lr > 0, got {self}")
+
+
+def config_for(cfg, run: str | None = None) -> TrainConfig:
+    """The one way a profile becomes a run: the loop's settings under a SimSiamProfile ``cfg`` (SGD with the
+    paper's learning-rate rule, :attr:`SimSiamProfile.lr`; the profile's augmentation; seed ``cfg.seed``)."""
+    return TrainConfig(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        augment=cfg.augment_config(),
+        monitor_every=cfg.knn_every,
+        seed=cfg.seed,
+    )
+
+
 def train_simsiam(
     model: nn.Module,
     data: Dataset,
@@ -46,16 +83,9 @@ def train_simsiam(
     forward: Callable,
     loss_fn: Callable,
     output_std: Callable,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
+    config: TrainConfig,
     stop_gradient: bool = True,
-    augment: AugmentConfig = AugmentConfig(),
     monitor: Callable[[nn.Module], float] | None = None,
-    monitor_every: int = 1,
-    seed: int = 0,
     device: torch.device | str | None = None,
     desc: str = "simsiam",
 ) -> dict:
@@ -65,23 +95,24 @@ def train_simsiam(
         forward: ``simsiam_forward(model, x1, x2) -> (p1, p2, z1, z2)``.
         loss_fn: ``simsiam_loss(p1, p2, z1, z2, stop_gradient=...) -> scalar``.
         output_std: ``(B, d) -> scalar``: logged on z1 of every batch, averaged over the epoch.
+        config: epochs, batch size, SGD, augmentation, monitor cadence, seed (:func:`config_for`).
         monitor: ``model -> kNN accuracy``, called before training (epoch 0) and every
-            ``monitor_every`` epochs and after the last one.
+            ``config.monitor_every`` epochs and after the last one.
         stop_gradient: passed to ``loss_fn`` (False is the collapse ablation).
-        seed: seeds the data order and the augmentation (the model is built by the caller).
 
     Returns:
         ``{"loss": [...], "std": [...]}`` per epoch (1..epochs) and ``"knn": {epoch: accuracy}``.
     """
     device = get_device(device)
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
+    epochs, seed, augment, monitor_every = config.epochs, config.seed, config.augment, config.monitor_every
     prepare_model(model.to(device).train(), device, compile_modules=("encoder", "predictor"))  # opt-in
     cpu_gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator(device=device).manual_seed(seed + 1)
-    loader = data.loader(batch_size, shuffle=True, drop_last=True, device=device, generator=cpu_gen)
+    loader = data.loader(config.batch_size, shuffle=True, drop_last=True, device=device, generator=cpu_gen)
     total = epochs * len(loader)
-    opt, sched = sgd_with_cosine(model, lr=lr, momentum=momentum, weight_decay=weight_decay, total_steps=total)
+    opt, sched = sgd_with_cosine(
+        model, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, total_steps=total
+    )
     history = {"loss": [], "std": [], "knn": {}}
     if monitor is not None:
         history["knn"][0] = monitor(model)
@@ -132,11 +163,12 @@ def train_profile(
     output_std: Callable,
     knn_predict: Callable | None = None,
     stop_gradient: bool = True,
-    seed: int = 0,
+    seed: int | None = None,
     device: torch.device | str | None = None,
     desc: str = "simsiam",
 ) -> dict:
-    """:func:`train_simsiam` with every setting taken from the profile ``cfg`` (a ``SimSiamProfile``).
+    """:func:`train_simsiam` with every setting taken from the profile ``cfg`` (a ``SimSiamProfile``), through
+    :func:`config_for`; ``seed`` (default ``cfg.seed``) seeds this run's data order and augmentation.
 
     The kNN monitor (when ``knn_predict`` is given) classifies the held-out split with the training
     split as the bank, using ``cfg.knn_k`` neighbours and temperature ``cfg.knn_t``.
@@ -168,16 +200,9 @@ def train_profile(
         forward=forward,
         loss_fn=loss_fn,
         output_std=output_std,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
+        config=config_for(cfg) if seed is None else dataclasses.replace(config_for(cfg), seed=seed),
         stop_gradient=stop_gradient,
-        augment=cfg.augment_config(),
         monitor=monitor,
-        monitor_every=cfg.knn_every,
-        seed=seed,
         device=device,
         desc=desc,
     )

@@ -33,14 +33,14 @@ BetaSchedule = Callable[[int], float]
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings of one run (taken from the assignment's profile)."""
+    """Optimisation settings of one run: made from a profile by :func:`config_for` (the profile holds the values)."""
 
     epochs: int
     batch_size: int
-    lr: float = 1e-3
-    grad_clip: float = 1.0
-    seed: int = 0
-    val_seed: int = 1234  # eps of the per-epoch validation
+    lr: float
+    grad_clip: float
+    seed: int
+    val_seed: int  # eps of the per-epoch validation
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -50,18 +50,18 @@ class TrainConfig:
         if not self.lr > 0 or not self.grad_clip > 0:
             raise ValueError(f"lr and grad_clip must be positive, got lr={self.lr}, grad_clip={self.grad_clip}")
 
-    @classmethod
-    def from_profile(cls, cfg: Any, **changes: Any) -> TrainConfig:
-        """The loop's settings from a :class:`course_lib.assignments.vae.profile.VAEProfile`."""
-        base = cls(
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            grad_clip=cfg.grad_clip,
-            seed=cfg.seed,
-            val_seed=cfg.eval_seed,
-        )
-        return dataclasses.replace(base, **changes)
+
+def config_for(cfg: Any, run: str | None = None) -> TrainConfig:
+    """The one way a profile becomes a run: the loop's settings under a
+    :class:`course_lib.assignments.vae.profile.VAEProfile` (every run of 02 trains with the same ones)."""
+    return TrainConfig(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        grad_clip=cfg.grad_clip,
+        seed=cfg.seed,
+        val_seed=cfg.eval_seed,
+    )
 
 
 def load_images(dataset: str, split: str, *, image_size: int = 32, limit: int | None = None) -> torch.Tensor:
@@ -174,7 +174,7 @@ def validate(
 ) -> tuple[float, float]:
     """Mean validation ``(recon_loss, kl_loss)`` of ``loss_fn`` (KL 0 for an AE), batch-size weighted.
 
-    This is also what the threshold cells grade (with ``TrainConfig.from_profile(cfg)``: batches of
+    This is also what the threshold cells grade (with ``config_for(cfg)``: batches of
     ``cfg.batch_size``, eps from a CPU generator seeded with ``cfg.eval_seed``): the visible part calls it
     with the student's loss on the submitted checkpoint, the hidden part with the reference loss. Restores
     the model's train/eval mode."""
@@ -219,7 +219,9 @@ def fit_or_load(
         ``(model, history)``, the model on ``device`` in eval mode.
     """
     device = get_device() if device is None else torch.device(device)
-    config = TrainConfig.from_profile(cfg, **({"epochs": epochs} if epochs is not None else {}))
+    config = config_for(cfg)
+    if epochs is not None:
+        config = dataclasses.replace(config, epochs=epochs)
     seed_everything(config.seed)
     model = build_model(
         kind,
@@ -270,11 +272,11 @@ def checkpoint_losses(
     images: torch.Tensor,
     device: torch.device | str | None = None,
 ) -> tuple[float, float]:
-    """What a threshold cell grades: :func:`validate` (``TrainConfig.from_profile(cfg)``) of the checkpoint at
+    """What a threshold cell grades: :func:`validate` (``config_for(cfg)``) of the checkpoint at
     ``path`` (a ``kind`` model with latent size ``cfg.vae_latent``) with ``loss_fn`` on ``images``."""
     device = get_device(device)
     model = load_run(path, kind, cfg.vae_latent, cfg, device=device)
-    return validate(model, loss_fn, images, config=TrainConfig.from_profile(cfg), device=device)
+    return validate(model, loss_fn, images, config=config_for(cfg), device=device)
 
 
 def _loader(images: torch.Tensor, batch_size: int, device: torch.device, *, shuffle: bool, seed: int):

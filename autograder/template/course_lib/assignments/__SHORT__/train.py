@@ -3,6 +3,7 @@ same :func:`heldout_mse`, with the student's loss and with the reference loss re
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 
@@ -32,14 +33,39 @@ def build_model(cfg) -> torch.nn.Linear:
     return torch.nn.Linear(1, 1)
 
 
-def fit_line(model: torch.nn.Module, loss_fn: Callable, cfg, *, device: str | torch.device | None = None) -> dict:
-    """Full-batch gradient descent of ``loss_fn(model(x), y)`` on the training points; returns ``{"loss": [...]}``."""
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`fit_line`: made from a profile by :func:`config_for` (the profile holds the values)."""
+
+    steps: int
+    lr: float
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or not self.lr > 0:
+            raise ValueError(f"steps must be >= 1 and lr > 0, got {self}")
+
+
+def config_for(cfg, run: str | None = None) -> TrainConfig:
+    """The one way a profile becomes a run: the loop's settings under profile ``cfg``."""
+    return TrainConfig(steps=cfg.steps, lr=cfg.lr)
+
+
+def fit_line(
+    model: torch.nn.Module,
+    loss_fn: Callable,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    config: TrainConfig,
+    device: str | torch.device | None = None,
+) -> dict:
+    """Full-batch gradient descent of ``loss_fn(model(x), y)`` on (N, 1) points; returns ``{"loss": [...]}``."""
     device = get_device(device)
-    x, y = (t.to(device) for t in make_points(cfg, "train"))
+    x, y = x.to(device), y.to(device)
     model.to(device).train()
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr)
     history = []
-    for _ in range(cfg.steps):
+    for _ in range(config.steps):
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
