@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from course_lib.data import Dataset
 from course_lib.device import get_device
 from course_lib.progress import progress
+
+if TYPE_CHECKING:
+    from course_lib.assignments.importance_sampling.profile import ImportanceSamplingProfile
 
 ElboFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -112,7 +116,7 @@ def evaluate_elbo(
 @torch.no_grad()
 def heldout_scores(
     model: torch.nn.Module,
-    cfg: Any,
+    cfg: ImportanceSamplingProfile,
     *,
     elbo_fn: ElboFn,
     log_px_fn: Callable | None = None,
@@ -166,7 +170,9 @@ def heldout_scores(
     return totals
 
 
-def load_vae(path, cfg: Any, *, device: torch.device | str | None = None) -> torch.nn.Module:
+def load_vae(
+    path: str | os.PathLike, cfg: ImportanceSamplingProfile, *, device: torch.device | str | None = None
+) -> torch.nn.Module:
     """The profile's ``MLPVAE`` with the checkpoint at ``path`` loaded (CheckpointError if it does not fit)."""
     from course_lib.checkpoints import load_into
     from course_lib.nets.mlp_vae import MLPVAE

@@ -17,7 +17,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,9 @@ from course_lib.data import load
 from course_lib.device import get_device, prepare_model, seed_everything
 from course_lib.nets.conv_vae import build_model
 from course_lib.progress import progress
+
+if TYPE_CHECKING:
+    from course_lib.assignments.vae.profile import VAEProfile
 
 BetaSchedule = Callable[[int], float]
 
@@ -51,7 +54,7 @@ class TrainConfig:
             raise ValueError(f"lr and grad_clip must be positive, got lr={self.lr}, grad_clip={self.grad_clip}")
 
     @classmethod
-    def from_profile(cls, cfg: Any, **changes: Any) -> TrainConfig:
+    def from_profile(cls, cfg: VAEProfile, **changes: Any) -> TrainConfig:
         """The loop's settings from a :class:`course_lib.assignments.vae.profile.VAEProfile`."""
         base = cls(
             epochs=cfg.epochs,
@@ -204,7 +207,7 @@ def fit_or_load(
     latent_dim: int,
     loss_fn: Callable,
     *,
-    cfg: Any,
+    cfg: VAEProfile,
     profile: str,
     train_images: torch.Tensor,
     val_images: torch.Tensor,
@@ -247,7 +250,7 @@ def fit_or_load(
 
 
 def load_run(
-    path: str | os.PathLike, kind: str, latent_dim: int, cfg: Any, *, device: torch.device | str | None = None
+    path: str | os.PathLike, kind: str, latent_dim: int, cfg: VAEProfile, *, device: torch.device | str | None = None
 ) -> torch.nn.Module:
     """The model of ``kind`` (``"ae"``/``"vae"``) of the profile ``cfg`` with the checkpoint at ``path``
     loaded, in eval mode (CheckpointError if it does not fit)."""
@@ -265,7 +268,7 @@ def checkpoint_losses(
     path: str | os.PathLike,
     kind: str,
     loss_fn: Callable,
-    cfg: Any,
+    cfg: VAEProfile,
     *,
     images: torch.Tensor,
     device: torch.device | str | None = None,
