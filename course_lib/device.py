@@ -49,7 +49,7 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def autocast(device: torch.device | str, enabled: bool | None = None):
+def autocast(device: torch.device | str, enabled: bool | None = None) -> contextlib.AbstractContextManager[None]:
     """Mixed-precision context: bf16 autocast on CUDA, a no-op on the CPU unless asked for.
 
     Log-likelihoods, KL terms, gradient-penalty norms and FID statistics must be computed outside

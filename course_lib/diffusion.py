@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from .device import get_device
 from .progress import progress
+
+if TYPE_CHECKING:
+    from .assignments.diffusion.profile import DiffusionProfile
+    from .data import Dataset
 
 SCHEDULE_FIELDS = (
     "betas",
@@ -167,7 +173,7 @@ def sample_ddpm(
     clip_x0: bool = True,
     record: Sequence[int] = (),
     show_progress: bool = True,
-):
+) -> torch.Tensor | tuple[torch.Tensor, dict[int, torch.Tensor]]:
     """Ancestral sampling (Ho et al. 2020, Algorithm 2): x_T ~ N(0, I), then T calls of ``p_sample``.
 
     Args:
@@ -219,7 +225,7 @@ def sample_ddim(
     clip_x0: bool = True,
     record: Sequence[int] = (),
     show_progress: bool = True,
-):
+) -> torch.Tensor | tuple[torch.Tensor, dict[int, torch.Tensor]]:
     """DDIM sampling (Song et al. 2021, eq. 12) over ``steps`` of the T time steps.
 
     Visits ``ddim_timesteps(T, steps)`` = t_1 > t_2 > ... > t_S = 0 and finally t_prev = -1 (x_0).
@@ -244,7 +250,9 @@ def sample_ddim(
     return (x, kept) if record else x
 
 
-def load_resized(dataset: str, split: str, image_size: int | None = None, *, root=None):
+def load_resized(
+    dataset: str, split: str, image_size: int | None = None, *, root: str | os.PathLike | None = None
+) -> Dataset:
     """``course_lib.data.load(dataset, split)`` with the images resized to ``image_size`` (bilinear,
     antialiased, as the FID reference statistics of :func:`course_lib.metrics.fid.reference_statistics`)."""
     from .data import load
@@ -259,7 +267,7 @@ def load_resized(dataset: str, split: str, image_size: int | None = None, *, roo
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
-def pretrained_path(name: str):
+def pretrained_path(name: str) -> Path:
     """Path of a pretrained model shipped in ``course_lib/assets`` (e.g. ``"diffusion_fast.pt"``)."""
     path = ASSETS / name
     if not path.exists():
@@ -272,7 +280,7 @@ def pretrained_path(name: str):
 # part (autograder.assignments.diffusion.reference) with the instructors' references: the same data, the same draws.
 
 
-def sampling_model_path(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt") -> Path:
+def sampling_model_path(cfg: DiffusionProfile, checkpoint: str | Path = "checkpoints/ddpm.pt") -> Path:
     """Where the model the sampling questions use lies: the shipped pretrained asset (fast), the pretrained
     diffusers folder ``<data root>/<cfg.pretrained_hub>`` (full), else the trained checkpoint."""
     if cfg.pretrained:
@@ -284,7 +292,7 @@ def sampling_model_path(cfg, checkpoint: str | Path = "checkpoints/ddpm.pt") -> 
     return Path(checkpoint)
 
 
-def load_unet(path: str | Path, cfg, *, device: torch.device | str | None = None) -> torch.nn.Module:
+def load_unet(path: str | Path, cfg: DiffusionProfile, *, device: torch.device | str | None = None) -> torch.nn.Module:
     """The profile's U-Net with the checkpoint at ``path`` loaded, in eval mode (CheckpointError if unfit)."""
     from .checkpoints import load_into
     from .nets.unet import UNet
@@ -296,7 +304,7 @@ def load_unet(path: str | Path, cfg, *, device: torch.device | str | None = None
 
 
 def load_sampling_model(
-    cfg, checkpoint: str | Path = "checkpoints/ddpm.pt", *, device: torch.device | str | None = None
+    cfg: DiffusionProfile, checkpoint: str | Path = "checkpoints/ddpm.pt", *, device: torch.device | str | None = None
 ) -> torch.nn.Module:
     """The eps-model ``model(x_t, t)`` the sampling questions use, in eval mode on ``device``: the shipped
     pretrained U-Net (``cfg.pretrained``, fast), the pretrained diffusers model (``cfg.pretrained_hub``, full;
@@ -315,7 +323,7 @@ def graded_samples(
     step_fn: Callable,
     model: torch.nn.Module,
     schedule: DiffusionSchedule,
-    cfg,
+    cfg: DiffusionProfile,
     *,
     seed: int | None = None,
     device: torch.device | str | None = None,
@@ -354,7 +362,7 @@ def graded_fid(
     step_fn: Callable,
     model: torch.nn.Module,
     schedule: DiffusionSchedule,
-    cfg,
+    cfg: DiffusionProfile,
     *,
     device: torch.device | str | None = None,
 ) -> float:
@@ -377,7 +385,7 @@ def heldout_loss(
     model: torch.nn.Module,
     loss_fn: Callable,
     schedule: DiffusionSchedule,
-    cfg,
+    cfg: DiffusionProfile,
     *,
     seed: int = 0,
     batch_size: int = 500,

@@ -26,6 +26,7 @@ import json
 import re
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from course_lib.checkpoints import CheckpointError, check_archive, max_checkpoint_bytes
@@ -143,7 +144,7 @@ def build(
     profile: str | None = None,
     out_dir: Path | None = None,
     required: tuple[str, ...] | None = None,
-    log=print,
+    log: Callable[[str], object] = print,
 ) -> Path:
     """Check the submission of ``notebook`` and write its zip into ``out_dir`` (default: next to the
     assignment folder); return the zip's path.

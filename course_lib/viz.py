@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,6 +14,10 @@ import torch
 from matplotlib.ticker import MaxNLocator
 
 from .data.ranges import to_unit
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def image_grid(images: torch.Tensor, nrow: int = 8, *, value_range: str = "model", pad: int = 2) -> np.ndarray:
@@ -54,8 +59,8 @@ def show_images(
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
     path: str | os.PathLike | None = None,
-    ax=None,
-):
+    ax: Axes | None = None,
+) -> Figure:
     """Show an image grid; returns the Figure (saved to ``path`` as PNG when given).
 
     ``row_labels`` / ``col_labels`` (one string per grid row / column) name the rows on the left and the
@@ -98,8 +103,8 @@ def plot_curves(
     title: str = "",
     logy: bool = False,
     path: str | os.PathLike | None = None,
-    ax=None,
-):
+    ax: Axes | None = None,
+) -> Figure:
     """Plot named curves on shared axes.
 
     Args:

@@ -87,7 +87,10 @@ def test_release_tests_and_grading_pick_it_up_with_nothing_else_edited(repo):
     assert out.returncode == 0, out.stderr
     out = _run([sys.executable, "-m", "autograder", "check-release"], root)
     assert out.returncode == 0 and "release OK" in out.stdout, out.stdout + out.stderr
-    selected = f"({NAME} or test_line or no_function_defaults_to_the_cpu) and not committed_calibration"
+    selected = (
+        f"({NAME} or test_line or no_function_defaults_to_the_cpu or course_lib_are_annotated) "
+        "and not committed_calibration"
+    )
     out = _run(
         [
             sys.executable,
@@ -103,6 +106,7 @@ def test_release_tests_and_grading_pick_it_up_with_nothing_else_edited(repo):
             "tests/test_thresholds.py",
             "tests/test_record.py",
             "tests/test_devices.py",
+            "tests/test_types.py",
             "tests/test_grading.py",
             "-k",
             f"{selected} and not attack",

@@ -94,10 +94,15 @@ class _Entry:
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register(name: str, *, splits: tuple[str, ...], real: bool):  # noqa: F811 - the flag, not the module
+def register(
+    name: str,
+    *,
+    splits: tuple[str, ...],
+    real: bool,  # noqa: F811 - the flag, not the module
+) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
     """Decorator: register ``fn(split, root, download) -> Dataset`` under ``name``."""
 
-    def deco(fn):
+    def deco(fn: Callable[..., Dataset]) -> Callable[..., Dataset]:
         _REGISTRY[name] = _Entry(fn, splits, real)
         return fn
 

@@ -249,7 +249,7 @@ def _build_cub32(root: Path, download: bool, size: int = 32) -> None:
     with tarfile.open(archive, "r:gz") as tar:
         members = {m.name: m for m in tar.getmembers() if m.isfile()}
 
-        def text(name):
+        def text(name: str) -> list[str]:
             return tar.extractfile(members[f"CUB_200_2011/{name}"]).read().decode().split("\n")
 
         paths = dict(line.split() for line in text("images.txt") if line.strip())

@@ -111,7 +111,7 @@ def sample_params(
     """
     device = torch.device(device)
 
-    def rand(*shape):
+    def rand(*shape: int) -> torch.Tensor:
         return torch.rand(*shape, device=device, generator=generator)
 
     area = float(height * width)
@@ -141,7 +141,7 @@ def sample_params(
     top = torch.where(found, top, (height - crop_h) // 2)
     left = torch.where(found, left, (width - crop_w) // 2)
 
-    def factor(strength):
+    def factor(strength: float) -> torch.Tensor:
         return 1 - strength + 2 * strength * rand(batch)  # U(max(0, 1 - s), 1 + s) for s <= 1
 
     factors = torch.stack(

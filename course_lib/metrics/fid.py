@@ -80,7 +80,12 @@ def _sqrt_psd(sigma: np.ndarray) -> np.ndarray:
     return (eigvecs * np.sqrt(np.clip(eigvals, 0.0, None))) @ eigvecs.T
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+def frechet_distance(
+    mu1: np.ndarray | torch.Tensor,
+    sigma1: np.ndarray | torch.Tensor,
+    mu2: np.ndarray | torch.Tensor,
+    sigma2: np.ndarray | torch.Tensor,
+) -> float:
     """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2), computed in float64.
 
     Args:
@@ -116,7 +121,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     return float(max(d2, 0.0))
 
 
-def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+def feature_statistics(features: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean and unbiased covariance of features, in float64 (``np.cov`` convention, as pytorch-fid).
 
     Args:

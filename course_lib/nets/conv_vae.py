@@ -67,7 +67,7 @@ class ConvEncoder(nn.Module):
         self.conv_out_dim = w4 * (image_size // 8) ** 2
         self.fc = nn.Linear(self.conv_out_dim, (2 if variational else 1) * latent_dim)
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """x: (B, C, H, W) in [-1, 1] -> (B, D) code, or ``(mu, log_std)`` each (B, D)."""
         expected = (self.in_channels, self.image_size, self.image_size)
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:

@@ -14,8 +14,13 @@ the non-saturating loss, raw scores for LSGAN and the Wasserstein critic). No ob
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from course_lib.assignments.gan.profile import GanProfile
 
 
 class MLPGenerator(nn.Module):
@@ -101,13 +106,13 @@ class DCGANCritic(nn.Module):
         return self.net(x)
 
 
-def build_generator(cfg) -> nn.Module:
+def build_generator(cfg: GanProfile) -> nn.Module:
     """The generator of a GanProfile (``cfg.arch``, ``latent_dim``, ``width``, ``channels``, ``image_size``)."""
     cls = {"mlp": MLPGenerator, "dcgan": DCGANGenerator}[cfg.arch]
     return cls(latent_dim=cfg.latent_dim, width=cfg.width, channels=cfg.channels, image_size=cfg.image_size)
 
 
-def build_critic(cfg) -> nn.Module:
+def build_critic(cfg: GanProfile) -> nn.Module:
     """The discriminator / critic of a GanProfile."""
     cls = {"mlp": MLPCritic, "dcgan": DCGANCritic}[cfg.arch]
     return cls(width=cfg.width, channels=cfg.channels, image_size=cfg.image_size)
@@ -122,6 +127,6 @@ class GAN(nn.Module):
         self.latent_dim = generator.latent_dim
 
 
-def build_gan(cfg) -> GAN:
+def build_gan(cfg: GanProfile) -> GAN:
     """Generator and critic of a GanProfile, freshly initialised (seed first for reproducibility)."""
     return GAN(build_generator(cfg), build_critic(cfg))

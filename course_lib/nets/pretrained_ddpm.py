@@ -27,9 +27,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from course_lib.assignments.diffusion.profile import DiffusionProfile
 
 WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 CONFIG_FILE, SCHEDULER_FILE = "config.json", "scheduler_config.json"
@@ -120,7 +124,7 @@ def pretrained_betas(folder: str | os.PathLike) -> torch.Tensor:
     return betas
 
 
-def check_config(folder: str | os.PathLike, cfg) -> None:
+def check_config(folder: str | os.PathLike, cfg: DiffusionProfile) -> None:
     """Raise ValueError unless ``folder`` holds a UNet2DModel of ``cfg``'s image size and channels, trained with
     ``cfg``'s betas (``beta_schedule(cfg.schedule, cfg.timesteps)``) and epsilon prediction."""
     from ..diffusion import beta_schedule
@@ -168,7 +172,7 @@ class DiffusersEpsModel(nn.Module):
 
 
 def load_pretrained_ddpm(
-    cfg,
+    cfg: DiffusionProfile,
     *,
     root: str | os.PathLike | None = None,
     folder: str | os.PathLike | None = None,

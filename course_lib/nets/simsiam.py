@@ -62,7 +62,7 @@ class BasicBlock(nn.Module):
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return torch.relu(out + self.shortcut(x))
@@ -82,7 +82,7 @@ class CifarResNet18(nn.Module):
             c_in = c_out
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.layers(self.stem(x))  # (B, 512, H/8, W/8)
         return h.mean(dim=(2, 3))  # (B, 512)
 
@@ -106,7 +106,7 @@ class SmallConvNet(nn.Module):
         )
         self.out_dim = 4 * w
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.convs(x).mean(dim=(2, 3))  # (B, 4w)
 
 

@@ -37,7 +37,7 @@ def interactive_or_static(frame: Callable[..., Any], **sliders: Any) -> None:
     import ipywidgets as w
     from IPython.display import display
 
-    def shown(**values):
+    def shown(**values: Any) -> None:
         out = frame(**values)
         if out is not None:  # a returned figure or image is what the slider redraws
             display(out)

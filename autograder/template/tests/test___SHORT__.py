@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import solution_functions
-from course_lib.assignments.__SHORT__.train import build_model, config_for, fit_line, make_points
 from sklearn.metrics import r2_score
 
+from course_lib.assignments.__SHORT__.train import build_model, config_for, fit_line, make_points
 from course_lib.profiles import get_profile
 
 NAME = "__NAME__"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,6 +19,9 @@ from course_lib.data import Dataset
 from course_lib.device import get_device, prepare_model
 from course_lib.diffusion import DiffusionSchedule
 from course_lib.progress import progress
+
+if TYPE_CHECKING:
+    from course_lib.assignments.diffusion.profile import DiffusionProfile
 
 LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, DiffusionSchedule], torch.Tensor]
 
@@ -47,7 +51,7 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
-def config_for(cfg, run: str | None = None) -> TrainConfig:
+def config_for(cfg: DiffusionProfile, run: str | None = None) -> TrainConfig:
     """The one way a profile becomes a run: the loop's settings under a DiffusionProfile ``cfg`` (the loss is
     logged about 30 times)."""
     return TrainConfig(

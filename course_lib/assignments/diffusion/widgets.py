@@ -13,7 +13,8 @@ Plain-function cores (tests call them without a browser):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import torch
@@ -23,6 +24,9 @@ from course_lib.diffusion import DiffusionSchedule, sample_ddpm
 from course_lib.viz import image_grid
 from course_lib.widgets import interactive_or_static
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 @torch.no_grad()
 def ddpm_trajectory(
@@ -30,7 +34,7 @@ def ddpm_trajectory(
     p_sample: Callable,
     predict_start_from_noise: Callable,
     schedule: DiffusionSchedule,
-    shape,
+    shape: Sequence[int],
     *,
     generator: torch.Generator,
     device: torch.device | str | None = None,
@@ -55,7 +59,7 @@ def ddpm_trajectory(
     return {"t": torch.arange(T), "x_t": x_t, "x0_hat": x0_hat, "x_0": x_0.cpu()}
 
 
-def trajectory_frame(traj: dict[str, torch.Tensor], t: int):
+def trajectory_frame(traj: dict[str, torch.Tensor], t: int) -> Figure:
     """Figure with x_t (left) and the predicted x_0 (right) of every image at time step ``t``."""
     T = traj["x_t"].shape[0]
     if not 0 <= int(t) < T:
@@ -70,7 +74,7 @@ def trajectory_frame(traj: dict[str, torch.Tensor], t: int):
     return fig
 
 
-def trajectory_slider(traj: dict[str, torch.Tensor], *, t: int | None = None):
+def trajectory_slider(traj: dict[str, torch.Tensor], *, t: int | None = None) -> None:
     """An IntSlider over t = T-1 .. 0 that redraws :func:`trajectory_frame` (static frame without a front end)."""
     import ipywidgets as w
 
@@ -79,7 +83,7 @@ def trajectory_slider(traj: dict[str, torch.Tensor], *, t: int | None = None):
         value=T // 2 if t is None else int(t), min=0, max=T - 1, step=1, description="t", continuous_update=False
     )
 
-    def frame(t):
+    def frame(t: int) -> None:
         trajectory_frame(traj, t)
         plt.show()
 

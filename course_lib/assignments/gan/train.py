@@ -9,13 +9,19 @@ float32 outside it.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from course_lib.data import Dataset
 from course_lib.device import autocast, get_device, prepare_model
 from course_lib.progress import progress
+
+if TYPE_CHECKING:
+    from course_lib.assignments.gan.profile import GanProfile
+    from course_lib.nets.gan import GAN
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +158,7 @@ GRADED_SEED = 20_231  # the z of the graded FID (not a seed the notebook samples
 @torch.no_grad()
 def graded_fid(
     generator: torch.nn.Module,
-    cfg,
+    cfg: GanProfile,
     *,
     seed: int = GRADED_SEED,
     batch_size: int = 500,
@@ -184,7 +190,7 @@ def graded_fid(
     return frechet_distance(mu, sigma, *ref)
 
 
-def load_gan(path, cfg, *, device: torch.device | str | None = None):
+def load_gan(path: str | os.PathLike, cfg: GanProfile, *, device: torch.device | str | None = None) -> GAN:
     """A fresh ``build_gan(cfg)`` with the checkpoint at ``path`` loaded (CheckpointError if it does not fit)."""
     from course_lib.checkpoints import load_into
     from course_lib.nets.gan import build_gan
@@ -195,7 +201,7 @@ def load_gan(path, cfg, *, device: torch.device | str | None = None):
     return gan.to(device).eval()
 
 
-def config_for(cfg, run: str) -> TrainConfig:
+def config_for(cfg: GanProfile, run: str) -> TrainConfig:
     """The one way a profile becomes a run: the TrainConfig of variant ``run`` under a GanProfile ``cfg`` (its
     critic steps, Adam, lambda, FID cadence)."""
     variant = run

@@ -14,10 +14,15 @@ slider costs one small figure and no generator call.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from course_lib.viz import show_images
 from course_lib.widgets import interactive_or_static
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @torch.no_grad()
@@ -108,7 +113,7 @@ def _index(alpha: float, steps: int) -> int:
     return int(round(float(alpha) * (steps - 1)))
 
 
-def walk_frame(frames: torch.Tensor, alpha: float):
+def walk_frame(frames: torch.Tensor, alpha: float) -> Figure:
     """Figure: the first frame, the frame at ``alpha`` of the way, and the last frame."""
     import matplotlib.pyplot as plt
 
@@ -122,7 +127,7 @@ def walk_frame(frames: torch.Tensor, alpha: float):
     return fig
 
 
-def compare_frame(latent_frames: torch.Tensor, pixel_frames: torch.Tensor, alpha: float):
+def compare_frame(latent_frames: torch.Tensor, pixel_frames: torch.Tensor, alpha: float) -> Figure:
     """Figure: the latent-space frame and the pixel-space frame at ``alpha``, side by side."""
     import matplotlib.pyplot as plt
 
@@ -137,7 +142,7 @@ def compare_frame(latent_frames: torch.Tensor, pixel_frames: torch.Tensor, alpha
     return fig
 
 
-def walk_slider(frames: torch.Tensor, *, alpha: float = 0.5):
+def walk_slider(frames: torch.Tensor, *, alpha: float = 0.5) -> None:
     """A slider over alpha in [0, 1] through precomputed frames (K, C, H, W) of a latent walk."""
     import ipywidgets as w
 
@@ -148,7 +153,7 @@ def walk_slider(frames: torch.Tensor, *, alpha: float = 0.5):
     )
 
 
-def compare_slider(latent_frames: torch.Tensor, pixel_frames: torch.Tensor, *, alpha: float = 0.5):
+def compare_slider(latent_frames: torch.Tensor, pixel_frames: torch.Tensor, *, alpha: float = 0.5) -> None:
     """A slider over alpha that shows the latent-space and the pixel-space interpolation side by side."""
     import ipywidgets as w
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from course_lib.data import Dataset
 from course_lib.device import get_device
 from course_lib.progress import progress
+
+if TYPE_CHECKING:
+    from course_lib.assignments.importance_sampling.profile import ImportanceSamplingProfile
 
 ElboFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -36,7 +40,7 @@ class TrainConfig:
             raise ValueError(f"epochs and batch_size must be >= 1 and lr > 0, got {self}")
 
 
-def config_for(cfg, run: str | None = None) -> TrainConfig:
+def config_for(cfg: ImportanceSamplingProfile, run: str | None = None) -> TrainConfig:
     """The one way a profile becomes a run: the loop's settings under an ImportanceSamplingProfile ``cfg``."""
     return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed)
 
@@ -117,7 +121,7 @@ def evaluate_elbo(
 @torch.no_grad()
 def heldout_scores(
     model: torch.nn.Module,
-    cfg: Any,
+    cfg: ImportanceSamplingProfile,
     *,
     elbo_fn: ElboFn,
     log_px_fn: Callable | None = None,
@@ -171,7 +175,9 @@ def heldout_scores(
     return totals
 
 
-def load_vae(path, cfg: Any, *, device: torch.device | str | None = None) -> torch.nn.Module:
+def load_vae(
+    path: str | os.PathLike, cfg: ImportanceSamplingProfile, *, device: torch.device | str | None = None
+) -> torch.nn.Module:
     """The profile's ``MLPVAE`` with the checkpoint at ``path`` loaded (CheckpointError if it does not fit)."""
     from course_lib.checkpoints import load_into
     from course_lib.nets.mlp_vae import MLPVAE

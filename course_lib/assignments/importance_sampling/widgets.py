@@ -13,6 +13,7 @@ Plain-function core (tests call it without a browser):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,6 +21,9 @@ import torch
 from matplotlib.ticker import MaxNLocator
 
 from course_lib.widgets import interactive_or_static
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Estimator = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 DEFAULT_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -77,7 +81,7 @@ def log_px_curve(
     return {int(k): estimates_at_k(estimator, model, x, int(k), repeats=repeats, generator=gen).numpy() for k in ks}
 
 
-def k_frame(curve: dict[int, np.ndarray], k: int, *, elbo: float | None = None):
+def k_frame(curve: dict[int, np.ndarray], k: int, *, elbo: float | None = None) -> Figure:
     """The figure for slider position K: mean +- std of the estimate against K (log axis), up to K."""
     if k not in curve:
         raise ValueError(f"K={k} was not computed; choose one of {sorted(curve)}")
@@ -105,7 +109,7 @@ def k_frame(curve: dict[int, np.ndarray], k: int, *, elbo: float | None = None):
     return fig
 
 
-def k_slider(curve: dict[int, np.ndarray], *, elbo: float | None = None, k: int | None = None):
+def k_slider(curve: dict[int, np.ndarray], *, elbo: float | None = None, k: int | None = None) -> None:
     """A slider over the K values of ``curve`` that redraws :func:`k_frame` (static frame without a front end)."""
     import ipywidgets as w
 
@@ -114,7 +118,7 @@ def k_slider(curve: dict[int, np.ndarray], *, elbo: float | None = None, k: int 
         options=options, value=k if k in options else options[-1], description="K", continuous_update=False
     )
 
-    def frame(k):
+    def frame(k: int) -> None:
         k_frame(curve, k, elbo=elbo)
         plt.show()  # the inline backend draws the figure; the widget redraws it on each move
 

@@ -12,8 +12,13 @@ in a few CPU minutes; its thresholds come from ``python -m autograder calibrate 
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from course_lib.profiles import register
+
+if TYPE_CHECKING:
+    from course_lib.kernels.augment import AugmentConfig
+    from course_lib.nets.simsiam import SimSiamNetConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +91,7 @@ class SimSiamProfile:
         """SGD learning rate: base_lr x batch_size / 256 (paper's linear scaling rule)."""
         return self.base_lr * self.batch_size / 256
 
-    def net_config(self, *, predictor: str = "mlp"):
+    def net_config(self, *, predictor: str = "mlp") -> SimSiamNetConfig:
         """The ``SimSiamNetConfig`` of this profile (``predictor="identity"`` for the ablation)."""
         from course_lib.nets.simsiam import SimSiamNetConfig
 
@@ -100,7 +105,7 @@ class SimSiamProfile:
             predictor=predictor,
         )
 
-    def augment_config(self):
+    def augment_config(self) -> AugmentConfig:
         """The ``AugmentConfig`` of this profile."""
         from course_lib.kernels.augment import AugmentConfig
 

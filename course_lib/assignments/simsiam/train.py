@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -19,6 +21,9 @@ from course_lib.data import Dataset
 from course_lib.device import autocast, get_device, prepare_model
 from course_lib.kernels.augment import AugmentConfig, two_views
 from course_lib.progress import progress
+
+if TYPE_CHECKING:
+    from course_lib.assignments.simsiam.profile import SimSiamProfile
 
 
 def prepare_images(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -30,7 +35,9 @@ def prepare_images(images: torch.Tensor, size: int) -> torch.Tensor:
     ).clamp(-1, 1)  # (N, C, size, size)
 
 
-def sgd_with_cosine(model: nn.Module, *, lr: float, momentum: float, weight_decay: float, total_steps: int):
+def sgd_with_cosine(
+    model: nn.Module, *, lr: float, momentum: float, weight_decay: float, total_steps: int
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LambdaLR]:
     """SGD and a per-step cosine decay of the learning rate to 0 (paper Sec. 4)."""
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     # lr_t = lr * 0.5 * (1 + cos(pi t / T))
@@ -61,7 +68,7 @@ class TrainConfig:
             raise ValueError(f"epochs, batch_size and monitor_every must be positive and lr > 0, got {self}")
 
 
-def config_for(cfg, run: str | None = None) -> TrainConfig:
+def config_for(cfg: SimSiamProfile, run: str | None = None) -> TrainConfig:
     """The one way a profile becomes a run: the loop's settings under a SimSiamProfile ``cfg`` (SGD with the
     paper's learning-rate rule, :attr:`SimSiamProfile.lr`; the profile's augmentation; seed ``cfg.seed``)."""
     return TrainConfig(
@@ -143,7 +150,7 @@ def train_simsiam(
     return history
 
 
-def profile_data(cfg) -> tuple[Dataset, Dataset]:
+def profile_data(cfg: SimSiamProfile) -> tuple[Dataset, Dataset]:
     """The (train, held-out) splits of a ``SimSiamProfile``'s data set, resized to its image size."""
     from course_lib.data import load
 
@@ -156,7 +163,7 @@ def profile_data(cfg) -> tuple[Dataset, Dataset]:
 
 def train_profile(
     model: nn.Module,
-    cfg,
+    cfg: SimSiamProfile,
     *,
     forward: Callable,
     loss_fn: Callable,
@@ -180,7 +187,7 @@ def train_profile(
     monitor = None
     if knn_predict is not None:
 
-        def monitor(m):
+        def monitor(m: nn.Module) -> float:
             return knn_accuracy(
                 m.backbone,
                 knn_predict,
@@ -208,7 +215,9 @@ def train_profile(
     )
 
 
-def load_simsiam(path, cfg, *, predictor: str = "mlp", device: torch.device | str | None = None) -> nn.Module:
+def load_simsiam(
+    path: str | os.PathLike, cfg: SimSiamProfile, *, predictor: str = "mlp", device: torch.device | str | None = None
+) -> nn.Module:
     """The profile's ``SimSiamNet`` (``predictor="identity"`` for that ablation) with the checkpoint at
     ``path`` loaded, in eval mode (CheckpointError if it does not fit)."""
     from course_lib.checkpoints import load_into
@@ -220,7 +229,7 @@ def load_simsiam(path, cfg, *, predictor: str = "mlp", device: torch.device | st
     return model.to(device).eval()
 
 
-def random_init_model(cfg, *, seed: int = 0) -> nn.Module:
+def random_init_model(cfg: SimSiamProfile, *, seed: int = 0) -> nn.Module:
     """The profile's ``SimSiamNet`` at random initialisation (``torch.manual_seed(seed)`` first): the baseline
     the kNN gain is measured against."""
     from course_lib.nets.simsiam import SimSiamNet
@@ -231,7 +240,7 @@ def random_init_model(cfg, *, seed: int = 0) -> nn.Module:
 
 def heldout_scores(
     model: nn.Module,
-    cfg,
+    cfg: SimSiamProfile,
     *,
     knn_predict: Callable | None = None,
     output_std: Callable | None = None,

@@ -10,10 +10,14 @@ is one distance computation per run.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 
 from course_lib.viz import image_grid
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def nearest_neighbours(query: torch.Tensor, bank: torch.Tensor, k: int) -> torch.Tensor:
@@ -34,7 +38,7 @@ def neighbours_frame(
     features: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
     index: int,
     k: int = 8,
-):
+) -> Figure:
     """Figure: one row per run, the query image then its ``k`` nearest bank images.
 
     Args:
@@ -63,7 +67,7 @@ def neighbours_widget(
     *,
     k: int = 8,
     index: int = 0,
-):
+) -> None:
     """A slider over the held-out query index (see :func:`neighbours_frame`)."""
     import ipywidgets as w
 

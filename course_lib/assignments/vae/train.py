@@ -17,7 +17,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,9 @@ from course_lib.data import load
 from course_lib.device import get_device, prepare_model, seed_everything
 from course_lib.nets.conv_vae import build_model
 from course_lib.progress import progress
+
+if TYPE_CHECKING:
+    from course_lib.assignments.vae.profile import VAEProfile
 
 BetaSchedule = Callable[[int], float]
 
@@ -51,7 +54,7 @@ class TrainConfig:
             raise ValueError(f"lr and grad_clip must be positive, got lr={self.lr}, grad_clip={self.grad_clip}")
 
 
-def config_for(cfg: Any, run: str | None = None) -> TrainConfig:
+def config_for(cfg: VAEProfile, run: str | None = None) -> TrainConfig:
     """The one way a profile becomes a run: the loop's settings under a
     :class:`course_lib.assignments.vae.profile.VAEProfile` (every run of 02 trains with the same ones)."""
     return TrainConfig(
@@ -204,7 +207,7 @@ def fit_or_load(
     latent_dim: int,
     loss_fn: Callable,
     *,
-    cfg: Any,
+    cfg: VAEProfile,
     profile: str,
     train_images: torch.Tensor,
     val_images: torch.Tensor,
@@ -249,7 +252,7 @@ def fit_or_load(
 
 
 def load_run(
-    path: str | os.PathLike, kind: str, latent_dim: int, cfg: Any, *, device: torch.device | str | None = None
+    path: str | os.PathLike, kind: str, latent_dim: int, cfg: VAEProfile, *, device: torch.device | str | None = None
 ) -> torch.nn.Module:
     """The model of ``kind`` (``"ae"``/``"vae"``) of the profile ``cfg`` with the checkpoint at ``path``
     loaded, in eval mode (CheckpointError if it does not fit)."""
@@ -267,7 +270,7 @@ def checkpoint_losses(
     path: str | os.PathLike,
     kind: str,
     loss_fn: Callable,
-    cfg: Any,
+    cfg: VAEProfile,
     *,
     images: torch.Tensor,
     device: torch.device | str | None = None,

@@ -13,9 +13,17 @@ through :func:`course_lib.widgets.interactive_or_static`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import torch
 
 from course_lib.viz import show_images
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from course_lib.nets.conv_vae import VAE, AutoEncoder
 
 
 def _encode(model, x: torch.Tensor) -> torch.Tensor:
@@ -26,7 +34,7 @@ def _encode(model, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolation_frame(model, x_a: torch.Tensor, x_b: torch.Tensor, alpha: float) -> torch.Tensor:
+def interpolation_frame(model: AutoEncoder | VAE, x_a: torch.Tensor, x_b: torch.Tensor, alpha: float) -> torch.Tensor:
     """Decode the code ``alpha`` of the way from ``x_a``'s code to ``x_b``'s: (C, H, W) x 2 -> (C, H, W)."""
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
@@ -36,7 +44,9 @@ def interpolation_frame(model, x_a: torch.Tensor, x_b: torch.Tensor, alpha: floa
 
 
 @torch.no_grad()
-def traverse(model, x: torch.Tensor, dim: int, values) -> torch.Tensor:
+def traverse(
+    model: AutoEncoder | VAE, x: torch.Tensor, dim: int, values: Sequence[float] | torch.Tensor
+) -> torch.Tensor:
     """Decode ``x``'s code with dimension ``dim`` replaced by each of ``values``: -> (K, C, H, W)."""
     model.eval()
     z = _encode(model, x)[0]  # (D,)
@@ -48,13 +58,13 @@ def traverse(model, x: torch.Tensor, dim: int, values) -> torch.Tensor:
     return model.decoder(codes).cpu()  # (K, C, H, W)
 
 
-def traversal_frame(model, x: torch.Tensor, dim: int, value: float) -> torch.Tensor:
+def traversal_frame(model: AutoEncoder | VAE, x: torch.Tensor, dim: int, value: float) -> torch.Tensor:
     """One image of :func:`traverse`: (C, H, W)."""
     return traverse(model, x, dim, [float(value)])[0]
 
 
 @torch.no_grad()
-def factor_correlation(model, images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+def factor_correlation(model: AutoEncoder | VAE, images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     """|Pearson correlation| between each latent dimension of the codes and each factor.
 
     Args:
@@ -76,14 +86,14 @@ def factor_correlation(model, images: torch.Tensor, factors: torch.Tensor) -> to
     return ((z.T @ f) / (z.shape[0] - 1)).abs()  # (D, F)
 
 
-def interpolation_widget(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 20):
+def interpolation_widget(model: AutoEncoder | VAE, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 20) -> None:
     """A slider over alpha in [0, 1] showing x_a, the decoded interpolation, and x_b."""
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
     from course_lib.widgets import interactive_or_static
 
-    def frame(alpha: float):
+    def frame(alpha: float) -> Figure:
         images = torch.stack([x_a.cpu(), interpolation_frame(model, x_a, x_b, alpha), x_b.cpu()])  # (3, C, H, W)
         fig = show_images(images, nrow=3, title=f"x_a | decoded at alpha = {alpha:.2f} | x_b")
         plt.close(fig)
@@ -92,14 +102,14 @@ def interpolation_widget(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: 
     return interactive_or_static(frame, alpha=w.FloatSlider(value=0.5, min=0.0, max=1.0, step=1.0 / steps))
 
 
-def traversal_widget(model, x: torch.Tensor, *, span: float = 3.0, dim: int = 0):
+def traversal_widget(model: AutoEncoder | VAE, x: torch.Tensor, *, span: float = 3.0, dim: int = 0) -> None:
     """Pick a latent dimension and slide its value in [-span, span]; shows the strip and the image."""
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
     from course_lib.widgets import interactive_or_static
 
-    def frame(dim: int, value: float):
+    def frame(dim: int, value: float) -> Figure:
         strip = traverse(model, x, dim, torch.linspace(-span, span, 9))  # (9, C, H, W)
         images = torch.cat([strip, traversal_frame(model, x, dim, value).unsqueeze(0)])  # (10, C, H, W)
         fig = show_images(images, nrow=10, title=f"dimension {dim}: -{span:g} ... {span:g} | value {value:.2f}")

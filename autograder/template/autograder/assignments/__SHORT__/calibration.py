@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from autograder.assignments.__SHORT__ import reference as ref
-
 from autograder.calibration import Spec, Threshold, seed_only
 
 

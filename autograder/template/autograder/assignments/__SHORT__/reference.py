@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 from course_lib.assignments.__SHORT__.train import heldout_mse, load_line
-
 from course_lib.profiles import get_profile
 
 ASSIGNMENT = "__NAME__"

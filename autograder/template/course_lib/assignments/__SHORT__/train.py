@@ -6,16 +6,20 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from course_lib.checkpoints import load_into
 from course_lib.device import get_device
 
+if TYPE_CHECKING:
+    from course_lib.assignments.__SHORT__.profile import Profile
+
 HELDOUT_SEED = 10_000  # the held-out points never depend on the run's seed
 
 
-def make_points(cfg, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def make_points(cfg: Profile, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, y)`` of ``split`` ("train": ``cfg.points`` from ``cfg.seed``; "heldout": ``cfg.heldout`` from a fixed
     seed), each (N, 1): x uniform in [-1, 1], y = slope x + intercept + noise."""
     if split not in ("train", "heldout"):
@@ -27,7 +31,7 @@ def make_points(cfg, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def build_model(cfg) -> torch.nn.Linear:
+def build_model(cfg: Profile) -> torch.nn.Linear:
     """The line y = w x + b, initialised from ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     return torch.nn.Linear(1, 1)
@@ -45,7 +49,7 @@ class TrainConfig:
             raise ValueError(f"steps must be >= 1 and lr > 0, got {self}")
 
 
-def config_for(cfg, run: str | None = None) -> TrainConfig:
+def config_for(cfg: Profile, run: str | None = None) -> TrainConfig:
     """The one way a profile becomes a run: the loop's settings under profile ``cfg``."""
     return TrainConfig(steps=cfg.steps, lr=cfg.lr)
 
@@ -75,7 +79,9 @@ def fit_line(
 
 
 @torch.no_grad()
-def heldout_mse(model: torch.nn.Module, cfg, loss_fn: Callable, *, device: str | torch.device | None = None) -> float:
+def heldout_mse(
+    model: torch.nn.Module, cfg: Profile, loss_fn: Callable, *, device: str | torch.device | None = None
+) -> float:
     """``loss_fn`` of the model's predictions on the held-out points (nan when it is not finite)."""
     device = get_device(device)
     x, y = (t.to(device) for t in make_points(cfg, "heldout"))
@@ -83,7 +89,7 @@ def heldout_mse(model: torch.nn.Module, cfg, loss_fn: Callable, *, device: str |
     return value if value == value and abs(value) != float("inf") else float("nan")
 
 
-def load_line(path: str | os.PathLike, cfg, *, device: str | torch.device | None = None) -> torch.nn.Linear:
+def load_line(path: str | os.PathLike, cfg: Profile, *, device: str | torch.device | None = None) -> torch.nn.Linear:
     """The line saved at ``path`` by the training cell (CheckpointError if unfit)."""
     model = build_model(cfg)
     load_into(model, path)

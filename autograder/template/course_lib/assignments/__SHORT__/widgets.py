@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-from course_lib.assignments.__SHORT__.train import make_points
+from typing import TYPE_CHECKING
 
+import matplotlib.pyplot as plt
+import torch
+
+from course_lib.assignments.__SHORT__.train import make_points
 from course_lib.widgets import interactive_or_static
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def line_frame(slope: float, intercept: float, cfg):
+    from course_lib.assignments.__SHORT__.profile import Profile
+
+
+def line_frame(slope: float, intercept: float, cfg: Profile) -> Figure:
     """The held-out points and the line y = slope x + intercept (a matplotlib Figure)."""
     x, y = make_points(cfg, "heldout")
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -22,7 +30,7 @@ def line_frame(slope: float, intercept: float, cfg):
     return fig
 
 
-def line_widget(model, cfg) -> None:
+def line_widget(model: torch.nn.Linear, cfg: Profile) -> None:
     """Sliders for slope and intercept, starting at the trained line's."""
     import ipywidgets as w
 
