@@ -1,0 +1,1 @@
+"""06_vqvae for instructors: reference evaluators, common mistakes, calibration spec."""
