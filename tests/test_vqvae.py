@@ -16,6 +16,7 @@ from scipy.stats import entropy
 from autograder.assignments.vqvae import reference as ref
 from course_lib.assignments.vqvae.train import (
     build_model,
+    config_for,
     evaluate,
     fit_prior,
     heldout_recon,
@@ -115,14 +116,21 @@ def test_training_lowers_the_loss_and_the_harness_agrees_with_the_reference(sol,
     train_images, val_images = load_images(cfg, "train"), load_images(cfg, "val")
     before = evaluate(model, val_images, sol.quantize, batch_size=64, device="cpu")[0]
     history = train_vqvae(
-        model, sol.quantize, sol.vq_losses, sol.codebook_perplexity, train_images, val_images, cfg, device="cpu"
+        model,
+        sol.quantize,
+        sol.vq_losses,
+        sol.codebook_perplexity,
+        train_images,
+        val_images,
+        config=config_for(cfg),
+        device="cpu",
     )
     assert set(history) == {"train_loss", "val_recon", "val_perplexity", "val_dead_codes"}
     assert history["val_recon"][-1] < before
     assert 1 <= history["val_perplexity"][-1] <= 64 and 0 <= history["val_dead_codes"][-1] < 64
     save_checkpoint(tmp_path / "vqvae_64.pt", {"model": model.state_dict()}, meta={"profile": "fast"})
     mine = heldout_recon(tmp_path / "vqvae_64.pt", cfg, 64, sol.quantize, device="cpu")
-    graded = ref.evaluate_checkpoint(tmp_path / "vqvae_64.pt", cfg, 64)["recon"]
+    graded = ref.evaluate_checkpoint(tmp_path / "vqvae_64.pt", cfg)["recon"]
     assert math.isclose(mine, graded, rel_tol=1e-5) and math.isclose(mine, history["val_recon"][-1], rel_tol=1e-5)
     # the prior's samples are valid code grids, decoded to images in range
     prior = fit_prior(model, train_images, sol.quantize, dataclasses.replace(cfg, pca_components=4, gmm_components=2))

@@ -11,7 +11,7 @@ SIZES = (64, 128, 256)
 def measure(folder, cfg, functions=None) -> dict[str, float]:
     """What the hidden part of each threshold cell computes for the run's ``checkpoints/vqvae_<K>.pt``."""
     return {
-        f"recon_{k}": ref.evaluate_checkpoint(folder / "checkpoints" / f"vqvae_{k}.pt", cfg, k)["recon"] for k in SIZES
+        f"recon_{k}": ref.evaluate_checkpoint(folder / "checkpoints" / f"vqvae_{k}.pt", cfg)["recon"] for k in SIZES
     }
 
 

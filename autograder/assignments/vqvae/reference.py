@@ -46,19 +46,24 @@ def codebook_perplexity(indices: torch.Tensor, k: int) -> torch.Tensor:
     return torch.tensor(math.exp(entropy(counts)))
 
 
-def evaluate_checkpoint(path: str | os.PathLike, cfg, k: int) -> dict[str, float]:
-    """``{"recon": ...}``: the held-out reconstruction MSE of the run with ``k`` codes saved at ``path``."""
+def evaluate_checkpoint(path: str | os.PathLike, cfg) -> dict[str, float]:
+    """``{"recon": ...}``: the held-out reconstruction MSE of the run saved at ``path``, a
+    ``checkpoints/vqvae_<K>.pt`` (the file's stem names the codebook size)."""
     path = Path(path)
     if not path.exists():
         raise AssertionError(f"no checkpoint at {path}: run the training cell (it saves the model there)")
-    return {"recon": heldout_recon(path, cfg, k, quantize)}
+    size = path.stem.removeprefix("vqvae_")
+    if not path.stem.startswith("vqvae_") or not size.isdigit() or int(size) not in cfg.codebook_sizes:
+        raise ValueError(f"{path.name}: a 06_vqvae checkpoint is named vqvae_<K>, K one of {cfg.codebook_sizes}")
+    return {"recon": heldout_recon(path, cfg, int(size), quantize)}
 
 
-def check_recon_threshold(path: str | os.PathLike, k: int) -> float:
-    """Assert the held-out reconstruction MSE of the run with ``k`` codes at ``path`` is below the profile's
-    threshold; returns it."""
+def check_recon_threshold(path: str | os.PathLike) -> float:
+    """Assert the held-out reconstruction MSE of the run at ``path`` (``checkpoints/vqvae_<K>.pt``) is below the
+    profile's threshold for its K; returns it."""
     cfg = get_profile(ASSIGNMENT)
-    value = evaluate_checkpoint(path, cfg, k)["recon"]
+    value = evaluate_checkpoint(path, cfg)["recon"]
+    k = int(Path(path).stem.removeprefix("vqvae_"))
     limit = cfg.max_recon(k)
     assert value == value and value < limit, (
         f"held-out reconstruction MSE {value:.4f} with K = {k} is not below {limit}: check that the straight-through "

@@ -11,10 +11,11 @@ quantiser and the reference one respectively) on the same held-out images.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,8 +27,11 @@ from course_lib.device import get_device, prepare_model, seed_everything
 from course_lib.nets.vqvae import VQVAE, to_map, to_vectors
 from course_lib.progress import progress
 
+if TYPE_CHECKING:
+    from course_lib.assignments.vqvae.profile import VQVAEProfile
 
-def load_images(cfg: Any, split: str) -> torch.Tensor:
+
+def load_images(cfg: VQVAEProfile, split: str) -> torch.Tensor:
     """(N, C, H, W) images in [-1, 1]: the first ``cfg.train_size`` of "train" or ``cfg.eval_size`` of "val"
     (0: all)."""
     if split not in ("train", "val"):
@@ -37,7 +41,7 @@ def load_images(cfg: Any, split: str) -> torch.Tensor:
     return images[:limit] if limit else images
 
 
-def build_model(cfg: Any, k: int) -> VQVAE:
+def build_model(cfg: VQVAEProfile, k: int) -> VQVAE:
     """The VQ-VAE of profile ``cfg`` with ``k`` codes, initialised from ``cfg.seed``."""
     if k not in cfg.codebook_sizes:
         raise ValueError(f"codebook size {k} is not one of the profile's {cfg.codebook_sizes}")
@@ -57,6 +61,27 @@ def reconstruct(model: VQVAE, x: torch.Tensor, quantize_fn: Callable) -> tuple[t
     return model.decode(to_map(z_st, B, h, w)), z_e, z_q, indices
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`train_vqvae`: made from a profile by :func:`config_for` (the profile holds the values)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    beta: float
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.beta < 0:
+            raise ValueError(f"epochs, batch_size >= 1, lr > 0 and beta >= 0 needed, got {self}")
+
+
+def config_for(cfg: VQVAEProfile, run: str | None = None) -> TrainConfig:
+    """The one way a profile becomes a run: the loop's settings under a VQVAEProfile ``cfg`` (every codebook size
+    trains with the same ones)."""
+    return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, beta=cfg.beta, seed=cfg.seed)
+
+
 def train_vqvae(
     model: VQVAE,
     quantize_fn: Callable,
@@ -64,8 +89,8 @@ def train_vqvae(
     perplexity_fn: Callable,
     train_images: torch.Tensor,
     val_images: torch.Tensor,
-    cfg: Any,
     *,
+    config: TrainConfig,
     device: str | torch.device | None = None,
     desc: str = "",
 ) -> dict[str, list[float]]:
@@ -77,20 +102,20 @@ def train_vqvae(
     """
     device = get_device(device)
     prepare_model(model.to(device), device, compile_modules=("encoder", "decoder"))  # opt-in, off by default
-    seed_everything(cfg.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    seed_everything(config.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     loader = TensorLoader(
-        train_images, batch_size=cfg.batch_size, shuffle=True, device=device,
-        generator=torch.Generator().manual_seed(cfg.seed),
+        train_images, batch_size=config.batch_size, shuffle=True, device=device,
+        generator=torch.Generator().manual_seed(config.seed),
     )  # fmt: skip
-    init_codebook(model, next(iter(loader)), seed=cfg.seed)
+    init_codebook(model, next(iter(loader)), seed=config.seed)
     history: dict[str, list[float]] = {"train_loss": [], "val_recon": [], "val_perplexity": [], "val_dead_codes": []}
-    for _ in progress(range(cfg.epochs), desc=desc or "vqvae"):
+    for _ in progress(range(config.epochs), desc=desc or "vqvae"):
         model.train()
         total, steps = torch.zeros((), device=device), 0
         for x in loader:
             x_hat, z_e, z_q, _ = reconstruct(model, x, quantize_fn)
-            codebook_loss, commitment_loss = losses_fn(z_e, z_q, cfg.beta)
+            codebook_loss, commitment_loss = losses_fn(z_e, z_q, config.beta)
             # eq. 3: log p(x | z_q) (a Gaussian decoder: the squared error) + codebook + beta * commitment
             loss = F.mse_loss(x_hat, x) + codebook_loss + commitment_loss
             opt.zero_grad(set_to_none=True)
@@ -98,7 +123,7 @@ def train_vqvae(
             opt.step()
             total += loss.detach()
             steps += 1
-        recon, indices = evaluate(model, val_images, quantize_fn, batch_size=cfg.batch_size, device=device)
+        recon, indices = evaluate(model, val_images, quantize_fn, batch_size=config.batch_size, device=device)
         counts = torch.bincount(indices, minlength=model.codebook_size)  # (K,)
         history["train_loss"].append(float(total) / steps)  # one host sync per epoch
         history["val_recon"].append(recon)
@@ -155,7 +180,7 @@ def fit_or_load(
     losses_fn: Callable,
     perplexity_fn: Callable,
     *,
-    cfg: Any,
+    cfg: VQVAEProfile,
     profile: str,
     train_images: torch.Tensor,
     val_images: torch.Tensor,
@@ -170,14 +195,15 @@ def fit_or_load(
     model = build_model(cfg, k)
 
     def run() -> dict[str, Any]:
-        args = (quantize_fn, losses_fn, perplexity_fn, train_images, val_images, cfg)
-        return {"history": train_vqvae(model, *args, device=device, desc=Path(path).stem), "codebook_size": k}
+        args = (quantize_fn, losses_fn, perplexity_fn, train_images, val_images)
+        history = train_vqvae(model, *args, config=config_for(cfg), device=device, desc=Path(path).stem)
+        return {"history": history, "codebook_size": k}
 
     meta = load_or_train(path, model, run, profile=profile)
     return model.to(device).eval(), meta["history"]
 
 
-def load_run(path: str | os.PathLike, cfg: Any, k: int, *, device: str | torch.device | None = None) -> VQVAE:
+def load_run(path: str | os.PathLike, cfg: VQVAEProfile, k: int, *, device: str | torch.device | None = None) -> VQVAE:
     """The model with ``k`` codes saved at ``path`` (CheckpointError if it does not fit), in eval mode."""
     model = build_model(cfg, k)
     load_into(model, path)
@@ -185,7 +211,12 @@ def load_run(path: str | os.PathLike, cfg: Any, k: int, *, device: str | torch.d
 
 
 def heldout_recon(
-    path: str | os.PathLike, cfg: Any, k: int, quantize_fn: Callable, *, device: str | torch.device | None = None
+    path: str | os.PathLike,
+    cfg: VQVAEProfile,
+    k: int,
+    quantize_fn: Callable,
+    *,
+    device: str | torch.device | None = None,
 ) -> float:
     """What a threshold cell grades: the held-out reconstruction MSE of the checkpoint at ``path`` (``k`` codes)
     with ``quantize_fn``, on the first ``cfg.eval_size`` validation images (nan when not finite)."""
@@ -208,7 +239,14 @@ def code_maps(
     return torch.cat(maps)
 
 
-def fit_prior(model: VQVAE, images: torch.Tensor, quantize_fn: Callable, cfg: Any, *, device=None) -> dict[str, Any]:
+def fit_prior(
+    model: VQVAE,
+    images: torch.Tensor,
+    quantize_fn: Callable,
+    cfg: VQVAEProfile,
+    *,
+    device: str | torch.device | None = None,
+) -> dict[str, Any]:
     """A prior over the code maps (the report's): a full-covariance Gaussian mixture on the principal components
     of the flattened quantised maps of ``images`` (scikit-learn, seeded with ``cfg.seed``).
 

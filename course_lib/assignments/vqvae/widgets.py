@@ -9,6 +9,7 @@ Plain-function cores (tests call them without a browser): :func:`code_usage` and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import torch
@@ -17,6 +18,9 @@ from course_lib.assignments.vqvae.train import reconstruct
 from course_lib.nets.vqvae import VQVAE
 from course_lib.viz import image_grid
 from course_lib.widgets import interactive_or_static
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @torch.no_grad()
@@ -33,7 +37,7 @@ def code_usage(model: VQVAE, images: torch.Tensor, quantize_fn: Callable) -> tor
 @torch.no_grad()
 def codebook_frame(
     model: VQVAE, images: torch.Tensor, quantize_fn: Callable, code: int, usage: torch.Tensor | None = None
-):
+) -> Figure:
     """One frame: originals over reconstructions, the code usage (``code`` in red), and ``code`` decoded everywhere.
 
     Args:
@@ -81,7 +85,7 @@ def codebook_widget(
     usage = {k: code_usage(m, usage_images, quantize_fn) for k, m in models.items()}
     sizes = sorted(models)
 
-    def frame(k: int, code: int):
+    def frame(k: int, code: int) -> Figure:
         return codebook_frame(models[k], images, quantize_fn, min(int(code), k - 1), usage[k])
 
     interactive_or_static(
