@@ -3,10 +3,10 @@
 * ``mlp`` (fast profile, 28x28 grey digits): G: z -> W -> 2W -> 4W -> C*H*W, BatchNorm and ReLU, tanh output;
   D: C*H*W -> 4W -> 2W -> 1, LeakyReLU(0.2). No normalisation layers in the critic, so the gradient
   penalty of WGAN-GP (a per-example gradient) stays well defined.
-* ``dcgan`` (full profile, 32x32 colour): G: z -> 4x4x4W -> 8x8x2W -> 16x16xW -> 32x32xC with
-  transposed convolutions, BatchNorm and ReLU, tanh output; D: strided 4x4 convolutions with
-  LeakyReLU(0.2) and no normalisation layers (Gulrajani et al. 2017: no batch norm in the critic), then a
-  linear score.
+* ``dcgan`` (32x32 colour; the full profile's nets before ``resnet``, still selectable): G: z -> 4x4x4W ->
+  8x8x2W -> 16x16xW -> 32x32xC with transposed convolutions, BatchNorm and ReLU, tanh output; D: strided 4x4
+  convolutions with LeakyReLU(0.2) and no normalisation layers (Gulrajani et al. 2017: no batch norm in the
+  critic), then a linear score.
 * ``resnet`` (full profile, 32x32 colour; CMU 16-824's GAN homework, gan/networks.py, after Gulrajani et al. 2017,
   Appendix F): G: z -> 4x4xW, three residual up blocks to 32x32xW (batch norm, ReLU, nearest-neighbour
   upsampling, 3x3 convolutions, a 1x1 convolution on the upsampled shortcut), then BN, ReLU, a 3x3 convolution to C
@@ -186,8 +186,8 @@ class ResNetCritic(nn.Module):
     its own input only (Gulrajani et al. 2017, section 4, "no critic batch normalization"). The paper's
     suggested replacement, layer norm, is left out so the critic is the anchor's, the net its FID targets
     were reached with. Two other details are the anchor's, not the paper's: the first block applies its
-    ReLU to the image itself (the shortcut keeps the negative values), and the down blocks mean-pool
-    before their second convolution (the paper pools after it).
+    ReLU to the image itself (the shortcut keeps the negative values; the paper's code starts with a conv),
+    and the down blocks mean-pool before their second convolution (the paper pools after it).
     """
 
     def __init__(self, *, width: int = 128, channels: int = 3, image_size: int = 32) -> None:
