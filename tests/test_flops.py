@@ -47,3 +47,26 @@ def test_predict_epoch_divides_the_step_flops_by_the_rate():
 def test_matmul_rate_is_positive_and_finite():
     rate = matmul_flops_per_second("cpu", n=64, repeats=2)
     assert 0 < rate < float("inf")
+
+
+def test_gan_penalty_steps_are_counted_like_flop_counter_mode_counts_the_rest():
+    """autograder.bench.gan's counter: FlopCounterMode's numbers where that can run (no penalty), the closed form of
+    a linear layer's double backward where it cannot (the penalty's autograd.grad on a leaf)."""
+    from autograder.bench.gan import CountFlops, iteration_flops
+    from course_lib.profiles import get_profile
+
+    cfg = get_profile("01_gan", "full", width=8)
+    plain = iteration_flops(cfg, "lsgan", batch=2)
+    with_penalty = iteration_flops(cfg, "wgan_gp", batch=2)
+    assert with_penalty > plain > 0
+    B, n_in = 3, 11
+    layer = nn.Linear(n_in, 1)
+    x = torch.randn(B, n_in, requires_grad=True)
+    with CountFlops() as counter:
+        (grad,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
+        grad.norm().backward()
+    # forward and the input gradient: 2 B n_in each; the penalty's backward: the weight's gradient, 2 B n_in
+    assert counter.total == 3 * 2 * B * n_in
+    with CountFlops() as counter:
+        layer(x).sum().backward()
+    assert counter.total == step_flops(lambda: layer(x).sum().backward())

@@ -22,6 +22,7 @@ from course_lib.assignments.gan import widgets as widget
 from course_lib.assignments.gan.profile import VARIANTS
 from course_lib.assignments.gan.train import config_for, sample, train_gan
 from course_lib.data import load
+from course_lib.nets import gan as gan_nets
 from course_lib.nets.gan import GAN, build_critic, build_gan, build_generator
 from course_lib.profiles import get_profile
 
@@ -495,11 +496,13 @@ def test_reference_missing_checkpoint_says_what_to_do(tmp_path):
         ref.evaluate_checkpoint(tmp_path / "lsgan.pt", get_profile(NAME, "fast"))
 
 
-def test_full_profile_nets_train_a_few_steps(sol):
-    """The full profile's DCGAN pair (narrowed) through the loop with WGAN-GP, on synthetic 32x32 colour images."""
+@pytest.mark.parametrize("arch", ["resnet", "dcgan"])
+def test_full_profile_nets_train_a_few_steps(sol, arch):
+    """The full profile's ResNet pair (and the DCGAN alternative), narrowed, through the loop with WGAN-GP, on
+    synthetic 32x32 colour images."""
     from course_lib.data import Dataset
 
-    cfg = get_profile(NAME, "full", width=8)
+    cfg = get_profile(NAME, "full", width=8, arch=arch)
     torch.manual_seed(0)
     gan = build_gan(cfg)
     images = torch.rand(32, 3, 32, 32, generator=gen(9)) * 2 - 1
@@ -516,3 +519,107 @@ def test_full_profile_nets_train_a_few_steps(sol):
         ),
     )
     assert len(hist["d_loss"]) == 2 and all(math.isfinite(v) for v in hist["d_loss"])
+
+
+# ---------------------------------------------------------------- the full profile's ResNet pair (CMU 16-824)
+
+
+def test_full_profile_uses_the_anchors_resnet_and_fast_keeps_its_mlp():
+    full, fast = get_profile(NAME, "full"), get_profile(NAME, "fast")
+    assert (full.arch, full.width, full.latent_dim) == ("resnet", 128, 128)
+    assert isinstance(build_generator(full), gan_nets.ResNetGenerator) and isinstance(
+        build_critic(full), gan_nets.ResNetCritic
+    )
+    assert fast.arch == "mlp" and isinstance(build_critic(fast), gan_nets.MLPCritic)
+    with pytest.raises(ValueError, match="arch must be one of 'mlp', 'dcgan', 'resnet'"):
+        get_profile(NAME, "full", arch="resnet18")
+
+
+@pytest.mark.parametrize("width", [8, 128])
+def test_resnet_shapes_on_32x32_colour(width):
+    cfg = get_profile(NAME, "full", width=width)
+    torch.manual_seed(0)
+    gan = build_gan(cfg).eval()
+    z = torch.randn(5, cfg.latent_dim, generator=gen(1))
+    x = gan.generator(z)
+    assert x.shape == (5, 3, 32, 32) and x.abs().max() <= 1
+    assert gan.critic(x).shape == (5, 1) and gan.critic(torch.zeros(2, 3, 32, 32)).shape == (2, 1)
+    with pytest.raises(ValueError, match="32x32"):
+        gan_nets.ResNetGenerator(image_size=28)
+
+
+def test_resnet_resampling_is_the_anchors_pixel_shuffle_and_mean_pool():
+    """Nearest-neighbour upsampling as the anchor defines it (each channel repeated 4 times, then PixelShuffle(2)),
+    and its mean pooling (PixelUnshuffle(2), then the mean over the 4 sub-positions of each channel)."""
+    x = torch.randn(2, 3, 4, 6, generator=gen(2))  # (B, C, H, W)
+    up = torch.nn.PixelShuffle(2)(x.repeat_interleave(4, dim=1))  # (B, C, 2H, 2W)
+    assert torch.equal(gan_nets._upsample(x), up)
+    pooled = torch.nn.PixelUnshuffle(2)(x).view(2, 3, 4, 2, 3).mean(2)  # (B, C, H/2, W/2)
+    torch.testing.assert_close(F.avg_pool2d(x, 2), pooled)
+
+
+@pytest.mark.parametrize("width, latent_dim", [(128, 128), (8, 16)])
+def test_resnet_parameter_count_from_the_layer_list(width, latent_dim):
+    """Counted by hand from the anchor's layer list (a conv k x k from a to b has k*k*a*b weights + b biases
+    unless bias=False; BatchNorm2d(c) has 2c; Linear(a, b) has a*b + b), against the modules' parameters."""
+    W, D, C = width, latent_dim, 3
+    bn = lambda c: 2 * c  # noqa: E731
+    conv = lambda k, a, b, bias=True: k * k * a * b + (b if bias else 0)  # noqa: E731
+    # generator: dense D -> 16W; 3 x [BN(W), conv3(W, W, no bias), BN(W), conv3(W, W), shortcut conv1(W, W)];
+    # BN(W), conv3(W, C)
+    block_up = bn(W) + conv(3, W, W, bias=False) + bn(W) + conv(3, W, W) + conv(1, W, W)
+    generator = (D * 16 * W + 16 * W) + 3 * block_up + bn(W) + conv(3, W, C)
+    # critic: down(C -> W) = conv3(C, W), conv3(W, W), conv1(C, W); down(W -> W) the same from W; 2 x [conv3, conv3];
+    # dense W -> 1
+    critic = (
+        (conv(3, C, W) + conv(3, W, W) + conv(1, C, W))
+        + (conv(3, W, W) + conv(3, W, W) + conv(1, W, W))
+        + 2 * (conv(3, W, W) + conv(3, W, W))
+        + (W + 1)
+    )
+    gan = build_gan(get_profile(NAME, "full", width=W, latent_dim=D))
+    assert sum(p.numel() for p in gan.generator.parameters()) == generator
+    assert sum(p.numel() for p in gan.critic.parameters()) == critic
+    if (
+        W == 128 and D == 128
+    ):  # the anchor's sizes, in closed form: 16W(D + 1) + 3(19W^2 + 6W) + 29W + 3 and 64W^2 + 41W + 1
+        assert (generator, critic) == (
+            16 * 128 * 129 + 3 * (19 * 128**2 + 6 * 128) + 29 * 128 + 3,
+            64 * 128**2 + 41 * 128 + 1,
+        )
+
+
+def test_resnet_critic_scores_each_image_alone():
+    """No BatchNorm (or any other batch-coupling layer) in the critic: in train mode, example i's score is the same
+    alone as in a batch, so the gradient penalty's per-example gradients are what they say."""
+    critic = build_critic(get_profile(NAME, "full", width=8)).train()
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+    assert not any(
+        isinstance(m, (torch.nn.GroupNorm, torch.nn.LayerNorm, torch.nn.InstanceNorm2d)) for m in critic.modules()
+    )
+    x = torch.rand(6, 3, 32, 32, generator=gen(3)) * 2 - 1
+    together = critic(x)
+    alone = torch.cat([critic(x[i : i + 1]) for i in range(6)])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_reference_gradient_penalty_backpropagates_through_the_resnet_critic():
+    """The reference penalty (create_graph=True) reaches every weight of the critic, and it agrees with the
+    per-example gradient norms computed one image at a time."""
+    torch.manual_seed(0)
+    critic = build_critic(get_profile(NAME, "full", width=8))
+    real = torch.rand(4, 3, 32, 32, generator=gen(4)) * 2 - 1
+    fake = torch.rand(4, 3, 32, 32, generator=gen(5)) * 2 - 1
+    alpha = torch.rand(4, 1, 1, 1, generator=gen(6))
+    gp = ref.gradient_penalty(critic, real, fake, alpha)
+    norms = []
+    for i in range(4):
+        x = (alpha[i] * real[i] + (1 - alpha[i]) * fake[i]).unsqueeze(0).requires_grad_(True)
+        (g,) = torch.autograd.grad(critic(x).sum(), x)
+        norms.append(g.norm())
+    torch.testing.assert_close(gp, ((torch.stack(norms) - 1) ** 2).mean(), rtol=1e-5, atol=1e-6)
+    critic.zero_grad()
+    gp.backward()
+    # biases do not move a ReLU net's input gradient (it is piecewise constant in them), weights do
+    weights = {n: p.grad for n, p in critic.named_parameters() if p.dim() > 1}
+    assert weights and all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in weights.values())

@@ -177,7 +177,7 @@ def test_the_default_profile_on_a_gpu_says_so_loudly_once(monkeypatch, capsys):
     assert profiles.active_profile_name({}) == "full"
     err = capsys.readouterr().err
     assert "COURSE_PROFILE is not set and a GPU is available (Fake GPU 80GB): this runs the FULL profile" in err
-    assert "01_gan about 40 min" in err and "grades the 'fast' profile" in err and "COURSE_PROFILE=fast" in err
+    assert "01_gan about 70 min" in err and "grades the 'fast' profile" in err and "COURSE_PROFILE=fast" in err
     assert profiles.active_profile_name({}) == "full"
     assert capsys.readouterr().err == "", "printed once per process"
     monkeypatch.setattr(profiles, "_announced", set())

@@ -3,12 +3,17 @@
 * ``mlp`` (fast profile, 28x28 grey digits): G: z -> W -> 2W -> 4W -> C*H*W, BatchNorm and ReLU, tanh output;
   D: C*H*W -> 4W -> 2W -> 1, LeakyReLU(0.2). No normalisation layers in the critic, so the gradient
   penalty of WGAN-GP (a per-example gradient) stays well defined.
-* ``dcgan`` (full profile, 32x32 colour): G: z -> 4x4x4W -> 8x8x2W -> 16x16xW -> 32x32xC with
-  transposed convolutions, BatchNorm and ReLU, tanh output; D: strided 4x4 convolutions with
-  LeakyReLU(0.2) and no normalisation layers (Gulrajani et al. 2017: no batch norm in the critic), then a
-  linear score.
+* ``dcgan`` (32x32 colour; the full profile's nets before ``resnet``, still selectable): G: z -> 4x4x4W ->
+  8x8x2W -> 16x16xW -> 32x32xC with transposed convolutions, BatchNorm and ReLU, tanh output; D: strided 4x4
+  convolutions with LeakyReLU(0.2) and no normalisation layers (Gulrajani et al. 2017: no batch norm in the
+  critic), then a linear score.
+* ``resnet`` (full profile, 32x32 colour; CMU 16-824's GAN homework, gan/networks.py, after Gulrajani et al. 2017,
+  Appendix F): G: z -> 4x4xW, three residual up blocks to 32x32xW (batch norm, ReLU, nearest-neighbour
+  upsampling, 3x3 convolutions, a 1x1 convolution on the upsampled shortcut), then BN, ReLU, a 3x3 convolution to C
+  and tanh; D: two residual down blocks (mean pooling) to 8x8xW, two plain residual blocks, ReLU, a sum over
+  H and W and a linear score. The critic has no normalisation layer, as in the anchor.
 
-Both map z of shape (B, D) to images (B, C, H, W) in [-1, 1], and images to scores (B, 1) (logits for
+All three map z of shape (B, D) to images (B, C, H, W) in [-1, 1], and images to scores (B, 1) (logits for
 the non-saturating loss, raw scores for LSGAN and the Wasserstein critic). No objective lives here.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 if TYPE_CHECKING:
@@ -106,15 +112,113 @@ class DCGANCritic(nn.Module):
         return self.net(x)
 
 
+def _upsample(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, 2H, 2W), each pixel repeated 2x2 (nearest neighbour)."""
+    return F.interpolate(x, scale_factor=2, mode="nearest")
+
+
+class ResBlockUp(nn.Module):
+    """Residual block that doubles H and W: BN, ReLU, 3x3 conv, BN, ReLU, upsample, 3x3 conv; the shortcut
+    upsamples and applies a 1x1 conv. (B, C_in, H, W) -> (B, C_out, 2H, 2W)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)  # BN follows: no bias
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.relu(self.bn1(x)))  # (B, C_out, H, W)
+        h = self.conv2(_upsample(F.relu(self.bn2(h))))  # (B, C_out, 2H, 2W)
+        return h + self.shortcut(_upsample(x))
+
+
+class ResBlockDown(nn.Module):
+    """Residual block that halves H and W: ReLU, 3x3 conv, ReLU, 2x2 mean pool, 3x3 conv; the shortcut mean-pools
+    and applies a 1x1 conv. No normalisation. (B, C_in, H, W) -> (B, C_out, H/2, W/2)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.relu(x))  # (B, C_out, H, W)
+        h = self.conv2(F.avg_pool2d(F.relu(h), 2))  # (B, C_out, H/2, W/2)
+        return h + self.shortcut(F.avg_pool2d(x, 2))
+
+
+class ResBlock(nn.Module):
+    """Residual block at constant shape: x + conv(ReLU(conv(ReLU(x)))), 3x3 convs. (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
+
+
+class ResNetGenerator(nn.Module):
+    """The anchor's generator (CMU 16-824 GAN homework; Gulrajani et al. 2017, Appendix F, with W = 128)."""
+
+    def __init__(self, *, latent_dim: int = 128, width: int = 128, channels: int = 3, image_size: int = 32) -> None:
+        super().__init__()
+        if image_size != 32:
+            raise ValueError(
+                f"ResNetGenerator makes 32x32 images (4x4 and three up blocks), got image_size={image_size}"
+            )
+        self.latent_dim, self.width = latent_dim, width
+        self.dense = nn.Linear(latent_dim, width * 4 * 4)  # no BN here: the first block starts with one
+        self.blocks = nn.Sequential(ResBlockUp(width, width), ResBlockUp(width, width), ResBlockUp(width, width))
+        self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, padding=1), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, D) -> (B, C, 32, 32) in [-1, 1]."""
+        h = self.dense(z).view(z.shape[0], self.width, 4, 4)  # (B, W, 4, 4)
+        return self.out(self.blocks(h))  # (B, W, 32, 32) -> (B, C, 32, 32)
+
+
+class ResNetCritic(nn.Module):
+    """The anchor's discriminator / critic (CMU 16-824 GAN homework; Gulrajani et al. 2017, Appendix F).
+
+    No normalisation layer at all (the anchor has none): batch norm would make one image's score depend on
+    the rest of the batch, and the gradient penalty of WGAN-GP needs each score's gradient with respect to
+    its own input only (Gulrajani et al. 2017, section 4, "no critic batch normalization"). The paper's
+    suggested replacement, layer norm, is left out so the critic is the anchor's, the net its FID targets
+    were reached with. Two other details are the anchor's, not the paper's: the first block applies its
+    ReLU to the image itself (the shortcut keeps the negative values; the paper's code starts with a conv),
+    and the down blocks mean-pool before their second convolution (the paper pools after it).
+    """
+
+    def __init__(self, *, width: int = 128, channels: int = 3, image_size: int = 32) -> None:
+        super().__init__()
+        if image_size != 32:
+            raise ValueError(f"ResNetCritic scores 32x32 images, got image_size={image_size}")
+        self.blocks = nn.Sequential(
+            ResBlockDown(channels, width), ResBlockDown(width, width), ResBlock(width), ResBlock(width)
+        )
+        self.dense = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, 32, 32) -> (B, 1) scores."""
+        h = F.relu(self.blocks(x))  # (B, W, 8, 8)
+        return self.dense(h.sum(dim=(2, 3)))  # sum pooling: (B, W) -> (B, 1)
+
+
 def build_generator(cfg: GanProfile) -> nn.Module:
     """The generator of a GanProfile (``cfg.arch``, ``latent_dim``, ``width``, ``channels``, ``image_size``)."""
-    cls = {"mlp": MLPGenerator, "dcgan": DCGANGenerator}[cfg.arch]
+    cls = {"mlp": MLPGenerator, "dcgan": DCGANGenerator, "resnet": ResNetGenerator}[cfg.arch]
     return cls(latent_dim=cfg.latent_dim, width=cfg.width, channels=cfg.channels, image_size=cfg.image_size)
 
 
 def build_critic(cfg: GanProfile) -> nn.Module:
     """The discriminator / critic of a GanProfile."""
-    cls = {"mlp": MLPCritic, "dcgan": DCGANCritic}[cfg.arch]
+    cls = {"mlp": MLPCritic, "dcgan": DCGANCritic, "resnet": ResNetCritic}[cfg.arch]
     return cls(width=cfg.width, channels=cfg.channels, image_size=cfg.image_size)
 
 
