@@ -106,7 +106,7 @@ def test_net_maps_to_a_quarter_size_code_map_and_back(size, channels):
     assert torch.equal(to_map(to_vectors(z), 2, size // 4, size // 4), z)
     assert torch.equal(to_vectors(z)[size // 4 + 1], z[0, :, 1, 1])  # row-major positions of image 0 first
     out = model.decode(z)
-    assert out.shape == x.shape and out.abs().max() <= 1
+    assert out.shape == x.shape
 
 
 def test_training_lowers_the_loss_and_the_harness_agrees_with_the_reference(sol, tiny, tmp_path):
@@ -136,6 +136,7 @@ def test_training_lowers_the_loss_and_the_harness_agrees_with_the_reference(sol,
     prior = fit_prior(model, train_images, sol.quantize, dataclasses.replace(cfg, pca_components=4, gmm_components=2))
     samples, codes = sample_prior(model, prior, 5, sol.quantize, device="cpu")
     assert samples.shape == (5, 1, 28, 28) and codes.shape == (5, 7, 7) and 0 <= codes.min() and codes.max() < 64
+    assert samples.abs().max() <= 1
     again, _ = sample_prior(model, prior, 5, sol.quantize, device="cpu")
     assert torch.equal(samples, again)
     # the widget's core: usage sums to the number of positions, the frame is a figure
@@ -147,3 +148,26 @@ def test_training_lowers_the_loss_and_the_harness_agrees_with_the_reference(sol,
     assert isinstance(codebook_frame(model, val_images[:4], sol.quantize, 3, usage), matplotlib.figure.Figure)
     with pytest.raises(ValueError, match="code must be in"):
         codebook_frame(model, val_images[:4], sol.quantize, 64, usage)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 4])
+def test_a_first_epoch_learns_for_the_seeds_whose_tanh_output_died(seed):
+    """Regression: with a tanh on the decoder's output, seeds 1, 2 and 4 of the fast profile saturated at the
+    background's -1 in the first epoch and stayed at the constant image's error (0.447 held-out MSE, every K);
+    the linear output learns in every seed (about 0.2 to 0.25 after one epoch; the best constant image: 0.379)."""
+    torch.set_num_threads(1)
+    cfg = get_profile(NAME, "fast", seed=seed, epochs=1)
+    model = build_model(cfg, 64)
+    train_images, val_images = load_images(cfg, "train"), load_images(cfg, "val")
+    constant = float(((val_images - val_images.mean()) ** 2).mean())  # the best constant image's error
+    history = train_vqvae(
+        model,
+        ref.quantize,
+        ref.vq_losses,
+        ref.codebook_perplexity,
+        train_images,
+        val_images,
+        config=config_for(cfg),
+        device="cpu",
+    )
+    assert history["val_recon"][-1] < constant, (history["val_recon"], constant)  # better than any constant image

@@ -1,5 +1,6 @@
 """The VQ-VAE of 06_vqvae (van den Oord et al. 2017): a convolutional encoder to a (B, D, H/4, W/4) map, a
-codebook of K vectors in R^D, and a decoder back to (B, C, H, W) in [-1, 1].
+codebook of K vectors in R^D, and a decoder back to (B, C, H, W) (a linear output that the squared error pulls
+to the images' range [-1, 1]).
 
 The quantiser itself (nearest code, straight-through estimator) is the student's: the net only holds the
 codebook as a parameter (K, D) and offers :meth:`VQVAE.encode` / :meth:`VQVAE.decode`, so the training loop
@@ -30,7 +31,8 @@ class ResBlock(nn.Module):
 
 class VQVAE(nn.Module):
     """Encoder (two stride-2 convolutions, ``res_blocks`` residual blocks, a 1x1 convolution to D channels),
-    codebook (K, D), decoder (the mirror image, tanh output).
+    codebook (K, D), decoder (the mirror image, linear output: with a tanh, the output saturated at the
+    background's -1 early in some seeds' runs and never learnt again).
 
     Args:
         in_channels: C of the images.
@@ -65,7 +67,6 @@ class VQVAE(nn.Module):
             nn.ConvTranspose2d(w2, w1, 4, stride=2, padding=1),  # (B, w1, H/2, W/2)
             nn.ReLU(),
             nn.ConvTranspose2d(w1, in_channels, 4, stride=2, padding=1),  # (B, C, H, W)
-            nn.Tanh(),
         )
         # the paper's codebook e in R^{K x D}; uniform in [-1/K, 1/K] as in the authors' Sonnet code
         self.codebook = nn.Parameter(
@@ -77,7 +78,7 @@ class VQVAE(nn.Module):
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, D, H/4, W/4) -> (B, C, H, W) in [-1, 1]."""
+        """(B, D, H/4, W/4) -> (B, C, H, W), unbounded (clamp to [-1, 1] to show it; course_lib.viz does)."""
         return self.decoder(z)
 
 

@@ -272,7 +272,7 @@ def sample_prior(
     ``quantize_fn`` (a valid map of code indices) -> decoder.
 
     Returns:
-        ``(images, indices)``: (n, C, H, W) in [-1, 1] and the sampled code indices (n, h, w), on the CPU.
+        ``(images, indices)``: (n, C, H, W) clamped to [-1, 1] and the sampled code indices (n, h, w), on the CPU.
     """
     device = get_device(device)
     D, h, w = prior["shape"]
@@ -280,4 +280,4 @@ def sample_prior(
     z, _ = prior["gmm"].sample(n)
     flat = torch.as_tensor(prior["pca"].inverse_transform(z), dtype=torch.float32, device=device)  # (n, D*h*w)
     z_q, indices = quantize_fn(to_vectors(flat.view(n, D, h, w)), model.codebook)[1:]  # (n*h*w, D), (n*h*w,)
-    return model.decode(to_map(z_q, n, h, w)).cpu(), indices.view(n, h, w).cpu()
+    return model.decode(to_map(z_q, n, h, w)).clamp(-1, 1).cpu(), indices.view(n, h, w).cpu()
