@@ -154,7 +154,7 @@ def register(
         smoke: the fields smoke mode (``COURSE_SMOKE=1``) replaces in ``full``: lengths and sample
             counts only. Checked here through :func:`override`, so a typo fails at import.
         cost: what the full profile costs on one GPU, as the banner of :func:`default_profile_notice` says
-            it (e.g. ``"about 40 min"``): the README's estimate (training FLOPs at an assumed 25 TFLOP/s
+            it (e.g. ``"about 70 min"``): the README's estimate (training FLOPs at an assumed 25 TFLOP/s
             sustained, docs/benchmarks.md), not a measurement.
         timeouts: profile name -> how long grading waits (:class:`Timeouts`); a profile left out gets
             :data:`DEFAULT_TIMEOUTS`. The full profile's are sized for one GPU.
