@@ -161,7 +161,9 @@ def judge(
     names = notebooks.function_names(nb)
     own = Path(workdir) / "checkpoints"  # the student's own files: their code may read them, read-only
     binds = [(str(own), f"{sandbox.WORK}/checkpoints")] if own.is_dir() else []
-    session = ProbeSession(setup, answers, limits=limits, env=env, gpu=gpu, ro_binds=binds)
+    session = ProbeSession(
+        setup, answers, limits=limits, env=env, gpu=gpu, ro_binds=binds, cell_timeout=min(cell_timeout, STARTUP_S)
+    )
     verdicts: dict[str, dict] = {}
     startup_error: BaseException | None = None
     os.chdir(workdir)

@@ -121,6 +121,7 @@ class ProbeSession:
         answers: ``(grade_id, source)`` of the student's answer cells, in notebook order.
         limits: the sandbox's limits (its ``wall_s`` is the session's lifetime).
         ro_binds: folders the student's code may read (its own checkpoints), as for :class:`sandbox.Sandbox`.
+        cell_timeout: seconds one answer cell may run while loading (the notebook's per-cell limit).
     """
 
     def __init__(
@@ -132,8 +133,9 @@ class ProbeSession:
         env: dict[str, str] | None = None,
         gpu: bool = False,
         ro_binds: Sequence[tuple[str, str]] = (),
+        cell_timeout: float | None = None,
     ) -> None:
-        self.setup, self.answers = setup, list(answers)
+        self.setup, self.answers, self.cell_timeout = setup, list(answers), cell_timeout
         self.limits, self.env, self.gpu, self.ro_binds = limits, dict(env or {}), gpu, list(ro_binds)
         self.box: sandbox.Sandbox | None = None
         self.token = b""
@@ -162,7 +164,9 @@ class ProbeSession:
             raise self._failed(exc) from None
         if kind != b"H" or payload != b"ready":
             raise ProbeFailed("the probe did not start")
-        answer = self._request({"op": "load", "setup": self.setup, "answers": self.answers})
+        answer = self._request(
+            {"op": "load", "setup": self.setup, "answers": self.answers, "cell_timeout": self.cell_timeout}
+        )
         self.load_errors, self.names = dict(answer.get("errors") or {}), list(answer.get("names") or [])
         return answer
 

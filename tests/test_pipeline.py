@@ -392,6 +392,7 @@ def test_the_assignments_profile_sets_how_long_a_cell_may_run(toy, tmp_path, mon
     _stage(subs, "slow", nb)
     [result] = grade(subs, tmp_path / "course", solutions=toy / "solutions", log=lambda *_: None)
     assert result.cells == {"test_add": (0.0, 2.0), "test_square": (1.0, 1.0)}, result.reasons
+    assert "limit of 5 s" in str(result.reasons.get("test_add")), result.reasons
     from autograder import settings
 
     assert settings.cell_timeout("00_toy", "fast") == 5

@@ -8,7 +8,8 @@ data. The requests:
 
 * ``load``: a fresh namespace, the notebook's first code cell (the course's imports, sent by the
   judge from the instructor's source) and then the student's answer cells (one failing cell does not
-  stop the others, as in a notebook);
+  stop the others, as in a notebook; a cell that runs past ``cell_timeout`` seconds is interrupted,
+  as the notebook's run interrupts it);
 * ``put``: keep an object (a model) for later calls, so large arguments cross once per cell;
 * ``call``: call one of the student's functions (or an object a call returned, e.g. a schedule
   closure) on the judge's arguments, under the judge's grad mode; answer with the result, which of its
@@ -26,12 +27,43 @@ import builtins
 import io
 import os
 import pickle
+import signal
 import sys
 import traceback
 
 from . import wire
 
 MAX_REQUEST = 1 << 31
+
+
+class CellTimeout(BaseException):
+    """An answer cell ran past the per-cell limit (a BaseException, so ``except Exception`` does not hide it)."""
+
+
+def _time_limit(seconds: float | None):
+    """Raise :class:`CellTimeout` in the running cell after ``seconds`` (the notebook's per-cell limit)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def limit():
+        if not seconds or seconds <= 0:
+            yield
+            return
+
+        def fire(signum, frame):
+            raise CellTimeout(
+                f"this cell ran longer than the limit of {seconds:g} s for one cell, so it was interrupted"
+            )
+
+        old = signal.signal(signal.SIGALRM, fire)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+    return limit()
 
 
 def strip_magics(source: str) -> str:
@@ -103,7 +135,8 @@ class Server:
             filename = f"<answer cell {grade_id}>"
             _register_source(filename, source)
             try:
-                exec(compile(strip_magics(source), filename, "exec"), ns)
+                with _time_limit(request.get("cell_timeout")):
+                    exec(compile(strip_magics(source), filename, "exec"), ns)
             except BaseException as exc:
                 errors[grade_id] = describe(exc)
         self.ns = ns
