@@ -206,3 +206,20 @@ def test_a_probe_that_exits_or_hangs_fails_the_call_and_can_be_restarted():
         assert time.monotonic() - start < 10 and not s.alive()
     finally:
         s.close()
+
+
+def test_an_answer_cell_past_the_cell_limit_is_interrupted_and_the_next_cells_still_load():
+    """Loading runs each answer cell under the notebook's per-cell limit, as nbgrader's run does: a cell that
+    outlives it (even one that catches ``Exception``) defines nothing after that point, the others load."""
+    slow = "import time\ntry:\n    time.sleep(30)\nexcept Exception:\n    pass\ndef late():\n    return 1"
+    s = ProbeSession(SETUP, [("slow", slow), ("answers", ANSWERS)], limits=LIMITS, cell_timeout=2)
+    try:
+        start = time.monotonic()
+        s.start(deadline=time.monotonic() + 120)
+        assert time.monotonic() - start < 25
+        assert "limit of 2 s" in s.load_errors["slow"]["message"], s.load_errors
+        assert "late" not in s.names and "double" in s.names and "answers" not in s.load_errors
+        s.deadline = time.monotonic() + 60
+        assert s.function("double")(torch.tensor(2.0)).item() == 4.0
+    finally:
+        s.close()
