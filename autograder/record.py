@@ -89,8 +89,11 @@ def skeleton(student_nb, release_nb):
         out.insert(anchor, _release_cell(rel))
     for cell in out:
         cell.pop("id", None)
-    nb = nbformat.v4.new_notebook(cells=out, metadata=copy.deepcopy(release_nb.metadata))
-    nb.nbformat_minor = 4  # cell ids (4.5) would only change between runs
+    # nbformat 4.4 (cell ids, 4.5, would only change between runs); built empty, as new_notebook validates
+    # what it is given as 4.5 and warns about every cell without an id
+    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(release_nb.metadata))
+    nb.nbformat_minor = 4
+    nb.cells = out
     return nb
 
 
