@@ -11,7 +11,7 @@ graded there (``-inf``: every run passes) until a CIFAR-10 classifier and a full
 (0.5, 0.999) at batch 64, one run short enough that the whole notebook takes about a minute on one CPU thread. The
 threshold is the class accuracy of generated samples: ``samples_per_class`` samples of every class from a fixed z,
 classified by the digit classifier the course ships (course_lib/assets/digit_classifier.pt, 0.975 on the held-out
-digits). It comes from ``python -m autograder calibrate 07_cgan`` (docs/calibration/07_cgan.json and .md).
+digits), placed by ``python -m autograder calibrate 07_cgan`` (docs/calibration/07_cgan.json and .md).
 """
 
 from __future__ import annotations
@@ -103,10 +103,17 @@ FAST = CGANProfile(
     lr=5e-4,
     classifier="digits",
     samples_per_class=100,
+    # docs/calibration/07_cgan.json (python -m autograder calibrate 07_cgan; tests/test_calibration.py checks this equals
+    # it): 10 correct runs over 1 and 2 threads reach a class accuracy of 0.821 +- 0.034 (worst 0.745); the threshold is
+    # their 0.1% prediction bound rounded down. The discriminator without the projection term and the generator
+    # without the one-hot give chance (0.097-0.107); the saturating generator loss trains as well (0.837, 0.859): only
+    # its unit-test cell catches it
+    min_class_accuracy_cgan=0.669,
 )
 
 # smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts shrunk
 SMOKE = dict(iterations=2, batch_size=8, samples_per_class=2)
 
-# the full profile's GPU time: an estimate (20,000 steps of a width-128 DCGAN pair at batch 128), not yet measured
-register("07_cgan", full=FULL, fast=FAST, smoke=SMOKE, cost="about 15 min (estimated)")
+# the full profile's GPU time, an estimate, not a measurement: 1.79 GFLOP per image per iteration (torch.utils.flop_counter
+# on both steps) x 128 x 20,000 is about 3 min at 25 TFLOP/s; registered higher for a small model's overheads
+register("07_cgan", full=FULL, fast=FAST, smoke=SMOKE, cost="about 10 min")
