@@ -1,14 +1,15 @@
 """Profiles of 07_cgan: a class-conditional GAN (Mirza and Osindero 2014) with a projection discriminator (Miyato
 and Koyama 2018), one run (``checkpoints/cgan.pt``).
 
-``full``: CIFAR-10 at 32x32 with its ten classes, the conditional DCGAN the anchor (issue 20's course report) trains:
-01's DCGAN generator fed z (128) and the one-hot class, a DCGAN discriminator (three strided convolutions, global sum
-pooling) with the projection head; Adam 2e-4, betas (0.5, 0.999), batch 128, 20,000 generator steps of one
-discriminator step each. No classifier for CIFAR-10 ships with the course, so the class-accuracy threshold is not
-graded there (``-inf``: every run passes) until a CIFAR-10 classifier and a full-profile calibration exist.
+``full``: CIFAR-10 at 32x32 with its ten classes and a conditional DCGAN, as the anchor (issue 20's course report)
+trains a DCGAN whose generator and discriminator see the class: 01's DCGAN generator fed z (128) and the one-hot
+class, a DCGAN discriminator (three strided convolutions, global sum pooling) with the projection head; Adam 2e-4,
+betas (0.5, 0.999), batch 128, 20,000 generator steps of one discriminator step each. No classifier for CIFAR-10
+ships with the course, so the class-accuracy threshold is not graded there (``-inf``: every run passes) until a
+CIFAR-10 classifier and a full-profile calibration exist.
 
 ``fast``: mnist5k's 4,000 training digits with their labels (28x28), MLPs of width 128, z of 64, Adam 5e-4 with betas
-(0.5, 0.999) at batch 64, one run short enough that the whole notebook takes about a minute on one CPU thread. The
+(0.5, 0.999) at batch 64, one run of 1,200 generator steps: the whole notebook takes about 30 s on one CPU thread. The
 threshold is the class accuracy of generated samples: ``samples_per_class`` samples of every class from a fixed z,
 classified by the digit classifier the course ships (course_lib/assets/digit_classifier.pt, 0.975 on the held-out
 digits), placed by ``python -m autograder calibrate 07_cgan`` (docs/calibration/07_cgan.json and .md).
