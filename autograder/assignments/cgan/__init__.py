@@ -1,0 +1,1 @@
+"""07_cgan for instructors: reference evaluators, common mistakes, calibration spec."""

@@ -1,0 +1,3 @@
+"""07_cgan: its profile, training loop and widgets (what students import)."""
+
+ASSIGNMENT = "07_cgan"
