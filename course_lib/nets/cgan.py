@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from course_lib.nets.gan import DCGANGenerator, MLPGenerator
+from course_lib.nets.gan import DCGANGenerator, MLPGenerator, dcgan_critic_trunk
 
 if TYPE_CHECKING:
     from course_lib.assignments.cgan.profile import CGANProfile
@@ -88,18 +88,8 @@ def mlp_features(*, width: int, channels: int, image_size: int) -> nn.Module:
 
 
 def dcgan_features(*, width: int, channels: int, image_size: int) -> nn.Module:
-    """phi of the ``dcgan`` discriminator: (B, C, 32, 32) -> (B, 4W), global sum pooling."""
-    if image_size != 32:
-        raise ValueError(f"the dcgan discriminator scores 32x32 images, got image_size={image_size}")
-    return nn.Sequential(
-        nn.Conv2d(channels, width, 4, 2, 1),
-        nn.LeakyReLU(0.2),  # 16x16
-        nn.Conv2d(width, 2 * width, 4, 2, 1),
-        nn.LeakyReLU(0.2),  # 8x8
-        nn.Conv2d(2 * width, 4 * width, 4, 2, 1),
-        nn.LeakyReLU(0.2),  # 4x4
-        _SumPool(),  # (B, 4W)
-    )
+    """phi of the ``dcgan`` discriminator: 01's DCGAN critic trunk, then global sum pooling: (B, C, 32, 32) -> (B, 4W)."""
+    return nn.Sequential(*dcgan_critic_trunk(width, channels, image_size, "the dcgan discriminator"), _SumPool())
 
 
 def build_generator(cfg: CGANProfile) -> ConditionalGenerator:

@@ -91,20 +91,26 @@ class DCGANGenerator(nn.Module):
         return self.net(self.fc(z).view(z.shape[0], 4 * self.width, 4, 4))
 
 
+def dcgan_critic_trunk(width: int, channels: int, image_size: int, who: str = "DCGANCritic") -> list[nn.Module]:
+    """The DCGAN critic's three strided 4x4 convolutions with LeakyReLU(0.2): (B, C, 32, 32) -> (B, 4W, 4, 4)
+    (also the conditional GAN's discriminator features, course_lib.nets.cgan)."""
+    if image_size != 32:
+        raise ValueError(f"{who} scores 32x32 images, got image_size={image_size}")
+    return [
+        nn.Conv2d(channels, width, 4, 2, 1),
+        nn.LeakyReLU(0.2),  # 16x16
+        nn.Conv2d(width, 2 * width, 4, 2, 1),
+        nn.LeakyReLU(0.2),  # 8x8
+        nn.Conv2d(2 * width, 4 * width, 4, 2, 1),
+        nn.LeakyReLU(0.2),  # 4x4
+    ]
+
+
 class DCGANCritic(nn.Module):
     def __init__(self, *, width: int = 128, channels: int = 3, image_size: int = 32) -> None:
         super().__init__()
-        if image_size != 32:
-            raise ValueError(f"DCGANCritic scores 32x32 images, got image_size={image_size}")
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 4, 2, 1),
-            nn.LeakyReLU(0.2),  # 16x16
-            nn.Conv2d(width, 2 * width, 4, 2, 1),
-            nn.LeakyReLU(0.2),  # 8x8
-            nn.Conv2d(2 * width, 4 * width, 4, 2, 1),
-            nn.LeakyReLU(0.2),  # 4x4
-            nn.Flatten(),
-            nn.Linear(4 * 4 * 4 * width, 1),
+            *dcgan_critic_trunk(width, channels, image_size), nn.Flatten(), nn.Linear(4 * 4 * 4 * width, 1)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
