@@ -50,8 +50,9 @@ def _labels(n: int, classes: int, offset: int = 0) -> list[int]:
     return [(i + offset) % classes for i in range(n)]
 
 
-def write_cifar10(root: Path, *, per_batch: int = 6, test: int = 12, seed: int = 0) -> dict[str, str]:
-    """cifar-10-batches-py/ with 5 x ``per_batch`` training and ``test`` test images; returns {file: md5}."""
+def write_cifar10(root: Path, *, per_batch: int = 6, test: int = 20, seed: int = 0) -> dict[str, str]:
+    """cifar-10-batches-py/ with 5 x ``per_batch`` training and ``test`` test images (by default two of each class:
+    07_cgan's intra-FID estimates a covariance per class); returns {file: md5}."""
     rng = np.random.default_rng(seed)
     folder = Path(root) / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)

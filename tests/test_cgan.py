@@ -22,6 +22,7 @@ from course_lib.assignments.cgan.train import (
     config_for,
     discriminate,
     generate,
+    intra_fid,
     sample_classes,
     train_cgan,
 )
@@ -177,6 +178,53 @@ def test_class_accuracy_of_real_digits_is_one_and_of_the_wrong_class_zero(sol):
     for shift, expected in ((0, 1.0), (1, 0.0)):
         net = ConditionalGenerator(_Prototypes(val.images[first], shift), latent_dim=cfg.latent_dim, n_classes=10)
         assert class_accuracy(net, cfg, sol.generator_input, device="cpu") == expected
+
+
+class _RealDigits(nn.Module):
+    """A 'generator' that returns, for the j-th sample of class k, the j-th given digit of class k + shift."""
+
+    def __init__(self, per_class: torch.Tensor, shift: int = 0) -> None:
+        super().__init__()
+        self.register_buffer("per_class", per_class)  # (K, n, 1, 28, 28)
+        self.shift, self.n = shift, per_class.shape[1]
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        labels = (h[:, -10:].argmax(1) + self.shift) % 10  # (B,), class-major: row r is sample r % n of its class
+        return self.per_class[labels, torch.arange(h.shape[0]) % self.n]
+
+
+def _scipy_fid(a: np.ndarray, b: np.ndarray) -> float:
+    """Heusel et al. (2017), eq. 6, with scipy's matrix square root (pytorch-fid's formula)."""
+    from scipy import linalg
+
+    mu1, mu2, s1, s2 = a.mean(0), b.mean(0), np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def test_intra_fid_is_the_mean_of_each_class_fid_against_that_class_and_catches_wrong_classes(sol):
+    """Training digits handed out as the samples of their own class: each class's FID equals scipy's FID between
+    those digits' features and the validation digits of that class; handed out for the next class, every class is
+    compared with another digit's images and the intra-FID grows several times."""
+    from course_lib.metrics.fid import get_extractor
+
+    cfg = dataclasses.replace(get_profile(NAME, "fast"), samples_per_class=30)
+    train, val = load(cfg.dataset, "train"), load(cfg.dataset, cfg.fid_split)
+    chosen = torch.stack([train.images[train.labels == k][:30] for k in range(10)])  # (K, 30, 1, 28, 28)
+    extractor = get_extractor("digits", device="cpu")
+    with torch.no_grad():
+        feats = lambda x: extractor(x).double().numpy()  # noqa: E731
+        expected = [_scipy_fid(feats(chosen[k]), feats(val.images[val.labels == k])) for k in range(10)]
+    scores = {}
+    for shift in (0, 1):
+        net = ConditionalGenerator(_RealDigits(chosen, shift), latent_dim=cfg.latent_dim, n_classes=10)
+        scores[shift] = intra_fid(net, cfg, sol.generator_input, device="cpu")
+    np.testing.assert_allclose(scores[0]["per_class"], expected, rtol=1e-4)
+    assert math.isclose(scores[0]["intra_fid"], float(np.mean(expected)), rel_tol=1e-4)
+    assert scores[1]["intra_fid"] > 3 * scores[0]["intra_fid"], scores
+    with pytest.raises(ValueError, match="samples_per_class >= 2"):
+        intra_fid(net, dataclasses.replace(cfg, samples_per_class=1), sol.generator_input, device="cpu")
 
 
 def test_sampling_uses_the_same_z_for_every_class_and_the_widget_core(sol, tiny):

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from course_lib.assignments.cgan.train import GRADED_SEED, class_accuracy, load_cgan
+from course_lib.assignments.cgan.train import GRADED_SEED, class_accuracy, intra_fid, load_cgan
 from course_lib.profiles import get_profile
 
 ASSIGNMENT = "07_cgan"
@@ -44,15 +44,18 @@ def g_loss_conditional(d_fake: torch.Tensor) -> torch.Tensor:
 
 
 def evaluate_checkpoint(path: str | os.PathLike, cfg) -> dict[str, float]:
-    """``{"class_accuracy": ...}`` of the generator saved at ``path`` (``checkpoints/cgan.pt``) under profile ``cfg``:
-    ``cfg.samples_per_class`` samples of every class from the graded z, classified by ``cfg.classifier`` (nan
-    without one)."""
+    """``{"class_accuracy": ..., "intra_fid": ...}`` of the generator saved at ``path`` (``checkpoints/cgan.pt``) under
+    profile ``cfg``: ``cfg.samples_per_class`` samples of every class from the graded z, classified by
+    ``cfg.classifier`` (nan without one), and their mean per-class FID against ``cfg.fid_split``."""
     path = Path(path)
     if not path.exists():
         raise AssertionError(f"no checkpoint at {path}: run the training cell (it saves the model there)")
     torch.manual_seed(0)
     gan = load_cgan(path, cfg)
-    return {"class_accuracy": class_accuracy(gan.generator, cfg, generator_input, seed=GRADED_SEED)}
+    return {
+        "class_accuracy": class_accuracy(gan.generator, cfg, generator_input, seed=GRADED_SEED),
+        "intra_fid": intra_fid(gan.generator, cfg, generator_input, seed=GRADED_SEED)["intra_fid"],
+    }
 
 
 def check_class_accuracy_threshold(path: str | os.PathLike = "checkpoints/cgan.pt") -> float:
@@ -69,5 +72,25 @@ def check_class_accuracy_threshold(path: str | os.PathLike = "checkpoints/cgan.p
     assert value == value and value > limit, (
         f"class accuracy {value:.3f} of the generated samples is not above {limit}: check that the generator's input "
         "carries the class and that the discriminator's logit uses it (the projection term), then retrain"
+    )
+    return value
+
+
+def check_intra_fid_threshold(path: str | os.PathLike = "checkpoints/cgan.pt") -> float:
+    """Assert the intra-FID of the generator at ``path`` is below the profile's threshold; returns it (a profile whose
+    threshold is ``inf`` grades nothing and returns nan)."""
+    cfg = get_profile(ASSIGNMENT)
+    limit = cfg.max_intra_fid_cgan
+    if not Path(path).exists():
+        raise AssertionError(f"no checkpoint at {path}: run the training cell (it saves the model there)")
+    if limit == math.inf:
+        print("intra-FID: not graded in this profile (no calibration of it has run)")
+        return math.nan
+    torch.manual_seed(0)
+    value = intra_fid(load_cgan(path, cfg).generator, cfg, generator_input, seed=GRADED_SEED)["intra_fid"]
+    assert value == value and value < limit, (
+        f"intra-FID {value:.1f} of the generated samples is not below {limit}: each class's samples are far from that "
+        "class's digits; check that the generator's input carries the class and that the discriminator's logit uses "
+        "it, then retrain"
     )
     return value

@@ -37,9 +37,14 @@ class CGANProfile:
         latent_dim: D, the size of z; ``width``: base width of both nets.
         iterations: generator steps (one discriminator step each); ``batch_size``, ``lr``, ``betas``: Adam.
         classifier: ``"digits"`` (the shipped digit classifier) or ``"none"`` (no class accuracy is measured).
-        samples_per_class: generated samples of each class the class accuracy is measured on (from a fixed z).
+        samples_per_class: generated samples of each class the class accuracy and the intra-FID are measured on
+            (from a fixed z).
+        extractor, fid_split: the features of the intra-FID (:func:`course_lib.metrics.fid.get_extractor`) and the
+            held-out split whose images of each class it compares that class's samples with.
         min_class_accuracy_cgan: threshold on the class accuracy of ``checkpoints/cgan.pt``'s samples (higher is
             better; ``-inf``: not graded).
+        max_intra_fid_cgan: threshold on their intra-FID, the mean over classes of each class's FID (lower is
+            better; ``inf``: not graded).
         seed: seed of the run.
     """
 
@@ -55,7 +60,10 @@ class CGANProfile:
     lr: float
     classifier: str
     samples_per_class: int
+    extractor: str
+    fid_split: str
     min_class_accuracy_cgan: float = -math.inf
+    max_intra_fid_cgan: float = math.inf
     n_classes: int = 10
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = 0
@@ -89,6 +97,10 @@ FULL = CGANProfile(
     # no CIFAR-10 classifier ships: the class accuracy is not measured and not graded (-inf) in this profile
     classifier="none",
     samples_per_class=1_000,
+    # intra-FID (Miyato and Koyama 2018, Sec. 5.1) with Inception features against each class's 1,000 test images;
+    # no full-profile calibration has run (no GPU): not graded (inf) until one places it
+    extractor="inception",
+    fid_split="test",
 )
 
 FAST = CGANProfile(
@@ -104,12 +116,17 @@ FAST = CGANProfile(
     lr=5e-4,
     classifier="digits",
     samples_per_class=100,
+    extractor="digits",
+    fid_split="val",  # mnist5k's 1,000 held-out digits, about 100 of each class
     # docs/calibration/07_cgan.json (python -m autograder calibrate 07_cgan; tests/test_calibration.py checks this equals
     # it): 10 correct runs over 1 and 2 threads reach a class accuracy of 0.821 +- 0.034 (worst 0.745); the threshold is
     # their 0.1% prediction bound rounded down. The discriminator without the projection term and the generator
     # without the one-hot give chance (0.097-0.107); the saturating generator loss trains as well (0.837, 0.859): only
     # its unit-test cell catches it
     min_class_accuracy_cgan=0.669,
+    # the same 10 runs' intra-FID with the digit features: 235 +- 30 (worst 312); the 0.1% prediction bound, rounded up.
+    # The two label mistakes give 915-1,030; the saturating generator loss 184-221 (it passes, as above)
+    max_intra_fid_cgan=381.0,
 )
 
 # smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts shrunk

@@ -7,8 +7,8 @@
 
 The loop draws all randomness itself (z and the fake images' classes from a seeded generator on the device, batches
 from a seeded shuffle) and detaches the fake images for the discriminator's step. The visible threshold check and
-the grader's hidden one call the same :func:`class_accuracy` (with the student's ``generator_input`` and the
-reference one respectively) on the same fixed z.
+the grader's hidden one call the same :func:`class_accuracy` and :func:`intra_fid` (with the student's
+``generator_input`` and the reference one respectively) on the same fixed z.
 """
 
 from __future__ import annotations
@@ -214,6 +214,63 @@ def class_accuracy(
     classifier = _digit_classifier(str(device))
     predicted = torch.cat([classifier(b.to(device)).argmax(1).cpu() for b in images.split(500)])
     return float((predicted == labels).double().mean())
+
+
+@functools.lru_cache(maxsize=4)
+def _class_statistics(dataset: str, split: str, extractor_name: str, n_classes: int, device: str) -> tuple:
+    """Per class k: ``(mu_k, sigma_k)`` of the extractor's features of the split's images of class k (computed once
+    per process: the held-out split is the same for every checkpoint)."""
+    from course_lib.data import load
+    from course_lib.metrics.fid import compute_features, feature_statistics, get_extractor
+
+    data = load(dataset, split)
+    counts = torch.bincount(data.labels, minlength=n_classes)
+    if len(counts) > n_classes or int(counts.min()) < 2:
+        raise ValueError(
+            f"the intra-FID needs at least 2 images of each of the {n_classes} classes in {dataset}/{split}, "
+            f"found {counts.tolist()} per class"
+        )
+    feats = torch.from_numpy(compute_features(data.images, get_extractor(extractor_name, device=device)))
+    return tuple(feature_statistics(feats[data.labels == k]) for k in range(n_classes))
+
+
+@torch.no_grad()
+def intra_fid(
+    generator: ConditionalGenerator,
+    cfg: CGANProfile,
+    generator_input_fn: Callable,
+    *,
+    seed: int = GRADED_SEED,
+    device: torch.device | str | None = None,
+) -> dict[str, float | list[float]]:
+    """What the intra-FID threshold cell grades (Miyato and Koyama 2018, Sec. 5.1): for every class, the FID between
+    ``cfg.samples_per_class`` samples of that class (the fixed z of :func:`class_accuracy`) and the
+    ``cfg.fid_split`` images of that class, with ``cfg.extractor``'s features; their mean.
+
+    An unconditional generator (or one whose classes are wrong) is far from each class's images even where its
+    samples look like digits: the per-class FID measures quality and diversity within a class, which class accuracy
+    does not.
+
+    Returns:
+        ``{"intra_fid": mean over classes, "per_class": [FID of class k for k < K]}``; nan (and no per-class list)
+        when a sample is not finite.
+    """
+    from course_lib.metrics.fid import compute_features, feature_statistics, frechet_distance, get_extractor
+
+    if cfg.samples_per_class < 2:
+        raise ValueError(f"the intra-FID needs samples_per_class >= 2, got {cfg.samples_per_class}")
+    device = get_device(device)
+    images, labels = sample_classes(
+        generator.to(device), generator_input_fn, cfg.samples_per_class, seed=seed, device=device
+    )
+    if not torch.isfinite(images).all():
+        return {"intra_fid": math.nan, "per_class": []}
+    reference = _class_statistics(cfg.dataset, cfg.fid_split, cfg.extractor, generator.n_classes, str(device))
+    feats = torch.from_numpy(compute_features(images, get_extractor(cfg.extractor, device=device)))
+    per_class = [
+        frechet_distance(*feature_statistics(feats[labels == k]), *reference[k]) for k in range(generator.n_classes)
+    ]
+    return {"intra_fid": float(sum(per_class) / len(per_class)), "per_class": per_class}
 
 
 def load_cgan(path: str | os.PathLike, cfg: CGANProfile, *, device: torch.device | str | None = None) -> CGAN:
