@@ -24,6 +24,7 @@ Nothing here is trusted: the judge checks every answer's format and decides from
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import os
 import pickle
@@ -40,30 +41,25 @@ class CellTimeout(BaseException):
     """An answer cell ran past the per-cell limit (a BaseException, so ``except Exception`` does not hide it)."""
 
 
+@contextlib.contextmanager
 def _time_limit(seconds: float | None):
-    """Raise :class:`CellTimeout` in the running cell after ``seconds`` (the notebook's per-cell limit)."""
-    import contextlib
+    """Raise :class:`CellTimeout` in the running cell after ``seconds`` (the notebook's per-cell limit; none when
+    ``seconds`` is None or 0). The judge's ``_alarm`` does the same on the trusted side, which this package cannot
+    import."""
+    if not seconds or seconds <= 0:
+        yield
+        return
 
-    @contextlib.contextmanager
-    def limit():
-        if not seconds or seconds <= 0:
-            yield
-            return
+    def fire(signum, frame):
+        raise CellTimeout(f"this cell ran longer than the limit of {seconds:g} s for one cell, so it was interrupted")
 
-        def fire(signum, frame):
-            raise CellTimeout(
-                f"this cell ran longer than the limit of {seconds:g} s for one cell, so it was interrupted"
-            )
-
-        old = signal.signal(signal.SIGALRM, fire)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-
-    return limit()
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def strip_magics(source: str) -> str:
