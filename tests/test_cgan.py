@@ -258,3 +258,17 @@ def test_profile_checks_its_fields():
         get_profile(NAME, "fast", arch="resnet")
     with pytest.raises(ValueError, match="classifier must be"):
         get_profile(NAME, "fast", classifier="inception")
+
+
+def test_intra_fid_says_which_classes_lack_held_out_images(monkeypatch):
+    """A held-out split with fewer than 2 images of a class cannot give that class a covariance: the message lists the
+    per-class counts."""
+    import course_lib.data
+    from course_lib.assignments.cgan import train
+    from course_lib.data import Dataset
+
+    labels = torch.tensor([0] + [k for k in range(1, 10) for _ in range(3)])  # one image of class 0
+    fake = Dataset(images=torch.zeros(len(labels), 1, 28, 28), labels=labels, name="few", split="val")
+    monkeypatch.setattr(course_lib.data, "load", lambda name, split, **kw: fake)
+    with pytest.raises(ValueError, match=r"at least 2 images of each of the 10 classes in few/val, found \[1, 3, 3"):
+        train._class_statistics("few", "val", "digits", 10, "cpu")
