@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -368,6 +369,29 @@ def test_profiles():
     assert fast.min_healthy_std > fast.max_collapsed_std
     with pytest.raises(KeyError):
         get_profile("04_simsiam", "fast", epoch=3)
+
+
+@pytest.mark.parametrize("ablation_epochs", [None, 3])
+def test_ablation_runs_train_the_profiles_ablation_epochs(monkeypatch, ablation_epochs):
+    """train_profile gives the no-stop-gradient and identity-predictor runs ``ablation_epochs`` (the full profile
+    sets 50 of 200) and the stop-gradient run ``epochs``; None keeps every run at ``epochs`` (the fast profile)."""
+    import course_lib.assignments.simsiam.train as tr
+    from course_lib.profiles import override
+
+    cfg = override(get_profile("04_simsiam", "fast"), epochs=7, ablation_epochs=ablation_epochs)
+    seen = {}
+    monkeypatch.setattr(tr, "profile_data", lambda cfg: (None, None))
+    monkeypatch.setattr(tr, "train_simsiam", lambda model, data, *, config, desc, **kw: seen.update({desc: config}))
+    runs = {"simsiam": ("mlp", True), "no_stopgrad": ("mlp", False), "identity": ("identity", True)}
+    for name, (predictor, stop_gradient) in runs.items():
+        model = SimSiamNet(dataclasses.replace(TINY, predictor=predictor))
+        tr.train_profile(model, cfg, forward=None, loss_fn=None, output_std=None, stop_gradient=stop_gradient,
+                         seed=5, desc=name)  # fmt: skip
+    short = 7 if ablation_epochs is None else ablation_epochs
+    assert {k: c.epochs for k, c in seen.items()} == {"simsiam": 7, "no_stopgrad": short, "identity": short}
+    assert {c.seed for c in seen.values()} == {5}
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    assert get_profile("04_simsiam", "full").ablation_epochs == 1  # smoke mode stays seconds long
 
 
 def test_training_loop_runs_and_logs(sol):

@@ -45,9 +45,10 @@ WORK = REPO / "grading" / "calibration"
 
 
 def settings(spec, cfg) -> dict:
-    """The profile's fields that change what trains (thresholds and check-only fields left out)."""
+    """The profile's fields that change what trains (thresholds and check-only fields left out, and fields at None:
+    a field added with the default None, meaning "as before", leaves the recorded runs' fingerprints as they were)."""
     skip = set(spec.fields) | set(spec.check_fields)
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in skip}
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in skip and v is not None}
 
 
 def fingerprint(spec, kind: str, overrides: dict) -> str:

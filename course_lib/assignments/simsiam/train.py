@@ -68,11 +68,14 @@ class TrainConfig:
             raise ValueError(f"epochs, batch_size and monitor_every must be positive and lr > 0, got {self}")
 
 
-def config_for(cfg: SimSiamProfile, run: str | None = None) -> TrainConfig:
+def config_for(cfg: SimSiamProfile, *, ablation: bool = False) -> TrainConfig:
     """The one way a profile becomes a run: the loop's settings under a SimSiamProfile ``cfg`` (SGD with the
-    paper's learning-rate rule, :attr:`SimSiamProfile.lr`; the profile's augmentation; seed ``cfg.seed``)."""
+    paper's learning-rate rule, :attr:`SimSiamProfile.lr`; the profile's augmentation; seed ``cfg.seed``).
+    An ``ablation`` run (no stop-gradient, or the identity predictor) trains ``cfg.ablation_epochs`` epochs when
+    the profile sets them, and ``cfg.epochs`` otherwise."""
+    epochs = cfg.ablation_epochs if ablation and cfg.ablation_epochs is not None else cfg.epochs
     return TrainConfig(
-        epochs=cfg.epochs,
+        epochs=epochs,
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         momentum=cfg.momentum,
@@ -175,7 +178,9 @@ def train_profile(
     desc: str = "simsiam",
 ) -> dict:
     """:func:`train_simsiam` with every setting taken from the profile ``cfg`` (a ``SimSiamProfile``), through
-    :func:`config_for`; ``seed`` (default ``cfg.seed``) seeds this run's data order and augmentation.
+    :func:`config_for`; ``seed`` (default ``cfg.seed``) seeds this run's data order and augmentation. An
+    ablation (``stop_gradient=False``, or ``model`` built with ``predictor="identity"``) trains
+    ``cfg.ablation_epochs`` epochs where the profile sets them.
 
     The kNN monitor (when ``knn_predict`` is given) classifies the held-out split with the training
     split as the bank, using ``cfg.knn_k`` neighbours and temperature ``cfg.knn_t``.
@@ -183,6 +188,9 @@ def train_profile(
     from course_lib.metrics.knn import knn_accuracy
 
     device = get_device(device)
+    # an ablation: no stop-gradient, or a SimSiamNet built with the identity predictor
+    ablation = not stop_gradient or getattr(getattr(model, "cfg", None), "predictor", "mlp") == "identity"
+    config = config_for(cfg, ablation=ablation)
     train, heldout = profile_data(cfg)
     monitor = None
     if knn_predict is not None:
@@ -207,7 +215,7 @@ def train_profile(
         forward=forward,
         loss_fn=loss_fn,
         output_std=output_std,
-        config=config_for(cfg) if seed is None else dataclasses.replace(config_for(cfg), seed=seed),
+        config=config if seed is None else dataclasses.replace(config, seed=seed),
         stop_gradient=stop_gradient,
         monitor=monitor,
         device=device,
