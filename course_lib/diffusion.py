@@ -328,17 +328,16 @@ def graded_samples(
     seed: int | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """``cfg.fid_samples`` samples (N, C, H, W) on the CPU with ``step_fn``: a ``p_sample`` (kind "ddpm", T
-    steps) or a ``ddim_step`` (kind "ddim", ``cfg.ddim_eval_steps`` steps, eta 0), in chunks of
+    """``cfg.graded_sample_count(kind)`` samples (N, C, H, W) on the CPU with ``step_fn``: a ``p_sample`` (kind
+    "ddpm", T steps) or a ``ddim_step`` (kind "ddim", ``cfg.ddim_eval_steps`` steps, eta 0), in chunks of
     ``cfg.sample_batch``, all noise from one generator seeded with ``cfg.sample_seed`` (or ``seed``)."""
     device = get_device(device)
-    if kind not in ("ddpm", "ddim"):
-        raise ValueError(f"unknown kind {kind!r}; expected 'ddpm' or 'ddim'")
+    n = cfg.graded_sample_count(kind)  # ValueError for an unknown kind
     model = model.to(device).eval()
     gen = torch.Generator(device=device).manual_seed(cfg.sample_seed if seed is None else seed)
     out = []
-    for start in range(0, cfg.fid_samples, cfg.sample_batch):
-        shape = (min(cfg.sample_batch, cfg.fid_samples - start), cfg.channels, cfg.image_size, cfg.image_size)
+    for start in range(0, n, cfg.sample_batch):
+        shape = (min(cfg.sample_batch, n - start), cfg.channels, cfg.image_size, cfg.image_size)
         if kind == "ddpm":
             x = sample_ddpm(model, step_fn, schedule, shape, generator=gen, device=device, show_progress=False)
         else:

@@ -256,6 +256,31 @@ def test_sampling_loops_are_seeded_and_ddim_with_all_steps_and_eta_one_is_ddpm(s
     assert torch.equal(d1, d2) and set(kept) == {9}
 
 
+def test_graded_samples_draw_the_profiles_count_per_kind(sol, net):
+    """The graded DDPM FID draws ``fid_samples_ddpm`` samples where a profile sets them (the full profile: 2,000
+    of 1,000 steps each), DDIM ``fid_samples``; the noise comes from one seeded stream, so a larger set starts
+    with the same first chunk of ``sample_batch`` samples."""
+    from course_lib.diffusion import graded_samples
+    from course_lib.profiles import override
+
+    cfg = override(
+        get_profile(NAME, "fast"), image_size=8, timesteps=10, ddim_steps=(3,), ddim_eval_steps=3, sample_batch=2
+    )
+    s = sol.make_schedule(cosine_beta_schedule(10))
+    few = override(cfg, fid_samples=5, fid_samples_ddpm=3)
+    ddpm, ddim = (
+        graded_samples(k, f, net, s, few, device="cpu") for k, f in [("ddpm", sol.p_sample), ("ddim", sol.ddim_step)]
+    )
+    assert ddpm.shape == (3, 1, 8, 8) and ddim.shape == (5, 1, 8, 8)
+    assert torch.equal(
+        graded_samples("ddpm", sol.p_sample, net, s, override(cfg, fid_samples=5), device="cpu")[:2], ddpm[:2]
+    )
+    full_profile = get_profile(NAME, "full")
+    assert (full_profile.graded_sample_count("ddpm"), full_profile.graded_sample_count("ddim")) == (2_000, 10_000)
+    with pytest.raises(ValueError, match="kind"):
+        graded_samples("ddgan", sol.p_sample, net, s, few, device="cpu")
+
+
 # ---------------------------------------------------------------- net, training, widget, assets
 
 
