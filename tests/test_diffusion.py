@@ -301,7 +301,7 @@ def test_profiles():
         (1, 2, 4, 8),
     )
     assert fullp.max_fid_ddpm == 60 and fullp.max_fid_ddim == 60 and fullp.ddim_eval_steps == 100
-    assert fullp.extractor == "inception" and fullp.fid_samples == 10_000
+    assert fullp.extractor == "inception-clean" and fullp.fid_samples == 10_000
     # sampling uses the DDPM paper's CIFAR-10 model, so the schedule is its own; training is a shorter, open question
     assert (fullp.schedule, fullp.pretrained_hub, fullp.steps) == ("linear", "google/ddpm-cifar10-32", 20_000)
     assert fullp.max_heldout_loss == math.inf

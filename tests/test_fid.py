@@ -326,6 +326,48 @@ def test_inception_matches_pytorch_fid_with_random_weights(tmp_path, monkeypatch
     assert mu.shape == (2048,) and sigma.shape == (2048, 2048)
 
 
+@pytest.mark.parametrize("side", [32, 300])
+def test_clean_resize_matches_clean_fid(side):
+    """clean-fid's "clean" resize (its own function), for a generator's float output and for 8-bit images, both
+    when enlarging (32 -> 299, the course's images) and when shrinking (300 -> 299)."""
+    from cleanfid.resize import build_resizer
+
+    theirs = build_resizer("clean")  # HWC numpy in [0, 255] -> (299, 299, 3) float32
+    g = torch.Generator().manual_seed(side)
+    floats = torch.rand(2, 3, side, side, generator=g) * 255
+    for x in (floats, floats.round()):
+        want = np.stack([theirs(img.permute(1, 2, 0).numpy()).transpose(2, 0, 1) for img in x])
+        got = features_mod.clean_resize(x, 299)
+        assert got.shape == (2, 3, 299, 299) and got.dtype == torch.float32
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.slow
+def test_clean_inception_is_clean_fids_pipeline_on_the_same_network():
+    """``"inception-clean"`` = clean-fid's "clean" mode: images in [0, 255], not quantised, resized by clean-fid's
+    own resizer, (x - 128) / 128 into the network (cleanfid.inception_torchscript.InceptionV3W's scaling), with
+    the weights of the pytorch-fid network (checked against pytorch-fid above); its FID differs from pytorch-fid's
+    protocol (the resize changes the features)."""
+    from cleanfid.resize import build_resizer
+
+    from course_lib.nets.fid_inception import pool3_features
+
+    ours = get_extractor("inception-clean", weights="random")
+    assert (ours.name, ours.layer, ours.resolution, ours.num_features) == ("inception-clean", "pool3", 299, 2048)
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    resize = build_resizer("clean")
+    resized = torch.stack(
+        [torch.from_numpy(resize(((img + 1) * 127.5).permute(1, 2, 0).numpy()).transpose(2, 0, 1)) for img in x]
+    )
+    with torch.no_grad():
+        want = pool3_features(ours.net, (resized - 128) / 128)
+        got = ours(x)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6 * want.abs().max().item())
+        torch.testing.assert_close(ours(x[:, :1]), ours(x[:, :1].expand(-1, 3, -1, -1)))
+        legacy = get_extractor("inception", weights="random")(x)
+    assert not torch.allclose(got, legacy, rtol=1e-2)
+
+
 def test_inception_architecture_state_dict_matches_pytorch_fid():
     # the weights file pytorch-fid publishes loads strictly into pytorch-fid's fid_inception_v3();
     # the same keys and shapes must be in ours
@@ -342,9 +384,9 @@ def test_inception_architecture_state_dict_matches_pytorch_fid():
 def test_every_listed_extractor_builds_and_an_unknown_one_lists_them():
     """The list the error message names must be exactly the names get_extractor accepts."""
     for name in features_mod.EXTRACTORS:
-        net = features_mod.get_extractor(name, weights="random" if name == "inception" else None)
+        net = features_mod.get_extractor(name, weights="random" if name.startswith("inception") else None)
         assert not net.training
     with pytest.raises(ValueError) as info:
         features_mod.get_extractor("vgg")
-    listed = re.findall(r"'(\w+)'", str(info.value).split("expected one of")[1])
+    listed = re.findall(r"'([\w-]+)'", str(info.value).split("expected one of")[1])
     assert tuple(listed) == tuple(features_mod.EXTRACTORS)

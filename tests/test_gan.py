@@ -338,7 +338,7 @@ def test_profiles_follow_the_issue():
         2e-4,
         (0.0, 0.9),
     )
-    assert (full.n_critic_wgan, full.gp_lambda, full.latent_dim, full.extractor) == (5, 10.0, 128, "inception")
+    assert (full.n_critic_wgan, full.gp_lambda, full.latent_dim, full.extractor) == (5, 10.0, 128, "inception-clean")
     assert (full.fid_samples_train, full.fid_samples) == (10_000, 50_000)
     assert [full.max_fid(v) for v in VARIANTS] == [110.0, 90.0, 70.0, math.inf]  # no anchor target for WGAN-LP
     assert (full.for_variant("wgan_lp").dataset, full.for_variant("wgan_lp").fid_split) == ("svhn", "test")

@@ -9,6 +9,11 @@ fingerprint of the weights, part of the reference-statistics cache key), and
   weights shipped in ``course_lib/assets/digit_classifier.pt``. Offline; for MNIST-like data.
 * ``"inception"``: the FID Inception-v3 (pytorch-fid / TTUR protocol), pool3 (2048-d), inputs
   resized to 299x299 bilinearly. Its weights are not shipped: see :data:`INCEPTION_FILE`.
+* ``"inception-clean"``: the same network and weights with clean-fid's protocol (Parmar, Zhang and Zhu,
+  *On Aliased Resizing and Surprising Subtleties in GAN Evaluation*, CVPR 2022; its "clean" mode): each channel
+  resized to 299x299 with PIL's bicubic filter in float, no 8-bit quantisation of the generated images,
+  inputs scaled as (x - 128) / 128. The anchors that set FID thresholds with clean-fid (CMU 16-824) are
+  compared in this one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,7 +38,7 @@ INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{INCEPTION_FILE}"
 INCEPTION_ENV = "COURSE_INCEPTION_WEIGHTS"
 RANDOM = "random"  # weights="random": random initialisation with a fixed seed, for offline tests only
-EXTRACTORS = ("digits", "inception")
+EXTRACTORS = ("digits", "inception", "inception-clean")
 
 
 class InceptionWeightsMissingError(FileNotFoundError):
@@ -144,6 +150,48 @@ class InceptionFeatures(nn.Module):
         return pool3_features(self.net, x)
 
 
+def clean_resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """clean-fid's "clean" resize: (B, C, H, W) float in [0, 255] -> (B, C, size, size) float32 in [0, 255].
+
+    Each channel of each image becomes a 32-bit float PIL image (mode ``"F"``), is resized with PIL's bicubic
+    filter (which filters before it subsamples when shrinking, and interpolates when enlarging) and clipped to
+    [0, 255], as ``cleanfid.resize.make_resizer("PIL", False, "bicubic", (size, size))``; on the CPU, image by
+    image (tests/test_fid.py checks it against clean-fid's own function)."""
+    from PIL import Image
+
+    arr = images.detach().to("cpu", torch.float32).numpy()  # (B, C, H, W)
+    out = np.empty((*arr.shape[:2], size, size), dtype=np.float32)
+    for b, image in enumerate(arr):
+        for c, channel in enumerate(image):
+            resized = Image.fromarray(channel, mode="F").resize((size, size), resample=Image.BICUBIC)
+            out[b, c] = np.asarray(resized).clip(0, 255)
+    return torch.from_numpy(out)
+
+
+class CleanInceptionFeatures(InceptionFeatures):
+    """The FID Inception-v3 pool3 features (2048-d) under clean-fid's protocol ("clean" mode).
+
+    Images in [-1, 1] are clamped and mapped to [0, 255] without quantising them (clean-fid's path for a
+    generator's output; reference images read from 8-bit data are integers there already), grey is repeated to
+    RGB, every channel is resized to 299x299 by :func:`clean_resize`, and the network sees (x - 128) / 128 (the
+    normalisation of clean-fid's Inception wrapper). The network and its weights are pytorch-fid's port of the
+    TensorFlow Inception of 2015-12-05, the graph clean-fid's TorchScript file was exported from too (one file to
+    fetch for both protocols; the two exports' agreement is not measured here: neither file is available offline).
+    """
+
+    name = "inception-clean"
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) in [-1, 1], C = 1 or 3 -> (B, 2048) float32 pool3 features."""
+        _check_images(images)
+        x = (images.to(torch.float32).clamp(-1.0, 1.0) + 1.0) * 127.5  # [0, 255]
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)  # (B, 3, H, W)
+        device = next(self.net.parameters()).device
+        x = clean_resize(x, self.resolution).to(device)  # (B, 3, 299, 299)
+        return pool3_features(self.net, (x - 128.0) / 128.0)
+
+
 def inception_search_paths(weights: str | os.PathLike | None = None) -> list[Path]:
     """Where the Inception weights are looked for, in order."""
     if weights is not None:
@@ -177,19 +225,23 @@ def get_extractor(
     """Build a feature extractor by name, in eval mode, on ``device`` (default :func:`~course_lib.device.get_device`).
 
     Args:
-        name: ``"digits"`` (offline, shipped weights) or ``"inception"`` (FID Inception-v3).
+        name: ``"digits"`` (offline, shipped weights), ``"inception"`` (FID Inception-v3, pytorch-fid's protocol)
+            or ``"inception-clean"`` (the same network, clean-fid's protocol).
         device: where the extractor lives.
         weights: a weights file instead of the default; ``"random"`` for offline tests of the mechanics.
 
     Raises:
         ValueError: unknown ``name``.
-        InceptionWeightsMissingError: ``"inception"`` without its weights file (the message says what to fetch).
+        InceptionWeightsMissingError: an Inception extractor without its weights file (the message says what to
+            fetch).
         course_lib.checkpoints.CheckpointError: an unusable digit-classifier weights file.
     """
     if name == "digits":
         extractor = DigitFeatures(weights=weights)
     elif name == "inception":
         extractor = InceptionFeatures(weights=weights)
+    elif name == "inception-clean":
+        extractor = CleanInceptionFeatures(weights=weights)
     else:
         raise ValueError(f"unknown feature extractor {name!r}; expected one of {', '.join(map(repr, EXTRACTORS))}")
     return extractor.to(get_device(device))

@@ -11,7 +11,7 @@ of the eigenvalues of a symmetric positive semi-definite matrix, which ``numpy.l
 stably even when the covariances are singular (fewer images than features).
 
 Images go in as (N, C, H, W) tensors in [-1, 1]; extractors come from :func:`get_extractor`
-(``"digits"`` offline, ``"inception"`` with its weights file). Reference statistics of a data set
+(``"digits"`` offline, ``"inception"`` or ``"inception-clean"`` with their weights file). Reference statistics of a data set
 are cached as ``.npz`` files keyed by data set, split, extractor, layer, resolution, weights and
 number of images.
 """
