@@ -1,7 +1,7 @@
 """Per-student GPU budget of the full profile: FLOPs of every piece of work a solution notebook does, from the profiles.
 
 ``python -m autograder.bench.budget [--write]`` counts, on the CPU at a tiny batch, the FLOPs per image of each
-full-profile piece of work (:class:`Counter`: ``torch.utils.flop_counter``'s per-operator formulas, matmuls,
+full-profile piece of work (:class:`CountFlopsWithAttention`: ``torch.utils.flop_counter``'s per-operator formulas, matmuls,
 convolutions and attention at 2 FLOPs per multiply-add, forward and backward as they run; element-wise work,
 data loading and augmentation are not counted), multiplies it by how many the full profile does (every count
 read from ``get_profile(a, "full")``) and prints a table: minutes at :data:`ASSUMED_RATE` (the README's 25 TFLOP/s)
@@ -92,7 +92,7 @@ GTX_1080TI_FP32 = 11.34e12  # NVIDIA: 3,584 CUDA cores x 2 x 1,582 MHz boost
 H100_SXM_FP32 = 66.9e12  # NVIDIA H100 datasheet: FP32 (not tensor core), SXM
 
 
-class Counter(CountFlops):
+class CountFlopsWithAttention(CountFlops):
     """:class:`~autograder.bench.gan.CountFlops` that also counts the CPU's fused attention kernels.
 
     ``flop_registry`` has formulas for the CUDA attention kernels only; on the CPU
@@ -113,8 +113,8 @@ class Counter(CountFlops):
 
 
 def count_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of one call of ``fn`` (forward and, if it runs one, backward), as :class:`Counter` counts them."""
-    with Counter() as counter:
+    """FLOPs of one call of ``fn`` (forward and, if it runs one, backward), as :class:`CountFlopsWithAttention` counts them."""
+    with CountFlopsWithAttention() as counter:
         fn()
     return counter.total
 
@@ -443,6 +443,7 @@ def vqvae_items(cfg, batch: int) -> list[Item]:
     """06_vqvae: a run per codebook size, their per-epoch validation, the graded MSEs, the prior's code maps."""
     from autograder.assignments.vqvae.reference import quantize, vq_losses
     from course_lib.assignments.vqvae.train import build_model, reconstruct
+    from course_lib.nets.vqvae import to_vectors
 
     a, shape = "06_vqvae", (cfg.in_channels, cfg.image_size, cfg.image_size)
     n_train = cfg.train_size or SPLIT_SIZES[(cfg.dataset, "train")]
@@ -452,15 +453,16 @@ def vqvae_items(cfg, batch: int) -> list[Item]:
         x_hat, z_e, z_q, _ = reconstruct(model, x, quantize)
         return torch.nn.functional.mse_loss(x_hat, x) + sum(vq_losses(z_e, z_q, cfg.beta))
 
-    def counts(k: int) -> tuple[float, float]:
-        # (training step, forward) FLOPs per image of the model with k codes
+    def counts(k: int) -> tuple[float, float, float]:
+        # FLOPs per image of the model with k codes: a training step, a reconstruction, a quantised code map
         model = build_model(cfg, k)
         train = per_image(lambda x: loss(model, x).backward(), shape, batch, grad=True)
-        return train, per_image(lambda x: reconstruct(model, x, quantize), shape, batch)
+        code_map = per_image(lambda x: quantize(to_vectors(model.encode(x)), model.codebook), shape, batch)
+        return train, per_image(lambda x: reconstruct(model, x, quantize), shape, batch), code_map
 
-    items, val = [], []
+    items, val, code_maps = [], [], {}
     for k in cfg.codebook_sizes:
-        train, forward = counts(k)
+        train, forward, code_maps[k] = counts(k)
         items.append(_item(a, f"train VQ-VAE, K = {k}", ((cfg.epochs, "epochs"), (n_train, "images")), train))
         val.append(forward)
     items.append(
@@ -469,7 +471,8 @@ def vqvae_items(cfg, batch: int) -> list[Item]:
         )
     )
     items.append(_sum_items(a, "graded reconstruction MSEs", [(((n_val, "val images"),), v) for v in val]))
-    items.append(_item(a, f"prior: code maps (K = {max(cfg.codebook_sizes)})", ((n_train, "images"),), val[-1]))
+    k = max(cfg.codebook_sizes)  # fit_prior: the quantised maps of the training images, for the largest K
+    items.append(_item(a, f"prior: code maps (K = {k})", ((n_train, "images"),), code_maps[k]))
     return items
 
 
