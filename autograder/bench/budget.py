@@ -113,7 +113,7 @@ class CountFlopsWithAttention(CountFlops):
 
 
 def count_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of one call of ``fn`` (forward and, if it runs one, backward), as :class:`CountFlopsWithAttention` counts them."""
+    """FLOPs of one call of ``fn`` (forward, and backward if it runs one), by :class:`CountFlopsWithAttention`."""
     with CountFlopsWithAttention() as counter:
         fn()
     return counter.total
