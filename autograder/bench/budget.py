@@ -1,8 +1,8 @@
 """Per-student GPU budget of the full profile: FLOPs of every piece of work a solution notebook does, from the profiles.
 
 ``python -m autograder.bench.budget [--write]`` counts, on the CPU at a tiny batch, the FLOPs per image of each
-full-profile piece of work (:class:`CountFlopsWithAttention`: ``torch.utils.flop_counter``'s per-operator formulas, matmuls,
-convolutions and attention at 2 FLOPs per multiply-add, forward and backward as they run; element-wise work,
+full-profile piece of work (:class:`CountFlopsWithAttention`: ``torch.utils.flop_counter``'s per-operator
+formulas, matmuls, convolutions and attention at 2 FLOPs per multiply-add, forward and backward as they run; element-wise work,
 data loading and augmentation are not counted), multiplies it by how many the full profile does (every count
 read from ``get_profile(a, "full")``) and prints a table: minutes at :data:`ASSUMED_RATE` (the README's 25 TFLOP/s)
 and at an extrapolated rate (:func:`extrapolated_rate`). ``--write`` writes docs/budget.json and the section of
@@ -120,7 +120,7 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 
 def per_image(fn: Callable[[torch.Tensor], object], shape: tuple[int, ...], batch: int, *, grad: bool = False) -> float:
-    """FLOPs per image of ``fn(x)`` on a random batch ``x`` of ``batch`` images of ``shape`` (no_grad unless ``grad``)."""
+    """FLOPs per image of ``fn(x)``, x a random batch of ``batch`` images of ``shape`` (no_grad unless ``grad``)."""
     torch.manual_seed(0)
     x = torch.rand(batch, *shape) * 2 - 1  # (B, C, H, W) in [-1, 1]
     with torch.set_grad_enabled(grad):
@@ -129,7 +129,7 @@ def per_image(fn: Callable[[torch.Tensor], object], shape: tuple[int, ...], batc
 
 @dataclasses.dataclass(frozen=True)
 class Item:
-    """One piece of work: ``units`` (images, image steps) of ``gflop_per_unit`` each; ``count`` says how many, in words."""
+    """One piece of work: ``units`` (images, image steps) of ``gflop_per_unit`` each; ``count``: how many, in words."""
 
     assignment: str
     item: str
