@@ -2,11 +2,11 @@
 
 ``python -m autograder.bench.budget [--write]`` counts, on the CPU at a tiny batch, the FLOPs per image of each
 full-profile piece of work (:class:`CountFlopsWithAttention`: ``torch.utils.flop_counter``'s per-operator
-formulas, matmuls, convolutions and attention at 2 FLOPs per multiply-add, forward and backward as they run; element-wise work,
-data loading and augmentation are not counted), multiplies it by how many the full profile does (every count
-read from ``get_profile(a, "full")``) and prints a table: minutes at :data:`ASSUMED_RATE` (the README's 25 TFLOP/s)
-and at an extrapolated rate (:func:`extrapolated_rate`). ``--write`` writes docs/budget.json and the section of
-docs/benchmarks.md between :data:`MARK_START` and :data:`MARK_END`.
+formulas, matmuls, convolutions and attention at 2 FLOPs per multiply-add, forward and backward as they run;
+element-wise work, data loading and augmentation are not counted), multiplies it by how many the full profile does
+(every count read from ``get_profile(a, "full")``) and prints a table: minutes at :data:`ASSUMED_RATE` (the
+README's 25 TFLOP/s) and at an extrapolated rate (:func:`extrapolated_rate`). ``--write`` writes docs/budget.json
+and the section of docs/benchmarks.md between :data:`MARK_START` and :data:`MARK_END`.
 
 What is counted is one student's run of the solution notebook, top to bottom, with nothing cached but the FID
 reference statistics (computed once per data set split): every training run, the sampling and FID/kNN/ELBO
