@@ -127,6 +127,7 @@ calibrate: setup
 
 bench: setup
 	COURSE_PROFILE=fast COURSE_PROGRESS=0 $(BIN)/python -m autograder.bench
+	$(BIN)/python -m autograder.bench.budget
 
 ## Grading throughput (submissions per minute, --jobs 1 and 2) -> bench/grading.md
 bench-grading: setup sandbox-deps
