@@ -122,3 +122,30 @@ def test_simsiam_ablations_follow_their_own_length_when_the_profile_has_one():
         base = _pflop(budget.assignment_items("04_simsiam", get_profile("04_simsiam", "full", ablation_epochs=200)))
     for name in doubled:
         assert longer[name] == pytest.approx(2 * base[name], rel=1e-9), name
+
+
+def _cost_minutes(text: str) -> tuple[float, float]:
+    """The range of minutes a registered cost string claims: "about 70 min" -> (63, 77), "about 1.2 h" -> (65, 79);
+    "minutes" / "a few minutes" -> (0, 10)."""
+    import re
+
+    if text in ("minutes", "a few minutes"):
+        return 0.0, 10.0
+    m = re.fullmatch(r"about (\d+(?:\.\d+)?) (min|minutes|h)", text)
+    assert m, f"unreadable cost string {text!r}"
+    value = float(m.group(1)) * (60 if m.group(2) == "h" else 1)
+    return 0.9 * value, 1.1 * value
+
+
+def test_registered_costs_agree_with_the_counted_budget():
+    """What the notebooks' banner says each full profile costs (register's ``cost``) is never below the FLOP count
+    at the assumed 25 TFLOP/s (a lower bound), and at most twice it or 10 minutes (small models are bound by
+    overheads, not FLOPs: 06 and 07 say more than their FLOPs, for that)."""
+    from course_lib.profiles import full_profile_costs
+
+    stored = json.loads(budget.BUDGET_JSON.read_text())["assignments"]
+    for a, text in full_profile_costs().items():
+        low, high = _cost_minutes(text)
+        counted = stored[a]["minutes_assumed"]
+        assert high >= counted, f"{a}: the cost string {text!r} says less than the FLOP count's {counted:.1f} min"
+        assert low <= max(2 * counted, 10), f"{a}: the cost string {text!r} is far above the count, {counted:.1f} min"

@@ -289,6 +289,7 @@ def diffusion_items(cfg, batch: int) -> list[Item]:
     from autograder.assignments.diffusion.reference import build_model, ddpm_loss, reference_schedule
 
     a, shape = "03_diffusion", (cfg.channels, cfg.image_size, cfg.image_size)
+    ddpm_n, ddim_n = cfg.graded_sample_count("ddpm"), cfg.graded_sample_count("ddim")
     torch.manual_seed(0)
     model, schedule = build_model(cfg), reference_schedule(cfg)
 
@@ -325,14 +326,15 @@ def diffusion_items(cfg, batch: int) -> list[Item]:
         _item(
             a, "trajectory widget (pretrained model)", ((trajectory, "images"), (2 * cfg.timesteps, "forwards")), step
         ),
-        _item(a, "graded DDPM samples", ((cfg.fid_samples, "samples"), (cfg.timesteps, "steps")), step),
-        _item(a, "graded DDIM samples", ((cfg.fid_samples, "samples"), (cfg.ddim_eval_steps, "steps")), step),
+        _item(a, "graded DDPM samples", ((ddpm_n, "samples"), (cfg.timesteps, "steps")), step),
+        _item(a, "graded DDIM samples", ((ddim_n, "samples"), (cfg.ddim_eval_steps, "steps")), step),
         _sum_items(
             a,
             "Inception features of the samples",
             [
                 (((n_sets, "demo sets"), (cfg.demo_samples, "samples")), inception),
-                (((2, "graded sets"), (cfg.fid_samples, "samples")), inception),
+                (((1, "graded DDPM set"), (ddpm_n, "samples")), inception),
+                (((1, "graded DDIM set"), (ddim_n, "samples")), inception),
             ],
         ),
         _reference_stats(a, [(cfg.dataset, cfg.eval_split, cfg.channels, cfg.image_size)], batch),

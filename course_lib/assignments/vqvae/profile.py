@@ -109,4 +109,4 @@ FAST = VQVAEProfile(
 SMOKE = dict(epochs=1, batch_size=8, train_size=16, eval_size=8, pca_components=2, gmm_components=2, prior_samples=4)
 
 # rough FLOP estimate: about 1 GFLOP per image step (forward and backward), 50,000 images x 30 epochs x 3 runs
-register("06_vqvae", full=FULL, fast=FAST, smoke=SMOKE, cost="about 15 minutes")
+register("06_vqvae", full=FULL, fast=FAST, smoke=SMOKE, cost="about 10 min")
