@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib.nets.pretrained_ddpm import DDPM_CIFAR10_CONFIG
+
 CHECKSUMS_FILE = "checksums.json"
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 CUB_CLASSES = ("001.Black_footed_Albatross", "002.Laysan_Albatross", "003.Sooty_Albatross", "004.Groove_billed_Ani")
@@ -164,27 +166,8 @@ def write_inception_weights(folder: Path, *, seed: int = 0) -> Path:
     return path
 
 
-# google/ddpm-cifar10-32's config.json (699 bytes on its model page) without _class_name and _diffusers_version,
-# and its scheduler_config.json (256 bytes): Ho et al.'s linear betas, T = 1000, sigma^2 = beta_t for sampling
-DDPM_CIFAR10_CONFIG = {
-    "act_fn": "silu",
-    "attention_head_dim": None,
-    "block_out_channels": [128, 256, 256, 256],
-    "center_input_sample": False,
-    "down_block_types": ["DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"],
-    "downsample_padding": 0,
-    "flip_sin_to_cos": False,
-    "freq_shift": 1,
-    "in_channels": 3,
-    "layers_per_block": 2,
-    "mid_block_scale_factor": 1,
-    "norm_eps": 1e-06,
-    "norm_num_groups": 32,
-    "out_channels": 3,
-    "sample_size": 32,
-    "time_embedding_type": "positional",
-    "up_block_types": ["UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"],
-}
+# google/ddpm-cifar10-32's config.json is course_lib.nets.pretrained_ddpm.DDPM_CIFAR10_CONFIG; its
+# scheduler_config.json (256 bytes): Ho et al.'s linear betas, T = 1000, sigma^2 = beta_t for sampling
 DDPM_CIFAR10_SCHEDULER = {
     "beta_end": 0.02,
     "beta_schedule": "linear",

@@ -63,7 +63,9 @@ def test_resnet18_forward_matches_its_convolutions_and_the_published_count():
 def test_pretrained_ddpm_config_has_the_model_pages_parameters():
     from diffusers import UNet2DModel
 
-    unet = UNet2DModel(**budget.DDPM_CIFAR10_CONFIG)
+    from course_lib.nets.pretrained_ddpm import DDPM_CIFAR10_CONFIG
+
+    unet = UNet2DModel(**DDPM_CIFAR10_CONFIG)
     assert round(sum(p.numel() for p in unet.parameters()) / 1e6, 1) == 35.7  # google/ddpm-cifar10-32: 35.7M params
 
 

@@ -56,27 +56,6 @@ SPLIT_SIZES = {
     ("binarized_mnist", "test"): 10_000,
 }
 
-# google/ddpm-cifar10-32's config.json (https://huggingface.co/google/ddpm-cifar10-32, the UNet2DModel of Ho et
-# al. 2020's CIFAR-10 model, 35.7M parameters), the model 03's sampling questions use
-DDPM_CIFAR10_CONFIG = dict(
-    act_fn="silu",
-    attention_head_dim=None,
-    block_out_channels=(128, 256, 256, 256),
-    center_input_sample=False,
-    down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
-    downsample_padding=0,
-    flip_sin_to_cos=False,
-    freq_shift=1,
-    in_channels=3,
-    layers_per_block=2,
-    mid_block_scale_factor=1,
-    norm_eps=1e-06,
-    norm_num_groups=32,
-    out_channels=3,
-    sample_size=32,
-    time_embedding_type="positional",
-    up_block_types=("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
-)
 
 # Two published timings of the same models, each turned into a fraction of its GPU's fp32 peak with this tool's
 # own FLOP counts (extrapolated_rate):
@@ -182,6 +161,8 @@ def pretrained_ddpm_flops(batch: int) -> float:
     from diffusers import UNet2DModel
 
     torch.manual_seed(0)
+    from course_lib.nets.pretrained_ddpm import DDPM_CIFAR10_CONFIG
+
     unet = UNet2DModel(**DDPM_CIFAR10_CONFIG).eval()
     t = torch.arange(batch) * 7  # (B,)
     return per_image(lambda x: unet(x, t).sample, (3, 32, 32), batch)

@@ -48,6 +48,30 @@ FETCH = {
 }
 BIN_SIZE = {"google/ddpm-cifar10-32": "143 MB"}
 
+# google/ddpm-cifar10-32's config.json (699 bytes on its model page, https://huggingface.co/google/ddpm-cifar10-32)
+# without _class_name and _diffusers_version: the UNet2DModel of Ho et al. 2020's CIFAR-10 model, 35.7M parameters
+# (tests/test_budget.py counts them). The GPU budget counts this network's FLOPs and the tests write random models
+# with it; the loader reads the real folder's own config.json, never this one
+DDPM_CIFAR10_CONFIG = {
+    "act_fn": "silu",
+    "attention_head_dim": None,
+    "block_out_channels": [128, 256, 256, 256],
+    "center_input_sample": False,
+    "down_block_types": ["DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"],
+    "downsample_padding": 0,
+    "flip_sin_to_cos": False,
+    "freq_shift": 1,
+    "in_channels": 3,
+    "layers_per_block": 2,
+    "mid_block_scale_factor": 1,
+    "norm_eps": 1e-06,
+    "norm_num_groups": 32,
+    "out_channels": 3,
+    "sample_size": 32,
+    "time_embedding_type": "positional",
+    "up_block_types": ["UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"],
+}
+
 
 class PretrainedMissingError(FileNotFoundError):
     """A pretrained model's folder or one of its files is absent; the message says what to fetch and where."""
