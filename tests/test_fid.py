@@ -328,8 +328,8 @@ def test_inception_matches_pytorch_fid_with_random_weights(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("side", [32, 300])
 def test_clean_resize_matches_clean_fid(side):
-    """clean-fid's "clean" resize (its own function), for a generator's float output and for 8-bit images, both
-    when enlarging (32 -> 299, the course's images) and when shrinking (300 -> 299)."""
+    """clean-fid's "clean" resize (its own function, image by image with PIL), for a generator's float output and
+    for 8-bit images, both when enlarging (32 -> 299, the course's images) and when shrinking (300 -> 299)."""
     from cleanfid.resize import build_resizer
 
     theirs = build_resizer("clean")  # HWC numpy in [0, 255] -> (299, 299, 3) float32
@@ -339,7 +339,8 @@ def test_clean_resize_matches_clean_fid(side):
         want = np.stack([theirs(img.permute(1, 2, 0).numpy()).transpose(2, 0, 1) for img in x])
         got = features_mod.clean_resize(x, 299)
         assert got.shape == (2, 3, 299, 299) and got.dtype == torch.float32
-        np.testing.assert_array_equal(got.numpy(), want)
+        # PIL rounds each pass to float32, we compute in float64: equal to well below a grey level's 1/255
+        np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-3)
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ fingerprint of the weights, part of the reference-statistics cache key), and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -150,22 +151,35 @@ class InceptionFeatures(nn.Module):
         return pool3_features(self.net, x)
 
 
+@functools.lru_cache(maxsize=16)
+def _pil_bicubic_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """PIL's bicubic resampling of one axis, n_in -> n_out samples, as an (n_out, n_in) float64 matrix: column j is
+    PIL's own resize (32-bit float mode ``"F"``) of the j-th unit impulse, so the matrix holds exactly the weights
+    PIL computes, antialiasing support included when shrinking."""
+    from PIL import Image
+
+    eye = np.eye(n_in, dtype=np.float32)
+    cols = [
+        np.asarray(Image.fromarray(eye[j : j + 1], mode="F").resize((n_out, 1), resample=Image.BICUBIC))[0]
+        for j in range(n_in)
+    ]
+    return torch.from_numpy(np.stack(cols, axis=1).astype(np.float64))  # (n_out, n_in)
+
+
 def clean_resize(images: torch.Tensor, size: int) -> torch.Tensor:
     """clean-fid's "clean" resize: (B, C, H, W) float in [0, 255] -> (B, C, size, size) float32 in [0, 255].
 
-    Each channel of each image becomes a 32-bit float PIL image (mode ``"F"``), is resized with PIL's bicubic
-    filter (which filters before it subsamples when shrinking, and interpolates when enlarging) and clipped to
-    [0, 255], as ``cleanfid.resize.make_resizer("PIL", False, "bicubic", (size, size))``; on the CPU, image by
-    image (tests/test_fid.py checks it against clean-fid's own function)."""
-    from PIL import Image
-
-    arr = images.detach().to("cpu", torch.float32).numpy()  # (B, C, H, W)
-    out = np.empty((*arr.shape[:2], size, size), dtype=np.float32)
-    for b, image in enumerate(arr):
-        for c, channel in enumerate(image):
-            resized = Image.fromarray(channel, mode="F").resize((size, size), resample=Image.BICUBIC)
-            out[b, c] = np.asarray(resized).clip(0, 255)
-    return torch.from_numpy(out)
+    clean-fid resizes each channel of each image as a 32-bit float PIL image (mode ``"F"``) with PIL's bicubic
+    filter and clips to [0, 255] (``cleanfid.resize.make_resizer("PIL", False, "bicubic", (size, size))``). PIL
+    resamples one axis, then the other, each a linear map, so the same resize is ``W_h @ x @ W_w^T`` with PIL's
+    weights (:func:`_pil_bicubic_matrix`), computed here in float64 on the images' device: the same numbers up to
+    PIL's float32 rounding (tests/test_fid.py compares with clean-fid's own function), without a PIL call per
+    channel on the CPU (about 3.7 ms per 32x32 image there)."""
+    h, w = images.shape[-2:]
+    rows = _pil_bicubic_matrix(h, size).to(images.device)  # (size, H)
+    cols = _pil_bicubic_matrix(w, size).to(images.device)  # (size, W)
+    out = rows @ images.to(torch.float64) @ cols.T  # (B, C, size, size)
+    return out.clamp(0, 255).to(torch.float32)
 
 
 class CleanInceptionFeatures(InceptionFeatures):
@@ -187,8 +201,7 @@ class CleanInceptionFeatures(InceptionFeatures):
         x = (images.to(torch.float32).clamp(-1.0, 1.0) + 1.0) * 127.5  # [0, 255]
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)  # (B, 3, H, W)
-        device = next(self.net.parameters()).device
-        x = clean_resize(x, self.resolution).to(device)  # (B, 3, 299, 299)
+        x = clean_resize(x.to(next(self.net.parameters()).device), self.resolution)  # (B, 3, 299, 299)
         return pool3_features(self.net, (x - 128.0) / 128.0)
 
 
