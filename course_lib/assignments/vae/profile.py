@@ -40,11 +40,6 @@ class VAEProfile:
     linear_target: float = 1.0  # the linear schedule goes from 0 to this value at the last epoch
     seed: int = 0
     eval_seed: int = 1234  # the eps of the reference evaluation
-    # the shapes beta-VAE for the traversal widget (0 epochs: not trained)
-    shapes_latent: int = 10
-    shapes_beta: float = 4.0
-    shapes_epochs: int = 20
-    shapes_train_size: int = 8192
     # thresholds on the validation reconstruction loss at the last epoch (the defaults are the full profile's,
     # the anchor's numbers: CMU 16-824 Fall 2022, Assignment 2 README, Task 2, "Recon loss of reference solution
     # is < 145 at epoch 19" (VAE), "< 130 for beta0.8, and <155 for beta1.2", linear schedule "< 125"; the AE's
@@ -86,7 +81,6 @@ FAST = VAEProfile(
     # bring ten correct runs to 50 +- 8 (AE) and 91 +- 2 (VAE, beta 1) (docs/calibration/02_vae.md)
     train_size=0,
     epochs=6,
-    shapes_epochs=0,  # over the CPU budget: the traversal widget uses the mnist5k VAE instead
     # thresholds: the values of docs/calibration/02_vae.json (tests/test_calibration.py checks equality), each
     # at the 0.1% prediction bound of the correct runs; a collapsed posterior (KL summed over the batch) ends
     # at 208-212 and the mean-image predictor scores 209
@@ -101,7 +95,7 @@ FAST = VAEProfile(
 
 # smoke mode (COURSE_SMOKE=1, course_lib.profiles): the full profile with only these lengths and sample counts
 # shrunk, so its data sets, nets, extractors and code path run in CPU seconds (tests/test_full_smoke.py)
-SMOKE = dict(epochs=2, batch_size=16, train_size=64, shapes_epochs=1, shapes_train_size=64)
+SMOKE = dict(epochs=2, batch_size=16, train_size=64)
 
 # the full profile's GPU time: the FLOP estimate (python -m autograder.bench --full-prediction)
 register("02_vae", full=FULL, fast=FAST, smoke=SMOKE, cost="a few minutes")
