@@ -106,9 +106,9 @@ def pretrained_ddpm_flops(batch: int) -> float:
     """One step (one forward) of google/ddpm-cifar10-32's UNet2DModel, randomly initialised, on one image."""
     from diffusers import UNet2DModel
 
-    torch.manual_seed(0)
     from course_lib.nets.pretrained_ddpm import DDPM_CIFAR10_CONFIG
 
+    torch.manual_seed(0)
     unet = UNet2DModel(**DDPM_CIFAR10_CONFIG).eval()
     t = torch.arange(batch) * 7  # (B,)
     return per_image(lambda x: unet(x, t).sample, (3, 32, 32), batch)
