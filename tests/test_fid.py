@@ -284,6 +284,18 @@ def test_missing_inception_weights_names_the_file(tmp_path, monkeypatch):
         get_extractor("inception", weights=tmp_path / "nowhere.pth")
 
 
+def test_missing_weights_message_of_the_clean_extractor_is_the_inception_one(tmp_path, monkeypatch):
+    """clean-fid's protocol runs on the same weights file, so its missing-file message is the same, word for word."""
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    messages = []
+    for name in ("inception", "inception-clean"):
+        with pytest.raises(InceptionWeightsMissingError) as err:
+            get_extractor(name)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and INCEPTION_FILE in messages[1]
+
+
 def test_missing_digit_weights_is_a_checkpoint_error(tmp_path):
     from course_lib.checkpoints import CheckpointError
 
